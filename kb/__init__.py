@@ -1,0 +1,16 @@
+"""kb: a searchable knowledge base of Swedish municipal reports with cited passages.
+
+Python API::
+
+    from kb import open_index, Filters
+    kb = open_index("index")
+    result = kb.search("varför underskott inom LSS 2023", k=10, filters=Filters(years=(2023,)))
+    for hit in result.hits:
+        print(hit.rank, hit.citation, hit.text)
+"""
+from .errors import KBError
+from .records import Chunk, Document, Filters, Hit, SearchResult
+from .search import KnowledgeBase, SearchParams, open_index
+
+__version__ = "0.1.0"
+__all__ = ["open_index", "KnowledgeBase", "SearchParams", "Filters", "Hit", "SearchResult", "Document", "Chunk", "KBError"]

@@ -1,0 +1,131 @@
+"""BM25 as pure functions over a term-major sparse matrix of precomputed scores (as bm25s does).
+
+For each term t the index holds its postings (passage rows) and, per posting, the term's full
+BM25 contribution ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen))``. A query
+is then a weighted sum of a few posting lists: exact BM25, no approximation.
+
+Two IDF variants: ``lucene`` (``log(1 + (N - df + .5) / (df + .5))``, never negative; default)
+and ``okapi`` (rank-bm25's ``BM25Okapi``: ``log((N - df + .5) / (df + .5))`` with negative values
+floored to ``epsilon * mean idf``), the latter to check scores against rank-bm25.
+
+Saved as plain ``.npy`` files plus a JSON term list; loaded with ``allow_pickle=False`` and
+optionally memory-mapped.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    k1: float = 1.2
+    b: float = 0.75
+    method: str = "lucene"
+    epsilon: float = 0.25
+
+
+@dataclass(frozen=True)
+class BM25Index:
+    """Term-major postings: term i's rows are ``indices[indptr[i]:indptr[i+1]]``."""
+
+    vocab: dict[str, int]
+    indptr: np.ndarray  # int64, len(vocab) + 1
+    indices: np.ndarray  # int32 passage rows
+    data: np.ndarray  # float32 BM25 contributions
+    n_docs: int
+
+
+def idf(df: np.ndarray, n_docs: int, params: BM25Params) -> np.ndarray:
+    df = df.astype(np.float64)
+    if params.method == "lucene":
+        return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    if params.method == "okapi":
+        raw = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+        floor = params.epsilon * raw.mean() if len(raw) else 0.0
+        return np.where(raw < 0, floor, raw)
+    raise ValueError(f"unknown BM25 method {params.method!r}")
+
+
+def build(docs_terms: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
+    """Index tokenised passages (one term list per passage)."""
+    n = len(docs_terms)
+    lengths = np.array([len(t) for t in docs_terms], dtype=np.float64)
+    avg = float(lengths.mean()) if n and lengths.sum() else 1.0
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    tfs: list[int] = []
+    for r, terms in enumerate(docs_terms):
+        for term, tf in Counter(terms).items():
+            c = vocab.setdefault(term, len(vocab))
+            rows.append(r)
+            cols.append(c)
+            tfs.append(tf)
+    rows_a = np.array(rows, dtype=np.int32)
+    cols_a = np.array(cols, dtype=np.int64)
+    tf_a = np.array(tfs, dtype=np.float64)
+    df = np.bincount(cols_a, minlength=len(vocab))
+    term_idf = idf(df, n, params)
+    norm = params.k1 * (1 - params.b + params.b * lengths[rows_a] / avg) if n else np.zeros(0)
+    contrib = term_idf[cols_a] * tf_a * (params.k1 + 1) / (tf_a + norm)
+    order = np.lexsort((rows_a, cols_a))
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return BM25Index(vocab, indptr, rows_a[order], contrib[order].astype(np.float32), n)
+
+
+def scores(index: BM25Index, query: Iterable[tuple[str, float]]) -> np.ndarray:
+    """BM25 score of every passage for weighted query terms (a term repeated counts again)."""
+    out = np.zeros(index.n_docs, dtype=np.float32)
+    for term, weight in query:
+        c = index.vocab.get(term)
+        if c is None:
+            continue
+        a, b = index.indptr[c], index.indptr[c + 1]
+        out[index.indices[a:b]] += np.float32(weight) * index.data[a:b]
+    return out
+
+
+def top_k(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the k highest positive values (ties by row), restricted to ``mask`` if given."""
+    v = values if mask is None else np.where(mask, values, 0)
+    cand = np.flatnonzero(v > 0)
+    if len(cand) > k:
+        part = np.argpartition(-v[cand], k - 1)[:k]
+        cand = cand[part]
+    order = np.lexsort((cand, -v[cand]))
+    rows = cand[order]
+    return rows, v[rows]
+
+
+def save(index: BM25Index, folder: Path) -> None:
+    from .store import atomic_write_bytes, npy_bytes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    terms = [None] * len(index.vocab)
+    for t, i in index.vocab.items():
+        terms[i] = t
+    atomic_write_bytes(folder / "terms.json", json.dumps(terms, ensure_ascii=False).encode("utf-8"))
+    atomic_write_bytes(folder / "indptr.npy", npy_bytes(index.indptr))
+    atomic_write_bytes(folder / "indices.npy", npy_bytes(index.indices))
+    atomic_write_bytes(folder / "data.npy", npy_bytes(index.data))
+    atomic_write_bytes(folder / "meta.json", json.dumps({"n_docs": index.n_docs}).encode())
+
+
+def load(folder: Path, mmap: bool = False) -> BM25Index:
+    mode = "r" if mmap else None
+    terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    return BM25Index(
+        vocab={t: i for i, t in enumerate(terms)},
+        indptr=np.load(folder / "indptr.npy", allow_pickle=False, mmap_mode=mode),
+        indices=np.load(folder / "indices.npy", allow_pickle=False, mmap_mode=mode),
+        data=np.load(folder / "data.npy", allow_pickle=False, mmap_mode=mode),
+        n_docs=int(meta["n_docs"]),
+    )

@@ -1,0 +1,210 @@
+"""Split a document into passages that follow its structure.
+
+1. Lines are grouped into *blocks*: paragraphs separated by blank lines, with a heading line
+   always starting a block of its own.
+2. A *heading* is a short line (≤ 80 characters, ≤ 12 words) that starts with a capital
+   letter, does not end a sentence or a hyphenated word, holds at most one number, and either
+   starts with a space (how the bundled PDF extractions mark headings) or follows a blank line
+   and precedes text. The latest heading is the passage's ``section``.
+3. A *table* block is one where most lines are dominated by numbers; it is never split from the
+   heading above it and is split only at line boundaries when it is too large.
+4. Blocks are packed greedily into passages of at most ``target_chars`` characters (a passage
+   never crosses a heading unless the section so far is tiny); a block larger than
+   ``max_chars`` is cut at sentence ends (or line ends), never mid-word.
+
+Every passage is an exact slice of the document text: ``chunk.text == doc.text[start:end]``.
+Ids are ``{doc_id}:{ordinal}``, stable for the same input and parameters.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from .records import Chunk, Document
+
+_SENT_END = re.compile(r"(?<=[.!?:])\s+(?=[A-ZÅÄÖ0-9•\-–])")
+_NUM = re.compile(r"-?\d+(?:[ ,.]\d+)*")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Passage-size parameters; recorded in the index manifest."""
+
+    target_chars: int = 900
+    max_chars: int = 1400
+    min_chars: int = 200
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Block:
+    start: int
+    end: int
+    kind: str  # "heading" | "table" | "text"
+
+
+def _is_numeric_line(s: str) -> bool:
+    s = s.strip()
+    if not s:
+        return False
+    nums = _NUM.findall(s)
+    digits = sum(len(n) for n in nums)
+    words = _WORD.findall(s)
+    return (digits >= 2 and digits * 2 >= sum(len(w) for w in words)) or (len(nums) >= 3)
+
+
+def is_heading(line: str, prev_blank: bool, next_line: str | None) -> bool:
+    s = line.strip()
+    if not (2 < len(s) <= 80) or len(s.split()) > 12:
+        return False
+    if not (s[0].isupper() or s[0].isdigit()):
+        return False
+    if s[0].isdigit() and not re.match(r"^\d+(\.\d+)*\.?\s+[A-ZÅÄÖ]", s):
+        return False
+    if s[-1] in ".,;-–" or s.endswith(("och", "samt", "eller")):
+        return False
+    if len(_NUM.findall(s)) > 1 or s.startswith(("•", "-", "–")):
+        return False
+    if next_line is None or not next_line.strip():
+        return line.startswith(" ") and prev_blank
+    nxt = next_line.strip()
+    return line.startswith(" ") or (prev_blank and nxt[:1].isupper() and len(nxt) > len(s))
+
+
+def blocks(text: str) -> list[Block]:
+    """Blocks of the text with their kind, in order, covering all non-blank lines."""
+    lines = text.split("\n")
+    offsets, pos = [], 0
+    for ln in lines:
+        offsets.append(pos)
+        pos += len(ln) + 1
+    out: list[Block] = []
+    cur: list[int] = []
+
+    def flush():
+        if not cur:
+            return
+        first, last = cur[0], cur[-1]
+        start = offsets[first] + (len(lines[first]) - len(lines[first].lstrip()))
+        end = offsets[last] + len(lines[last].rstrip())
+        body = [lines[i] for i in cur]
+        numeric = sum(_is_numeric_line(b) for b in body)
+        kind = "table" if numeric >= 2 and numeric * 2 >= len(body) else "text"
+        if end > start:
+            out.append(Block(start, end, kind))
+        cur.clear()
+
+    prev_blank = True
+    for i, ln in enumerate(lines):
+        if not ln.strip():
+            flush()
+            prev_blank = True
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if is_heading(ln, prev_blank, nxt):
+            flush()
+            start = offsets[i] + (len(ln) - len(ln.lstrip()))
+            out.append(Block(start, offsets[i] + len(ln.rstrip()), "heading"))
+        else:
+            cur.append(i)
+        prev_blank = False
+    flush()
+    return out
+
+
+def _split_large(text: str, start: int, end: int, max_chars: int, by_lines: bool) -> list[tuple[int, int]]:
+    """Cut [start, end) into pieces ≤ max_chars at sentence (or line) boundaries."""
+    pieces: list[tuple[int, int]] = []
+    seg = text[start:end]
+    if by_lines:
+        cuts = [m.end() for m in re.finditer(r"\n", seg)]
+    else:
+        cuts = [m.start() for m in _SENT_END.finditer(seg)] or [m.end() for m in re.finditer(r"\n", seg)]
+    cuts = [c for c in cuts if 0 < c < len(seg)]
+    a = 0
+    while len(seg) - a > max_chars:
+        limit = a + max_chars
+        candidates = [c for c in cuts if a < c <= limit]
+        if candidates:
+            b = candidates[-1]
+        else:
+            sp = seg.rfind(" ", a + max_chars // 2, limit)
+            b = sp if sp > a else limit
+        pieces.append((a, b))
+        a = b
+        while a < len(seg) and seg[a].isspace():
+            a += 1
+    if a < len(seg):
+        pieces.append((a, len(seg)))
+    return [(start + x, start + y) for x, y in pieces if seg[x:y].strip()]
+
+
+def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[Chunk]:
+    """Passages of one document, in document order."""
+    text = doc.text
+    spans: list[tuple[int, int, str | None, bool]] = []  # start, end, section, is_table
+    section: str | None = None
+    cur_start: int | None = None
+    cur_end = 0
+    cur_table = False
+    cur_section: str | None = None
+
+    def emit():
+        nonlocal cur_start
+        if cur_start is not None and text[cur_start:cur_end].strip():
+            spans.append((cur_start, cur_end, cur_section, cur_table))
+        cur_start = None
+
+    for b in blocks(text):
+        if b.kind == "heading":
+            # a heading closes the passage unless the passage is only a tiny preamble
+            if cur_start is not None and cur_end - cur_start >= config.min_chars:
+                emit()
+            section = text[b.start : b.end].strip()
+            if cur_start is None:
+                cur_start, cur_end, cur_table, cur_section = b.start, b.end, False, section
+            else:
+                cur_end = b.end
+                cur_section = section
+            continue
+        size = b.end - b.start
+        if size > config.max_chars:
+            pieces = _split_large(text, b.start, b.end, config.target_chars, by_lines=b.kind == "table")
+        else:
+            pieces = [(b.start, b.end)]
+        for ps, pe in pieces:
+            if cur_start is None:
+                cur_start, cur_end, cur_table, cur_section = ps, pe, b.kind == "table", section
+            elif pe - cur_start <= config.target_chars or (
+                cur_end - cur_start < config.min_chars and pe - cur_start <= config.max_chars
+            ):
+                cur_end = pe
+                cur_table = cur_table or b.kind == "table"
+            else:
+                emit()
+                cur_start, cur_end, cur_table, cur_section = ps, pe, b.kind == "table", section
+    emit()
+
+    chunks = []
+    for i, (s, e, sec, tab) in enumerate(spans):
+        page = doc.page_at(s)
+        chunks.append(
+            Chunk(
+                chunk_id=f"{doc.doc_id}:{i}",
+                doc_id=doc.doc_id,
+                ordinal=i,
+                start=s,
+                end=e,
+                text=text[s:e],
+                section=sec,
+                page=page,
+                page_end=doc.page_at(max(s, e - 1)) if page is not None else None,
+                line_start=None if page is not None else doc.line_at(s),
+                line_end=None if page is not None else doc.line_at(max(s, e - 1)),
+                is_table=tab,
+            )
+        )
+    return chunks

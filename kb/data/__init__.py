@@ -1,0 +1,1 @@
+"""Data shipped with kb: the acronym glossary."""
