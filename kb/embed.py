@@ -261,7 +261,7 @@ class EmbeddingCache:
                     keys, vecs = z["keys"], z["vectors"]
                 if vecs.ndim == 2 and vecs.shape == (len(keys), dim):
                     self._rows = {k.decode("ascii"): v for k, v in zip(keys, vecs)}
-            except (OSError, ValueError, KeyError):
+            except Exception:  # truncated/garbage file: BadZipFile, EOFError, ValueError, OSError, ...
                 self._rows = {}  # a damaged cache is only a cache: it is rebuilt
 
     def get(self, key: str) -> np.ndarray | None:
