@@ -268,6 +268,10 @@ def build_index(
         try:
             _write_jsonl(staging / "documents.jsonl", (doc_to_json(d) for d in docs))
             _write_jsonl(staging / "chunks.jsonl", (c.to_json() for c in chunks))
+            doc_pos = {d.doc_id: i for i, d in enumerate(docs)}  # passage -> document row (kb.rowstore)
+            store.atomic_write_bytes(
+                staging / "chunk_doc.npy", store.npy_bytes(np.array([doc_pos[c.doc_id] for c in chunks], dtype=np.int32))
+            )
             store.atomic_write_bytes(staging / "lexicon.json", json.dumps(lexicon, ensure_ascii=False).encode("utf-8"))
             bm25.save(bm25.build(terms, config.bm25), staging / "bm25")
             vparams = vectors.choose_params(len(chunks), embedder.dim)

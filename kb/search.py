@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import bm25, fuse, store, vectors
+from . import bm25, fuse, rowstore, store, vectors
 from .analyze import Analyzer, AnalyzerConfig
 from .build import load_chunks, load_documents
 from .embed import Embedder, get_embedder
@@ -98,22 +98,28 @@ class KnowledgeBase:
         self.generation = gen.name
         self.manifest = manifest
         cfg = manifest["config"]
-        self.docs: dict[str, Document] = {d.doc_id: d for d in load_documents(gen)}
-        self.chunks: list[Chunk] = load_chunks(gen)
+        # small indexes load eagerly as before; large ones read passages/documents on demand
+        n_rows = int(manifest.get("counts", {}).get("passages", 0))
+        self.docs, self.chunks, heads, lazy = rowstore.open_rows(gen, manifest, n_rows)
         lexicon = json.loads((gen / "lexicon.json").read_text(encoding="utf-8"))
         self.analyzer = Analyzer(AnalyzerConfig.from_json(cfg["analyzer"]), lexicon)
         self.bm25 = bm25.load(gen / "bm25", mmap=True)
         self.vindex, ids = vectors.load(gen)
         if len(ids) != len(self.chunks) or self.bm25.n_docs != len(self.chunks):
             raise IndexCorruptError(f"index at {root} is inconsistent (row counts differ); run `kb ingest`")
+        self._ids = ids  # passage ids, row i = chunks[i].chunk_id
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self.embedder_spec = manifest["embedder"]["spec"]
         # per-passage metadata arrays for filtering and the year rule
         n = len(self.chunks)
-        self._chunk_doc = np.array([self._doc_index(c.doc_id) for c in self.chunks], dtype=np.int32)
-        docs = list(self.docs.values())
-        self._doc_list = docs
+        self._doc_list = heads  # doc_id + meta of each document, in index order
+        self._doc_pos = {d.doc_id: i for i, d in enumerate(heads)}
+        if lazy:
+            self._chunk_doc = rowstore.chunk_doc_rows(gen, ids, self._doc_pos)
+        else:
+            self._chunk_doc = np.array([self._doc_pos[c.doc_id] for c in self.chunks], dtype=np.int32)
+        docs = heads
         self._doc_year = np.array([d.meta.year if d.meta.year is not None else -1 for d in docs], dtype=np.int32)
         self._chunk_year = self._doc_year[self._chunk_doc] if n else np.zeros(0, np.int32)
         self._shingle_memo: dict[int, set[str]] = {}
@@ -134,7 +140,7 @@ class KnowledgeBase:
             return self._embedder
 
     def documents(self) -> list[Document]:
-        return list(self._doc_list)
+        return [self.docs[d.doc_id] for d in self._doc_list]
 
     def facets(self) -> dict[str, list]:
         """Values available for filters: years, organisations, report types, documents."""
@@ -158,7 +164,7 @@ class KnowledgeBase:
 
     def _row_of(self, chunk_id: str) -> int:
         if not hasattr(self, "_rows"):
-            self._rows = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+            self._rows = {c: i for i, c in enumerate(self._ids)}
         try:
             return self._rows[chunk_id]
         except KeyError:
