@@ -139,7 +139,13 @@ def _split_large(text: str, start: int, end: int, max_chars: int, by_lines: bool
             a += 1
     if a < len(seg):
         pieces.append((a, len(seg)))
-    return [(start + x, start + y) for x, y in pieces if seg[x:y].strip()]
+    out = []
+    for x, y in pieces:
+        while y > x and seg[y - 1].isspace():  # a cut after a line break keeps no trailing whitespace
+            y -= 1
+        if y > x:
+            out.append((start + x, start + y))
+    return out
 
 
 def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[Chunk]:
