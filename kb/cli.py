@@ -123,7 +123,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
     return 0
 
 
-def _print_hits(result, out=sys.stdout) -> None:
+def _print_hits(result, out=None) -> None:
+    out = out if out is not None else sys.stdout  # looked up at call time (redirects, capture)
     info = result.info
     if info.years:
         print(f"(år i frågan: {', '.join(map(str, info.years))} – träffar från de åren lyfts fram)", file=out)
