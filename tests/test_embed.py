@@ -237,3 +237,17 @@ def test_build_reuses_cache(small_corpus, tmp_path, monkeypatch):
     second = build_index([small_corpus], root, BuildConfig(embedder="hash:64"))
     assert second.rebuilt and second.embedded == 1 and calls == [1]
     assert embed.get_embedder("hash:64") is embed.get_embedder("hash:64")
+
+
+def test_st_through_the_cli(st, small_corpus, tmp_path, capsys):
+    from kb.cli import main
+
+    root = tmp_path / "X"
+    assert main(["ingest", str(small_corpus), "--index", str(root), "--embedder", ST_SPEC, "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["rebuilt"] and rep["documents"] == 2
+    assert main(["search", "Sjukfrånvaron var 8,1 procent", "--index", str(root), "--json", "-k", "3"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits[0]["doc_id"] == "leanlink-verksamhetsberattelse-2019"
+    assert main(["info", "--index", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["embedder"] == st.model_id
