@@ -142,6 +142,21 @@ def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
+def _write_error(e: BaseException) -> str:
+    import errno
+
+    if isinstance(e, OSError) and e.errno is not None:
+        what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only"}.get(e.errno)
+        return f"{what or (e.strerror or str(e))} ({errno.errorcode.get(e.errno, e.errno)})"
+    return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def _printable(path: Path) -> str:
+    """A file name as text, undecodable bytes shown as U+FFFD."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def build_index(
     paths: list[Path],
     root: Path,
@@ -162,7 +177,20 @@ def build_index(
         prev_files: dict[str, dict[str, Any]] = (prev or {}).get("sources", {})
 
         files = discover([Path(p) for p in paths])
-        shas = {str(p): file_sha256(p) for p in files}
+        bad_names = []
+        for p in list(files):
+            try:
+                str(p).encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8 in the name
+                bad_names.append(Failure(_printable(p), "file name is not valid UTF-8; rename the file"))
+                files.remove(p)
+        shas: dict[str, str] = {}
+        for p in list(files):
+            try:
+                shas[str(p)] = file_sha256(p)
+            except OSError as e:  # unreadable (permissions) or vanished since the scan
+                bad_names.append(Failure(str(p), f"cannot read: {e.strerror or e}"))
+                files.remove(p)
         same_config = prev is not None and prev.get("config") == config.to_json()
         unchanged = tuple(p for p, s in shas.items() if prev_files.get(p, {}).get("sha256") == s)
         added = tuple(p for p in shas if p not in prev_files)
@@ -171,7 +199,7 @@ def build_index(
         timings["scan"] = time.perf_counter() - t0
 
         if same_config and not added and not updated and not removed:
-            failed = tuple(
+            failed = tuple(bad_names) + tuple(
                 Failure(p, info["failure"]) for p, info in prev_files.items() if info.get("failure")
             )
             return BuildReport(
@@ -188,7 +216,7 @@ def build_index(
                 for p in (d.path, *d.aliases):
                     old_docs[p] = d
         docs_by_sha: dict[str, Document] = {}
-        failures: list[Failure] = []
+        failures: list[Failure] = list(bad_names)
         sources: dict[str, dict[str, Any]] = {}
         used_ids: set[str] = set()
         for i, path in enumerate(files):
@@ -215,6 +243,11 @@ def build_index(
                 except IngestError as e:
                     failures.append(Failure(p, str(e)))
                     sources[p] = {"sha256": sha, "failure": str(e)}
+                    continue
+                except Exception as e:  # a bug or an unforeseen input: report it, go on with the others
+                    reason = f"unexpected error while reading ({type(e).__name__}: {str(e)[:160]})"
+                    failures.append(Failure(p, reason))
+                    sources[p] = {"sha256": sha, "failure": reason}
                     continue
             used_ids.add(doc_id)
             docs_by_sha[sha] = doc
@@ -258,7 +291,10 @@ def build_index(
             if keys
             else np.zeros((0, embedder.dim), np.float32)
         )
-        cache.save(keep=set(keys))
+        try:
+            cache.save(keep=set(keys))
+        except OSError:
+            pass  # only a cache (written atomically, the old one stays); the index write reports a full disk
         embed_seconds = time.perf_counter() - t
         timings["embed"] = embed_seconds
 
@@ -291,10 +327,13 @@ def build_index(
                 "build_seconds": round(time.perf_counter() - t0, 3),
             }
             store.publish(root, staging, manifest)
-        except BaseException:
+        except BaseException as e:
             import shutil
 
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(e, (OSError, RuntimeError)):  # RuntimeError: faiss could not write
+                raise KBError(f"could not write the index at {root}: {_write_error(e)}; "
+                              "the previous index is unchanged") from None
             raise
         timings["write"] = time.perf_counter() - t
 

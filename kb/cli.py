@@ -3,6 +3,12 @@
 Commands: ``ingest``, ``search`` (single or batch, human or ``--json``), ``ask`` (extractive
 answer), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb.errors.KBError`)
 become one clear line on stderr and exit code 2; nothing else is caught.
+
+Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
+found; failures are listed); 2 a library error (bad index, bad arguments, full disk, ...);
+130 interrupted. ``ingest`` exits 0 when at least one document is in the index, even if some
+files failed: each failure is printed on one line (``FAILED path: reason``) and the summary
+counts them.
 """
 from __future__ import annotations
 
@@ -107,9 +113,10 @@ def cmd_ingest(a: argparse.Namespace) -> int:
     root = _root(a)
     config = BuildConfig() if a.embedder is None else BuildConfig(embedder=a.embedder)
     report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
+    status = 0 if report.documents > 0 else 1  # 0: something is indexed, even if some files failed
     if a.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
-        return 0
+        return status
     if not report.rebuilt:
         print(f"Index {root} is up to date ({report.documents} documents, {report.passages} passages; "
               f"checked in {report.seconds:.2f} s).")
@@ -120,7 +127,9 @@ def cmd_ingest(a: argparse.Namespace) -> int:
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
         print(f"  FAILED {f.path}: {f.reason}")
-    return 0
+    if status:
+        print("Nothing could be indexed.", file=sys.stderr)
+    return status
 
 
 def _print_hits(result, out=None) -> None:

@@ -89,8 +89,15 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError as e:
             raise IngestError(f"broken UTF-16 text: {e.reason}") from None
     else:
-        if b"\x00" in data[:8192]:
-            raise IngestError("binary file, not text (contains NUL bytes)")
+        sample = data[:8192]
+        if b"\x00" in sample:
+            utf16 = _bomless_utf16(sample)
+            if utf16 is None:
+                raise IngestError("binary file, not text (contains NUL bytes)")
+            try:
+                return decode_text(data.decode(utf16).encode("utf-16"))
+            except UnicodeDecodeError:
+                raise IngestError("binary file, not text (contains NUL bytes)") from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -108,40 +115,96 @@ def decode_text(data: bytes) -> str:
     return text
 
 
+def _bomless_utf16(sample: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the bytes look like UTF-16 text without a BOM (mostly
+    Latin text: every other byte is NUL), else None."""
+    n = len(sample) // 2 * 2
+    if n < 4:
+        return None
+    even, odd = sample[0:n:2], sample[1:n:2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
 # -- PDF ---------------------------------------------------------------------------------
 
 _PAGE_NUMBER = re.compile(r"^\s*(?:sida\s+)?\d{1,4}(?:\s*(?:/|av)\s*\d{1,4})?\s*$", re.I)
 _DIGITS = re.compile(r"\d+")
 
 
-def read_pdf_pages(path: Path) -> list[str]:
-    """Text of each page of a PDF (pypdf). Raises IngestError with a clear reason."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def read_pdf_pages(path: Path, worker=None) -> list[str]:
+    """Text of each page of a PDF, parsed in the limited worker process (:mod:`kb.pdfworker`).
+
+    Raises IngestError with a one-line reason for encrypted, broken, truncated, image-only
+    (scanned), hanging or memory-exploding files. An encrypted PDF with an empty user password
+    is read. Lines set in a heading style (bold or larger type) are marked the way the chunker
+    expects headings: a leading space after a blank line.
+    """
+    from .pdfworker import WorkerError, extract_pdf
 
     try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception:
-                ok = 0
-            if not ok:
-                raise IngestError("encrypted PDF (needs a password); save an unprotected copy")
-        pages = [(p.extract_text() or "") for p in reader.pages]
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as e:
-        raise IngestError(f"broken or truncated PDF ({type(e).__name__}: {str(e)[:120]})") from None
-    except Exception as e:  # pypdf raises many types on malformed input
-        raise IngestError(f"unreadable PDF ({type(e).__name__}: {str(e)[:120]})") from None
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror}") from None
+    if b"%PDF-" not in head:
+        raise IngestError("not a PDF file (no %PDF header); broken or misnamed")
+    try:
+        reply = extract_pdf(str(path), worker)
+    except WorkerError as e:
+        raise IngestError(f"PDF could not be parsed: {e}") from None
+    if not reply.get("ok"):
+        kind, reason = reply.get("kind"), str(reply.get("reason", ""))[:160]
+        if kind == "encrypted":
+            raise IngestError("encrypted PDF (needs a password); save an unprotected copy")
+        if kind == "crypto":
+            raise IngestError(f"encrypted PDF that needs the 'cryptography' package to decrypt ({reason})")
+        if kind == "memory":
+            raise IngestError("PDF needs too much memory to parse (stopped); broken or hostile file")
+        raise IngestError(f"broken or truncated PDF ({reason})")
+    pages: list[str] = reply["pages"]
     if not pages:
         raise IngestError("PDF has no pages")
-    if sum(len(p.strip()) for p in pages) < 20 * max(1, len(pages)) // 4 and not any(
-        len(p.strip()) > 40 for p in pages
-    ):
-        raise IngestError("scanned PDF without a text layer (needs OCR)")
-    return [unicodedata.normalize("NFC", p.replace("\r\n", "\n").replace("\r", "\n")) for p in pages]
+    if sum(len(p.strip()) for p in pages) < 5 * len(pages) and not any(len(p.strip()) > 40 for p in pages):
+        if reply.get("images"):
+            raise IngestError("scanned PDF: only images, no text layer (needs OCR)")
+        raise IngestError("PDF has no text layer (scanned or drawn text; needs OCR)")
+    return [_clean_pdf_page(p) for p in pages], [list(h) for h in reply["headings"]]
+
+
+_SPACES = re.compile(r"[ \t\u00a0]{2,}")
+
+
+def _clean_pdf_page(page: str) -> str:
+    """NFC, unified line breaks, runs of spaces (justified text) collapsed, no trailing blanks."""
+    page = unicodedata.normalize("NFC", page.replace("\r\n", "\n").replace("\r", "\n"))
+    page = page.replace("\x00", "")
+    return "\n".join(_SPACES.sub(" ", ln).rstrip() for ln in page.split("\n"))
+
+
+def mark_headings(page: str, headings: list[str]) -> str:
+    """Give lines set in a heading style a leading space and a blank line before them (the
+    convention of the bundled text extractions, which :func:`kb.chunk.is_heading` reads)."""
+    from .chunk import is_heading
+
+    wanted = {" ".join(h.split()) for h in headings}
+    if not wanted:
+        return page
+    lines = page.split("\n")
+    out: list[str] = []
+    for i, ln in enumerate(lines):
+        s = " ".join(ln.split())
+        nxt = next((x for x in lines[i + 1 :] if x.strip()), None)
+        if s in wanted and is_heading(" " + s, True, nxt if nxt is not None else "x"):
+            if out and out[-1].strip():
+                out.append("")
+            out.append(" " + s)
+        else:
+            out.append(ln)
+    return "\n".join(out)
 
 
 def strip_running_lines(pages: list[str]) -> list[str]:
@@ -290,7 +353,8 @@ def read_document(path: Path, doc_id: str, sha256: str | None = None) -> Documen
     sha = sha256 or file_sha256(path)
     page_starts: tuple[int, ...] = ()
     if path.suffix.lower() == ".pdf":
-        pages = strip_running_lines(read_pdf_pages(path))
+        raw, headings = read_pdf_pages(path)
+        pages = [mark_headings(p, h) for p, h in zip(strip_running_lines(raw), headings)]
         text, page_starts = join_pages(pages)
     else:
         try:
@@ -313,3 +377,5 @@ def read_corpus(paths: list[Path], root: Path | None = None) -> Iterator[Documen
             yield read_document(path, make_doc_id(path, root))
         except IngestError as e:
             yield Failure(path=str(path), reason=str(e))
+        except Exception as e:  # never stop the other files
+            yield Failure(path=str(path), reason=f"unexpected error while reading ({type(e).__name__}: {str(e)[:160]})")

@@ -308,10 +308,16 @@ class KnowledgeBase:
 def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
     """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``)."""
     root = Path(root) if root is not None else store.default_index_dir()
-    gen, manifest = store.open_generation(root, verify=verify)
-    if embedder is not None:
-        store.check_embedder(manifest, embedder.model_id, root)
-    try:
-        return KnowledgeBase(root, gen, manifest, embedder)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-        raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); run `kb ingest`") from None
+
+    def load(gen: Path, manifest: dict[str, Any]) -> KnowledgeBase:
+        if embedder is not None:
+            store.check_embedder(manifest, embedder.model_id, root)
+        try:
+            return KnowledgeBase(root, gen, manifest, embedder)
+        except FileNotFoundError:
+            raise  # the generation vanished while loading: store.load_live retries with CURRENT
+        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:  # RuntimeError: faiss
+            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); run `kb ingest`") from None
+
+    # one generation, re-resolved if a rebuild removes it while it is being loaded (kb.store.load_live)
+    return store.load_live(root, load, verify=verify)

@@ -21,6 +21,20 @@ then replaces ``CURRENT``: a crash at any point leaves the previous generation l
 resolve ``CURRENT`` once and read only that generation, so they never mix two builds. The
 previous generation is kept for readers that still use it; older ones are removed.
 Nothing is pickled.
+
+Crash safety, step by step (a SIGKILL may land anywhere):
+
+* before the rename of the staging folder: only ``.tmp-*`` exists; the next build removes it;
+* between the rename and the replacement of ``CURRENT``: an unpublished ``gen-*`` exists that
+  ``CURRENT`` does not name; the next publication removes it (only the new and the previous
+  live generation survive);
+* ``CURRENT`` itself is replaced with an atomic rename, so it names either generation;
+* old generations are first renamed to ``.tmp-old-*`` and then deleted, so a half-deleted
+  generation is never mistaken for a complete one and is cleaned by the next build.
+
+A reader that resolved ``CURRENT`` just before two quick rebuilds may find its generation
+deleted while it loads: :func:`load_live` then resolves ``CURRENT`` again and loads the new
+generation (every file of one generation or of the other, never a mixture).
 """
 from __future__ import annotations
 
@@ -168,12 +182,17 @@ def build_lock(root: Path):
 
 
 def clean_leftovers(root: Path) -> int:
-    """Remove temporary build folders left by an interrupted build (call under the lock)."""
+    """Remove what an interrupted build left behind (call under the build lock): temporary
+    build folders (``.tmp-*``, including half-deleted old generations) and temporary files of
+    atomic writes (``.*.tmp``) in the index folder and in the embedding cache."""
     n = 0
     for p in root.glob(".tmp-*"):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         n += 1
-    for p in root.glob(".*.tmp"):
+    tmps = list(root.glob(".*.tmp"))
+    if (root / "cache").is_dir():
+        tmps += [p for p in (root / "cache").rglob(".*.tmp") if p.is_file()]
+    for p in tmps:
         p.unlink(missing_ok=True)
         n += 1
     return n
@@ -186,25 +205,86 @@ def new_staging(root: Path) -> Path:
 
 
 def publish(root: Path, staging: Path, manifest: dict[str, Any]) -> Path:
-    """Seal the staged build (checksums + manifest), move it into place and make it live."""
+    """Seal the staged build (checksums + manifest), move it into place and make it live.
+
+    On an error (e.g. a full disk) before ``CURRENT`` is replaced, the new generation is
+    removed again and the error propagates: the previous generation stays live.
+    """
     manifest = dict(manifest, files=file_table(staging))
     atomic_write_bytes(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     fsync_dir(staging)
+    previous = _current_name(root)
     gen = root / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     os.rename(staging, gen)
+    try:
+        fsync_dir(root)
+        atomic_write_bytes(root / CURRENT, (gen.name + "\n").encode("utf-8"))
+    except BaseException:
+        if _current_name(root) != gen.name:
+            _remove_generation(root, gen)
+        raise
     fsync_dir(root)
-    atomic_write_bytes(root / CURRENT, (gen.name + "\n").encode("utf-8"))
-    fsync_dir(root)
-    prune_generations(root, keep=gen.name)
+    prune_generations(root, keep=gen.name, previous=previous)
     return gen
 
 
-def prune_generations(root: Path, keep: str) -> None:
+def _current_name(root: Path) -> str | None:
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _remove_generation(root: Path, gen: Path) -> None:
+    """Rename out of the ``gen-*`` namespace first, then delete (a crash halfway leaves only a
+    ``.tmp-*`` folder, which the next build removes)."""
+    trash = root / f".tmp-old-{gen.name}-{uuid.uuid4().hex[:6]}"
+    try:
+        os.rename(gen, trash)
+    except OSError:
+        trash = gen
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def prune_generations(root: Path, keep: str, previous: str | None = None) -> None:
+    """Keep the live generation ``keep`` and the one that was live before it (``previous``; by
+    default the newest other one) for readers still using it; remove all others, including
+    generations a crashed build renamed into place but never published."""
     gens = sorted((p for p in root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-    survivors = [g for g in gens if g.name == keep] + [g for g in gens if g.name != keep][: KEEP_GENERATIONS - 1]
+    others = [g for g in gens if g.name != keep]
+    if previous is not None:
+        survivors = {keep, previous}
+    else:
+        survivors = {keep, *(g.name for g in others[: KEEP_GENERATIONS - 1])}
     for g in gens:
-        if g not in survivors:
-            shutil.rmtree(g, ignore_errors=True)
+        if g.name not in survivors:
+            _remove_generation(root, g)
+
+
+def load_live(root: Path, load, verify: bool = True, attempts: int = 3):
+    """Resolve ``CURRENT``, verify that generation and call ``load(gen, manifest)``.
+
+    If the generation disappears while it is being read (two builds published in quick
+    succession and pruned it), ``CURRENT`` is resolved again and the new generation is loaded
+    from the start, so the result always comes from exactly one complete generation. Damage that
+    is not explained by a newer ``CURRENT`` is reported as :class:`IndexCorruptError`.
+    """
+    last: Exception | None = None
+    for _ in range(max(1, attempts)):
+        name = _current_name(root)
+        try:
+            gen, manifest = open_generation(root, verify=verify)
+            name = gen.name
+            return load(gen, manifest)
+        except (IndexCorruptError, OSError) as e:
+            last = e
+            now = _current_name(root)
+            if now is not None and now != name and (root / now).is_dir():
+                continue  # replaced while we read it: read the new one from the start
+            break
+    if isinstance(last, OSError):
+        raise IndexCorruptError(f"cannot read the index at {root} ({last}); run `kb ingest`") from None
+    raise last  # type: ignore[misc]
 
 
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:
