@@ -238,16 +238,36 @@ def strip_running_lines(pages: list[str]) -> list[str]:
 
 
 def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
-    """Join page texts with blank lines; return the text and each page's start offset."""
+    """Join page texts; return the text and each page's start offset.
+
+    Pages are separated by a blank line, except where the page break falls inside a table
+    (number rows on both sides; a repeated column-heading row may open the next page) or inside
+    a sentence (the next page goes on in lower case): there a single line break keeps the table
+    or paragraph one block for the chunker.
+    """
     starts, parts, pos = [], [], 0
     for i, p in enumerate(pages):
         if i:
-            parts.append("\n\n")
-            pos += 2
+            sep = "\n" if _continues(parts[-1], p) else "\n\n"
+            parts.append(sep)
+            pos += len(sep)
         starts.append(pos)
         parts.append(p)
         pos += len(p)
     return "".join(parts), tuple(starts)
+
+
+def _continues(prev: str, nxt: str) -> bool:
+    from .chunk import _is_numeric_line
+
+    before = [ln for ln in prev.split("\n") if ln.strip()][-1:]
+    after = [ln for ln in nxt.split("\n") if ln.strip()][:2]
+    if not before or not after:
+        return False
+    last, first = before[0].strip(), after[0]
+    if _is_numeric_line(last) and any(_is_numeric_line(x) for x in after) and not first.startswith(" "):
+        return True
+    return last[-1:] not in ".!?:" and first[:1].islower()
 
 
 # -- metadata ----------------------------------------------------------------------------

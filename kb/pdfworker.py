@@ -30,8 +30,9 @@ DEFAULT_MAX_MB = 1536
 # ==== worker side (runs in the child process) ================================================
 
 
-def _heading_lines(page) -> list[str]:
-    """Lines of a page set in a heading style: bold, or larger than the page's body text.
+def _page_text(page) -> tuple[str, list[str]]:
+    """The page's text and its lines set in a heading style: bold, or larger than the page's
+    body text, and a single text run (a table's bold column-heading row has one run per cell).
 
     Uses pypdf's text visitor (font and size of every text run). Returns the line texts with
     whitespace collapsed; the parent marks matching lines of the extracted text as headings.
@@ -55,7 +56,11 @@ def _heading_lines(page) -> list[str]:
         bold = any(w in name.lower() for w in ("bold", "black", "heavy", "semibold"))
         runs.append((round(y, 1), text, size, bold))
 
-    page.extract_text(visitor_text=visit)
+    text = page.extract_text(visitor_text=visit) or ""
+    return text, _heading_runs(runs)
+
+
+def _heading_runs(runs: list[tuple[float, str, float, bool]]) -> list[str]:
     if not runs:
         return []
     # body size: the size carrying most characters
@@ -75,7 +80,8 @@ def _heading_lines(page) -> list[str]:
         text = " ".join("".join(t for t, _, _ in ln).split())
         if not text or len(text) > 100:
             continue
-        if all(b or s > body * 1.15 for t, s, b in ln if t.strip()):
+        cells = [r for r in ln if r[0].strip()]
+        if len(cells) == 1 and all(b or s > body * 1.15 for t, s, b in cells):
             out.append(text)
     return out
 
@@ -105,13 +111,14 @@ def _extract(path: str) -> dict:
                 return {"ok": False, "kind": "encrypted", "reason": "needs a password"}
         pages, headings, images = [], [], 0
         for page in reader.pages:
-            pages.append(page.extract_text() or "")
             try:
-                headings.append(_heading_lines(page))
+                text, heads = _page_text(page)
             except MemoryError:
                 raise
-            except Exception:
-                headings.append([])
+            except Exception:  # the visitor choked: plain extraction, no heading marks
+                text, heads = page.extract_text() or "", []
+            pages.append(text)
+            headings.append(heads)
             try:
                 res = page.get("/Resources")
                 res = res.get_object() if res is not None else None
