@@ -199,6 +199,8 @@ def build_index(
         timings["scan"] = time.perf_counter() - t0
 
         if same_config and not added and not updated and not removed:
+            if prev_gen is not None and len(list(root.glob("gen-*"))) > store.KEEP_GENERATIONS:
+                store.prune_generations(root, keep=prev_gen.name)  # a build killed while pruning
             failed = tuple(bad_names) + tuple(
                 Failure(p, info["failure"]) for p, info in prev_files.items() if info.get("failure")
             )

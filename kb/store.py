@@ -109,8 +109,8 @@ def current_generation(root: Path) -> Path | None:
         name = (root / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    except OSError as e:
-        raise IndexCorruptError(f"cannot read {root / CURRENT}: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorruptError(f"cannot read {root / CURRENT} ({e}); run `kb ingest` to rebuild the index") from None
     gen = root / name
     if not name.startswith("gen-") or not gen.is_dir():
         raise IndexCorruptError(
@@ -119,13 +119,35 @@ def current_generation(root: Path) -> Path | None:
     return gen
 
 
+SELF_CHECKSUM = "manifest_sha256"
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's canonical JSON without its own checksum field."""
+    body = {k: v for k, v in manifest.items() if k != SELF_CHECKSUM}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def read_manifest(gen: Path) -> dict[str, Any]:
+    """The generation's manifest (parsed; :func:`check_manifest` checks its own checksum and
+    :func:`verify_files` every other file against it)."""
     try:
-        return json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexCorruptError(f"{gen / MANIFEST} is missing; run `kb ingest` to rebuild the index") from None
-    except ValueError as e:
+    except (ValueError, UnicodeDecodeError) as e:
         raise IndexCorruptError(f"{gen / MANIFEST} is not valid JSON ({e}); run `kb ingest`") from None
+    except OSError as e:
+        raise IndexCorruptError(f"cannot read {gen / MANIFEST} ({e}); run `kb ingest`") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{gen / MANIFEST} is damaged (not a JSON object); run `kb ingest`")
+    return manifest
+
+
+def check_manifest(gen: Path, manifest: dict[str, Any]) -> None:
+    want = manifest.get(SELF_CHECKSUM)
+    if want is not None and want != manifest_checksum(manifest):
+        raise IndexCorruptError(f"{gen / MANIFEST} is damaged (checksum differs); run `kb ingest` to rebuild the index")
 
 
 def open_generation(root: Path, verify: bool = True) -> tuple[Path, dict[str, Any]]:
@@ -139,19 +161,23 @@ def open_generation(root: Path, verify: bool = True) -> tuple[Path, dict[str, An
             f"the index at {root} has format version {manifest.get('format_version')}, this kb reads "
             f"version {FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
         )
+    check_manifest(gen, manifest)
     if verify:
         verify_files(gen, manifest)
     return gen, manifest
 
 
 def verify_files(gen: Path, manifest: dict[str, Any]) -> None:
-    for rel, info in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IndexCorruptError(f"{gen / MANIFEST} lists no checksums; run `kb ingest` to rebuild the index")
+    for rel, info in files.items():
         p = gen / rel
         try:
             size = p.stat().st_size
         except FileNotFoundError:
             raise IndexCorruptError(f"index file {rel} is missing; run `kb ingest` to rebuild the index") from None
-        if size != info["bytes"] or sha256_file(p) != info["sha256"]:
+        if not isinstance(info, dict) or size != info.get("bytes") or sha256_file(p) != info.get("sha256"):
             raise IndexCorruptError(
                 f"index file {rel} is damaged (size or checksum differs from the manifest); "
                 "run `kb ingest` to rebuild the index"
@@ -211,6 +237,7 @@ def publish(root: Path, staging: Path, manifest: dict[str, Any]) -> Path:
     removed again and the error propagates: the previous generation stays live.
     """
     manifest = dict(manifest, files=file_table(staging))
+    manifest[SELF_CHECKSUM] = manifest_checksum(manifest)
     atomic_write_bytes(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     fsync_dir(staging)
     previous = _current_name(root)
