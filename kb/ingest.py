@@ -208,8 +208,13 @@ def mark_headings(page: str, headings: list[str]) -> str:
 
 
 def strip_running_lines(pages: list[str]) -> list[str]:
-    """Drop running headers/footers (first/last lines repeated on many pages, digits ignored)
-    and bare page numbers ("12", "Sida 3 av 40")."""
+    """Drop running headers/footers and bare page numbers ("12", "Sida 3 av 40").
+
+    A running line is one of the first or last two lines of a page that recurs on at least
+    half of the pages (3 pages or more), either identically or with only its page number
+    changing (a number that grows with the page index). Body lines that merely look alike
+    ("Mer text 1.", "Mer text 7.") are kept.
+    """
     if not pages:
         return pages
 
@@ -217,11 +222,18 @@ def strip_running_lines(pages: list[str]) -> list[str]:
         lines = [ln.strip() for ln in page.split("\n") if ln.strip()]
         return lines[:2] + lines[-2:]
 
-    counts: Counter[str] = Counter()
-    for page in pages:
-        counts.update({_DIGITS.sub("#", ln) for ln in edge_lines(page)})
+    seen: dict[str, dict[int, str]] = {}  # masked line -> {page index: line}
+    for i, page in enumerate(pages):
+        for ln in set(edge_lines(page)):
+            seen.setdefault(_DIGITS.sub("#", ln), {})[i] = ln
     threshold = max(2, (len(pages) + 1) // 2)
-    running = {k for k, c in counts.items() if c >= threshold} if len(pages) >= 3 else set()
+    running: set[str] = set()
+    if len(pages) >= 3:
+        for key, occ in seen.items():
+            if len(occ) < threshold:
+                continue
+            if len(set(occ.values())) == 1 or _numbered_like_pages(occ):
+                running.add(key)
     out = []
     for page in pages:
         lines = page.split("\n")
@@ -235,6 +247,18 @@ def strip_running_lines(pages: list[str]) -> list[str]:
             kept.append(ln)
         out.append("\n".join(kept).strip("\n"))
     return out
+
+
+def _numbered_like_pages(occ: dict[int, str]) -> bool:
+    """True when some number in the line equals the page index plus a constant on (nearly)
+    every page where the line occurs (page numbers, possibly offset by a cover page)."""
+    nums = {i: [int(x) for x in _DIGITS.findall(ln)] for i, ln in occ.items()}
+    width = min(len(v) for v in nums.values())
+    for k in range(width):
+        offsets = Counter(v[k] - i for i, v in nums.items())
+        if offsets.most_common(1)[0][1] >= max(2, int(0.8 * len(occ))):
+            return True
+    return False
 
 
 def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
