@@ -1,0 +1,235 @@
+"""Pure helpers for the web UI (``app.py``): safe highlighting, citation parts and evidence export.
+
+Everything that renders document text or a query returns HTML in which *all* of that text has
+been escaped with :func:`html.escape` first; the only markup added is our own (``<mark>``,
+``<span>``, ``<br>``). Markdown characters are encoded as entities too, so a passage holding
+``**fet**`` or ``<script>`` shows as the literal characters wherever the HTML ends up.
+
+Export formats (:func:`export_csv`, :func:`export_markdown`, :func:`export_json`) carry the
+query, the time of export, the index version and, per selected hit, the full citation and the
+passage text.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .records import Hit
+
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+# HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
+# interpret, each replaced by a character reference
+_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
+
+
+def escape_text(text: str) -> str:
+    """Escape ``text`` for HTML (as :func:`html.escape` does) and encode Markdown punctuation,
+    so that it always shows as the literal characters."""
+    return text.translate(_ESCAPES)
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape Markdown punctuation for labels rendered as Markdown (e.g. widget labels)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$<>:])", r"\\\1", text)
+
+
+def matching_terms(analyzer, query: str) -> frozenset[str]:
+    """The analysed terms to highlight for a query: its words' terms and their compound parts'.
+
+    Acronym expansions of the glossary count only when they are one word (an acronym for its
+    full form, "funktionshindrade" → LSS); the words of a multi-word full form ("lag", "stöd",
+    "service" for LSS) would mark too much unrelated text.
+    """
+    from .analyze import tokenize
+
+    terms = set()
+    words = [w for w in tokenize(query) if not analyzer.is_stopword(w)]
+    for w in words:
+        terms.add(analyzer.term(w))
+        terms.update(analyzer.term(p) for p in analyzer.split_compound(w))
+    for exp in analyzer.expansions(words, [analyzer.term(w) for w in words]):
+        toks = [t for t in tokenize(exp) if not analyzer.is_stopword(t)]
+        if len(toks) == 1:
+            terms.add(analyzer.term(toks[0]))
+    return frozenset(terms)
+
+
+def word_matches(analyzer, word: str, terms: frozenset[str]) -> bool:
+    """True when a surface word, or one of its compound parts, has an analysed term among ``terms``."""
+    w = word.lower()
+    if analyzer.is_stopword(w):
+        return False
+    if analyzer.term(w) in terms:
+        return True
+    return any(analyzer.term(p) in terms for p in analyzer.split_compound(w))
+
+
+def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool = True) -> str:
+    """``text`` escaped, with words matching the query terms wrapped in ``<mark>``.
+
+    Line breaks become ``<br>`` when ``keep_lines`` (passages keep the report's own lines),
+    otherwise whitespace is collapsed.
+    """
+    if not keep_lines:
+        text = " ".join(text.split())
+    parts: list[str] = []
+    pos = 0
+    for m in _WORD.finditer(text):
+        if m.start() > pos:
+            parts.append(escape_text(text[pos : m.start()]))
+        word = m.group(0)
+        if terms and word_matches(analyzer, word, terms):
+            parts.append(f"<mark>{escape_text(word)}</mark>")
+        else:
+            parts.append(escape_text(word))
+        pos = m.end()
+    parts.append(escape_text(text[pos:]))
+    out = "".join(parts)
+    if keep_lines:
+        out = out.replace("\r\n", "\n").replace("\n", "<br>")
+    return out
+
+
+# -- citations ------------------------------------------------------------------------------
+
+
+def location(hit: Hit) -> str:
+    """Where in the report: page for PDFs, lines for text files."""
+    if hit.page is not None:
+        return f"s. {hit.page}"
+    if hit.line_start is not None:
+        return f"rad {hit.line_start}–{hit.line_end}" if hit.line_end not in (None, hit.line_start) else f"rad {hit.line_start}"
+    return ""
+
+
+def citation_parts(hit: Hit) -> list[tuple[str, str]]:
+    """Labelled citation fields for display, in Swedish, skipping unknown ones."""
+    out = [("Rapport", hit.title)]
+    if hit.organisation:
+        out.append(("Organisation", hit.organisation))
+    if hit.year is not None:
+        out.append(("År", str(hit.year)))
+    if hit.doc_type:
+        out.append(("Typ", hit.doc_type))
+    loc = location(hit)
+    if loc:
+        out.append(("Plats", loc))
+    if hit.section:
+        out.append(("Avsnitt", hit.section))
+    return out
+
+
+def format_score(score: float) -> str:
+    """A score with a decimal comma, as Swedish readers expect."""
+    return f"{score:.4f}".replace(".", ",")
+
+
+# -- cross-year view ------------------------------------------------------------------------
+
+
+def hits_per_year(hits: Iterable[Hit]) -> dict[str, int]:
+    """Number of hits per report year (``"okänt år"`` when a report has none), oldest first."""
+    counts: dict[str, int] = {}
+    for h in sorted(hits, key=lambda h: (h.year is None, h.year or 0)):
+        key = str(h.year) if h.year is not None else "okänt år"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def group_by_year(hits: Iterable[Hit], per_year: int = 3) -> list[tuple[str, list[Hit]]]:
+    """The best ``per_year`` hits of each report year, years in ascending order."""
+    groups: dict[str, list[Hit]] = {}
+    for h in sorted(hits, key=lambda h: h.rank):
+        key = str(h.year) if h.year is not None else "okänt år"
+        groups.setdefault(key, [])
+        if len(groups[key]) < per_year:
+            groups[key].append(h)
+    return sorted(groups.items(), key=lambda kv: (kv[0] == "okänt år", kv[0]))
+
+
+# -- evidence export ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportMeta:
+    """What an evidence export is about: the query, when it was made, and from which index."""
+
+    query: str
+    exported_at: str
+    index_version: str
+    index_created: str | None = None
+    filters: str = ""
+
+    @classmethod
+    def now(cls, query: str, index_version: str, index_created: str | None = None, filters: str = "") -> ExportMeta:
+        ts = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        return cls(query, ts, index_version, index_created, filters)
+
+
+EXPORT_FIELDS = (
+    "rank", "citation", "title", "organisation", "year", "doc_type", "page", "line_start", "line_end",
+    "section", "score", "doc_id", "chunk_id", "also_at", "text",
+)
+
+
+def export_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
+    rows = []
+    for h in hits:
+        d = h.to_json()
+        rows.append({k: d.get(k) for k in EXPORT_FIELDS})
+    return rows
+
+
+def export_json(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = ()) -> str:
+    doc = {
+        "query": meta.query,
+        "exported_at": meta.exported_at,
+        "index_version": meta.index_version,
+        "index_created": meta.index_created,
+        "filters": meta.filters,
+        "answer": list(answer),
+        "hits": export_rows(hits),
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def export_csv(meta: ExportMeta, hits: Sequence[Hit]) -> str:
+    """One row per hit; query, export time and index version repeated on each row (easy to merge)."""
+    buf = io.StringIO()
+    fields = ("query", "exported_at", "index_version", *EXPORT_FIELDS)
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
+    w.writeheader()
+    for row in export_rows(hits):
+        row = {**row, "also_at": " | ".join(row["also_at"] or ())}
+        w.writerow({"query": meta.query, "exported_at": meta.exported_at, "index_version": meta.index_version, **row})
+    return buf.getvalue()
+
+
+def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = ()) -> str:
+    lines = [
+        "# Underlag från rapportsökning",
+        "",
+        f"- **Fråga:** {meta.query}",
+        f"- **Exporterad:** {meta.exported_at}",
+        f"- **Indexversion:** {meta.index_version}" + (f" (byggt {meta.index_created})" if meta.index_created else ""),
+    ]
+    if meta.filters:
+        lines.append(f"- **Avgränsningar:** {meta.filters}")
+    if answer:
+        lines += ["", "## Svar (citerade meningar)", ""]
+        lines += [f"- {a['sentence']} [{a['hit_rank']}]" for a in answer]
+    lines += ["", "## Källor", ""]
+    for h in hits:
+        lines.append(f"### [{h.rank}] {h.citation}")
+        lines.append("")
+        lines.extend("> " + line.rstrip() if line.strip() else ">" for line in h.text.splitlines())
+        if h.also_at:
+            lines += ["", "Samma text även i: " + "; ".join(h.also_at)]
+        lines += ["", f"Poäng: {h.score:.4f}", ""]
+    return "\n".join(lines).rstrip() + "\n"

