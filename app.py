@@ -159,12 +159,19 @@ def index_panel(k: kb.KnowledgeBase) -> None:
 # -- rendering ------------------------------------------------------------------------------
 
 
-def meta_html(hit: Hit) -> str:
-    parts = [p for label, p in citation_parts(hit) if label != "Rapport"]
+def page_end(k: kb.KnowledgeBase, hit: Hit) -> int | None:
+    """Last page of a hit's passage (a passage may run over a page break)."""
+    if hit.page is None:
+        return None
+    return k.neighbours(hit.chunk_id, before=0, after=0)[0].page_end
+
+
+def meta_html(k: kb.KnowledgeBase, hit: Hit) -> str:
+    parts = [p for label, p in citation_parts(hit, page_end(k, hit)) if label != "Rapport"]
     return " · ".join(escape_text(p) for p in parts)
 
 
-def render_answer(ans, hits: dict[int, Hit], confident: bool) -> None:
+def render_answer(k: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
     if not confident or not ans.sentences:
         st.info("Inget säkert svar hittades i rapporterna. Läs träffarna nedan – de kan ändå innehålla det du söker.")
@@ -172,7 +179,7 @@ def render_answer(ans, hits: dict[int, Hit], confident: bool) -> None:
     items = []
     for s in ans.sentences:
         h = hits.get(s.hit_rank)
-        src = f" <span class='kb-src'>({escape_text(h.title)}, {escape_text(location(h))})</span>" if h else ""
+        src = f" <span class='kb-src'>({escape_text(h.title)}, {escape_text(location(h, page_end(k, h)))})</span>" if h else ""
         items.append(
             f"<li>”{escape_text(s.sentence)}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
@@ -187,7 +194,7 @@ def render_hit(k: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: 
         with head:
             st.html(
                 f"<p class='kb-cite' id='traff-{hit.rank}'>[{hit.rank}] {escape_text(hit.title)}</p>"
-                f"<p class='kb-meta'>{meta_html(hit)}</p>"
+                f"<p class='kb-meta'>{meta_html(k, hit)}</p>"
             )
         with pick:
             st.checkbox("Välj för export", key=f"sel:{hit.chunk_id}")
@@ -212,7 +219,7 @@ def render_hit(k: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: 
         doc = k.docs[hit.doc_id]
         path = Path(doc.path)
         if path.suffix.lower() == ".pdf" and path.is_file():
-            page = f", se s. {hit.page}" if hit.page is not None else ""
+            page = f", se {location(hit, page_end(k, hit))}" if hit.page is not None else ""
             st.download_button(
                 f"Ladda ner rapporten (PDF{page})",
                 data=lambda p=path: p.read_bytes(),
@@ -240,7 +247,7 @@ def render_years(k: kb.KnowledgeBase, query: str, filters: Filters) -> None:
         st.markdown(f"**{escape_text(year)}** – {counts[year]} träffar, de bästa:")
         for h in hs:
             st.html(
-                f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(h)}</p>"
+                f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(k, h)}</p>"
                 f"<div class='kb-passage'>{highlight_html(h.text[:400] + (' …' if len(h.text) > 400 else ''), k.analyzer, matching_terms(k.analyzer, query))}</div>"
             )
 
@@ -344,7 +351,7 @@ def main() -> None:
         return
 
     by_rank = {h.rank: h for h in result.hits}
-    render_answer(ans, by_rank, ans.confident)
+    render_answer(k, ans, by_rank, ans.confident)
 
     terms = matching_terms(k.analyzer, query)
     tab_hits, tab_years, tab_export = st.tabs([f"Träffar ({len(result.hits)})", "Över åren", "Exportera underlag"])

@@ -95,7 +95,7 @@ class AnswerParams:
     rank_decay: float = 0.08
     why_bonus: float = 0.1
     context_share: float = 0.5
-    min_lexical: float = 0.5
+    min_lexical: float = 0.6
     min_score: float = 0.45
     keep_ratio: float = 0.8
     min_words: int = 4
@@ -174,13 +174,28 @@ def is_candidate(sentence: str, params: AnswerParams = AnswerParams()) -> bool:
 # -- scoring --------------------------------------------------------------------------------
 
 
-def lexical_score(query_terms: Sequence[tuple[str, float]], sentence_terms: set[str]) -> float:
-    """Share of the question's typed-word weight found in the sentence (expansions may stand in)."""
+def _query_weights(query_terms: Sequence[tuple[str, float]]) -> tuple[dict[str, float], float]:
     weights = {t: w for t, w in query_terms if not _YEAR_TERM.match(t)}
     total = sum(w for w in weights.values() if w >= 1.0) or sum(weights.values())
+    return weights, total
+
+
+def lexical_score(
+    query_terms: Sequence[tuple[str, float]],
+    sentence_terms: set[str],
+    context_terms: set[str] = frozenset(),
+    context_share: float = 0.5,
+) -> float:
+    """Share of the question's typed-word weight found in the sentence (expansions may stand in).
+
+    Query terms missing from the sentence but found in ``context_terms`` (the sentence before)
+    count with ``context_share`` of their weight.
+    """
+    weights, total = _query_weights(query_terms)
     if not total:
         return 0.0
     found = sum(w for t, w in weights.items() if t in sentence_terms)
+    found += context_share * sum(w for t, w in weights.items() if t in context_terms and t not in sentence_terms)
     return min(1.0, found / total)
 
 
@@ -238,13 +253,13 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
     out: list[_Cand] = []
     seen: set[str] = set()
     for hit in result.hits[: params.top_hits]:
-        prev_lex = 0.0
+        prev_terms: set[str] = set()
         for i, s in enumerate(split_sentences(hit.text)):
-            own = lexical_score(qterms, set(kb.analyzer.passage_terms(s)))
+            terms = set(kb.analyzer.passage_terms(s))
             # words the sentence lacks may stand in the sentence before it (a heading, or the
-            # subject "Underskottet …" refers back to); they count at half weight
-            lex = own + params.context_share * prev_lex * (1.0 - own)
-            prev_lex = own
+            # subject "Underskottet …" refers back to); they count at a reduced weight
+            lex = lexical_score(qterms, terms, prev_terms, params.context_share)
+            prev_terms = terms
             if not is_candidate(s, params):
                 continue
             key = _norm_key(s)

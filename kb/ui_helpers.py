@@ -99,16 +99,16 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
 # -- citations ------------------------------------------------------------------------------
 
 
-def location(hit: Hit) -> str:
-    """Where in the report: page for PDFs, lines for text files."""
+def location(hit: Hit, page_end: int | None = None) -> str:
+    """Where in the report: page(s) for PDFs, lines for text files."""
     if hit.page is not None:
-        return f"s. {hit.page}"
+        return f"s. {hit.page}–{page_end}" if page_end not in (None, hit.page) else f"s. {hit.page}"
     if hit.line_start is not None:
         return f"rad {hit.line_start}–{hit.line_end}" if hit.line_end not in (None, hit.line_start) else f"rad {hit.line_start}"
     return ""
 
 
-def citation_parts(hit: Hit) -> list[tuple[str, str]]:
+def citation_parts(hit: Hit, page_end: int | None = None) -> list[tuple[str, str]]:
     """Labelled citation fields for display, in Swedish, skipping unknown ones."""
     out = [("Rapport", hit.title)]
     if hit.organisation:
@@ -117,7 +117,7 @@ def citation_parts(hit: Hit) -> list[tuple[str, str]]:
         out.append(("År", str(hit.year)))
     if hit.doc_type:
         out.append(("Typ", hit.doc_type))
-    loc = location(hit)
+    loc = location(hit, page_end)
     if loc:
         out.append(("Plats", loc))
     if hit.section:

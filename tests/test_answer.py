@@ -1,6 +1,12 @@
 """Extractive answers (kb.answer): sentence splitting, scoring, confidence, the `kb ask` command."""
 from __future__ import annotations
 
+import os
+
+# as app.py does: the embedding engine's OpenMP threads sleep rather than spin while waiting, so
+# timings hold on a machine shared with other work (set before the engine is first loaded)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import dataclasses
 import json
 import re
@@ -205,13 +211,12 @@ def test_real_lss_question_cites_personal_assistance_in_kommunstyrelsen_2023(rea
 @pytest.mark.slow
 def test_real_answers_are_fast_when_warm(real_index):
     k = kb.open_index(real_index)
-    questions = ["varför underskott inom LSS 2023", "sjukfrånvaro 2019", "hemtjänstens kostnader",
-                 "personalomsättning inom äldreomsorgen"]
-    for q in questions:  # warm up: model, memo tables
-        answer(k, k.search(q, k=10))
+    answer(k, k.search("sjukfrånvaro 2019", k=10))  # loads the model and warms the analyser
     times = []
-    for q in questions:
+    for q in ["varför underskott inom LSS 2023", "hemtjänstens kostnader", "personalomsättning inom äldreomsorgen",
+              "vilka åtgärder minskar sjukfrånvaron"]:  # new questions: their sentences are embedded now
         t = time.perf_counter()
         answer(k, k.search(q, k=10))
         times.append(time.perf_counter() - t)
-    assert max(times) < 0.5, times
+    assert sorted(times)[len(times) // 2] < 0.5, times
+    assert max(times) < 1.5, times  # slack for a machine busy with other work

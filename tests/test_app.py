@@ -2,6 +2,12 @@
 export/highlighting helpers it uses (kb.ui_helpers)."""
 from __future__ import annotations
 
+import os
+
+# as app.py does: the embedding engine's OpenMP threads sleep rather than spin while waiting, so
+# timings hold on a machine shared with other work (set before the engine is first loaded)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import csv
 import html
 import io
@@ -283,3 +289,28 @@ def test_year_grouping():
     groups = dict(group_by_year(hits, per_year=3))
     assert [h.rank for h in groups["2023"]] == [1, 3, 5]
     assert list(groups) == ["2019", "2023", "okänt år"]
+
+
+# -- PDF sources: download the report, told which page -------------------------------------
+
+
+def test_pdf_hit_offers_the_report_for_download_with_the_page(monkeypatch, tmp_path):
+    from fpdf import FPDF
+
+    corpus = tmp_path / "pdfs"
+    corpus.mkdir()
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    filler = "Verksamheten följs upp varje månad och rapporteras till nämnden. " * 14
+    for body in ("Inledning om kommunens styrning och nämndernas uppdrag i stort. " + filler,
+                 "Underskottet inom LSS beror på personlig assistans och gruppbostäder. " + filler):
+        pdf.add_page()
+        pdf.multi_cell(0, 8, body)
+    pdf.output(str(corpus / "kommunstyrelsen-verksamhetsberattelse-2023.pdf"))
+    root = tmp_path / "pdf-index"
+    build_index([corpus], root, BuildConfig(embedder="hash:64"))
+    at = _ask(_app(monkeypatch, root), "underskott personlig assistans")
+    headers = _hit_headers(at)
+    assert "· s. 2" in headers[0] and "s. 1" not in headers[0]
+    buttons = [b for b in at.get("download_button") if b.key and b.key.startswith("pdf:")]
+    assert buttons and buttons[0].label == "Ladda ner rapporten (PDF, se s. 2)"

@@ -2,10 +2,15 @@
 and the system's headless Chromium. Screenshots go to artifacts/ (git-ignored)."""
 from __future__ import annotations
 
+import os
+
+# as app.py does: the embedding engine's OpenMP threads sleep rather than spin while waiting, so
+# timings hold on a machine shared with other work (set before the engine is first loaded)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import csv
 import io
 import json
-import os
 import signal
 import socket
 import subprocess
