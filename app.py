@@ -99,7 +99,8 @@ def build_panel(root: Path, reason: str) -> None:
         st.warning(f"Hittar ingen mapp med rapporter ({escape_text(str(corpus.resolve()))}).")
         return
     n = sum(1 for p in corpus.rglob("*") if p.suffix.lower() in (".pdf", ".txt", ".md"))
-    st.write(f"Rapporter att läsa in: {n} filer i mappen {escape_text(str(corpus))}. Det tar en till några minuter.")
+    files = "1 fil" if n == 1 else f"{n} filer"
+    st.write(f"Rapporter att läsa in: {files} i mappen {escape_text(str(corpus))}. Det tar en till några minuter.")
     if st.button("Bygg sökindexet nu", type="primary"):
         from kb.build import build_index
 

@@ -16,8 +16,9 @@ Pipeline (:func:`answer`):
    from a sentence but present in the sentence just before it (a heading, or what "Underskottet
    …" refers back to) count at half weight.
 3. **Dense score**: for the best lexical candidates only (embedding is the costly step), the
-   cosine between the question and the sentence with the index's own embedder, rescaled among
-   the candidates. Sentence vectors are memoised per process.
+   cosine between the question and the sentence with the index's own embedder, as the distance
+   below the best candidate's cosine on the candidates' spread (at least ``dense_spread``).
+   Sentence vectors are memoised per process.
 4. **Combined**: ``rank_prior(hit rank) * (lexical_weight * lexical + (1 - lexical_weight) * dense)``
    plus a small bonus when a "why" question meets a causal phrase ("beror på", "på grund av" …).
 5. **Confidence**: the best sentence must cover at least ``min_lexical`` of the question and
@@ -91,6 +92,7 @@ class AnswerParams:
     max_per_hit: int = 2
     embed_candidates: int = 4
     embed_chars: int = 240
+    dense_spread: float = 0.1
     lexical_weight: float = 0.6
     rank_decay: float = 0.08
     why_bonus: float = 0.1
@@ -288,10 +290,13 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     qv = _MEMO.vectors(emb, [result.query], query=True)[0]
     sv = _MEMO.vectors(emb, [c.sentence[: params.embed_chars] for c in cands])
     cos = sv @ qv
-    lo, hi = float(cos.min()), float(cos.max())
+    # distance below the best cosine, on the candidates' own spread but never a narrower one than
+    # dense_spread (two near-equal sentences must not become 0 and 1)
+    hi = float(cos.max())
+    spread = max(params.dense_spread, hi - float(cos.min()))
     why = bool(_WHY.search(result.query))
     for c, v in zip(cands, cos):
-        c.dense = (float(v) - lo) / (hi - lo) if hi - lo > 1e-6 else 1.0
+        c.dense = 1.0 - (hi - float(v)) / spread
         base = params.lexical_weight * c.lexical + (1 - params.lexical_weight) * c.dense
         bonus = params.why_bonus if (why and _CAUSAL.search(c.sentence)) else 0.0
         c.score = _rank_prior(c.hit_rank, params.rank_decay) * base + bonus

@@ -57,10 +57,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
     raise TimeoutError(f"streamlit did not start at {url}")
 
 
-def _serve(index: Path, log: Path) -> Iterator[str]:
+def _serve(index: Path, log: Path, **env_extra: str) -> Iterator[str]:
     """Start `streamlit run app.py` on a free port for ``index``; always stopped afterwards."""
     port = _free_port()
-    env = {**os.environ, "KB_INDEX": str(index)}
+    env = {**os.environ, "KB_INDEX": str(index), **env_extra}
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
@@ -131,6 +131,9 @@ def _search(page: Page, url: str, query: str) -> None:
 
 
 def test_question_answer_citation_and_export(page: Page, real_server: str):
+    page.goto(real_server)
+    expect(page.get_by_role("button", name=LSS)).to_be_visible(timeout=90_000)  # example questions
+    page.screenshot(path=str(ARTIFACTS / "start.png"), full_page=False)
     t0 = time.perf_counter()
     _search(page, real_server, LSS)
     first_paint = time.perf_counter() - t0
@@ -211,3 +214,26 @@ def test_warm_query_latency_in_the_page(page: Page, real_server: str):
     assert sorted(server)[len(server) // 2] < 0.5, server
     assert max(server) < 2, server
     assert sorted(round_trips)[len(round_trips) // 2] < 3, round_trips  # the whole page, rendered in the browser
+
+
+def test_build_button_when_there_is_no_index(page: Page, tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "leanlink-verksamhetsberattelse-2019.txt").write_text(
+        " Ekonomi\nLeanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
+        "assistans där ersättningen inte täcker kostnaderna.\n", encoding="utf-8")
+    gen = _serve(tmp_path / "index", tmp_path / "streamlit.log", KB_CORPUS=str(corpus))
+    url = next(gen)
+    try:
+        page.goto(url)
+        expect(page.get_by_text("Det finns inget användbart sökindex")).to_be_visible(timeout=90_000)
+        page.screenshot(path=str(ARTIFACTS / "no-index.png"), full_page=False)
+        page.get_by_role("button", name="Bygg sökindexet nu").click()
+        box = page.get_by_label("Fråga eller sökord")
+        expect(box).to_be_visible(timeout=120_000)
+        assert (tmp_path / "index" / "CURRENT").is_file()
+        box.fill("varför underskott inom LSS")
+        box.press("Enter")
+        expect(page.locator(".kb-answer")).to_contain_text("personlig assistans", timeout=60_000)
+    finally:
+        gen.close()
