@@ -33,7 +33,7 @@ from importlib import resources
 import Stemmer
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
-_HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])-[ \t]*\r?\n[ \t]*(?=[a-zåäöéü])")
+_HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\r?\n[ \t]*(?=[a-zåäöéü])")
 # Words after which a trailing hyphen is a real elision ("Kultur- och fritid"), not a line break.
 _KEEP_HYPHEN_BEFORE = ("och ", "eller ", "samt ", "till ", "som ")
 
@@ -84,13 +84,17 @@ def dehyphenate(text: str) -> str:
     """Join words split by a line-break hyphen ("verksam-\\nheten" → "verksamheten").
 
     A hyphen followed by a conjunction ("Kultur-\\noch fritid") is kept: that is an elided compound.
+    After an acronym ("LSS-\\nverksamheten") the hyphen is real and only the line break goes.
     """
 
     def repl(m: re.Match) -> str:
         rest = text[m.end() : m.end() + 6].lower()
         if rest.startswith(_KEEP_HYPHEN_BEFORE):
             return m.group(0)
-        return ""
+        word = m.group(1)
+        if len(word) >= 2 and word.isupper():
+            return word + "-"
+        return word
 
     return _HYPHEN_BREAK.sub(repl, text)
 

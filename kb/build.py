@@ -28,6 +28,11 @@ from .records import Chunk, DocMeta, Document, Failure
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
+# Bump when reading, cleaning, metadata inference or chunking change in a way that alters
+# documents or passages: a new version makes the next `kb ingest` re-read every file.
+PIPELINE_VERSION = 2
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """Every parameter that shapes the index; all of it is recorded in the manifest."""
@@ -40,6 +45,7 @@ class BuildConfig:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "pipeline_version": PIPELINE_VERSION,
             "embedder": self.embedder,
             "chunk": self.chunk.to_json(),
             "analyzer": self.analyzer.to_json(),
@@ -213,7 +219,8 @@ def build_index(
         # -- read documents (reuse unchanged ones from the live generation) ------------
         t = time.perf_counter()
         old_docs: dict[str, Document] = {}
-        if prev_gen is not None:
+        same_pipeline = (prev or {}).get("config", {}).get("pipeline_version") == PIPELINE_VERSION
+        if prev_gen is not None and same_pipeline:
             for d in load_documents(prev_gen):
                 for p in (d.path, *d.aliases):
                     old_docs[p] = d
@@ -229,7 +236,7 @@ def build_index(
                 docs_by_sha[sha] = Document(**{**d.__dict__, "aliases": (*d.aliases, p)})
                 sources[p] = {"sha256": sha, "doc_id": d.doc_id}
                 continue
-            if p in unchanged and prev_files[p].get("failure"):
+            if same_pipeline and p in unchanged and prev_files[p].get("failure"):
                 failures.append(Failure(p, prev_files[p]["failure"]))
                 sources[p] = {"sha256": sha, "failure": prev_files[p]["failure"]}
                 continue

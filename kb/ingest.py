@@ -322,19 +322,19 @@ def infer_meta(path: Path, text: str) -> DocMeta:
     """Title, organisation, report type and reporting year from the file name, then the text.
 
     Year: a year in the file name wins; else the most frequent year in the first 3000
-    characters of the text. Organisation and type: file name first, then the first 3000
-    characters; the organisation is the first pattern that matches, the file name taking
-    precedence over the text.
+    characters of the text. Report type: file name first, then the first 3000 characters.
+    Organisation: file name first (first pattern that matches), else the organisation the whole
+    text names most often. Title: "<Type> <year> – <organisation>" when all three are known
+    (file names are often ASCII-only), else the file name with separators as spaces.
     """
     stem = unicodedata.normalize("NFC", path.stem)
     name = stem.lower().replace("_", " ")
     head = text[:3000].lower()
 
-    def first(table, *haystacks):
-        for hay in haystacks:
-            for pat, value in table:
-                if re.search(pat, hay):
-                    return value
+    def first(table, hay):
+        for pat, value in table:
+            if re.search(pat, hay):
+                return value
         return None
 
     years = [int(y) for y in _YEAR.findall(name)]
@@ -343,10 +343,18 @@ def infer_meta(path: Path, text: str) -> DocMeta:
     else:
         counts = Counter(int(y) for y in _YEAR.findall(head))
         year = counts.most_common(1)[0][0] if counts else None
-    org = first(ORGANISATIONS, name, head)
-    doc_type = first(DOC_TYPES, name, head)
-    title = re.sub(r"[-_]+", " ", stem).strip()
-    title = title[:1].upper() + title[1:] if title else path.name
+    org = first(ORGANISATIONS, name)
+    if org is None:
+        lower = text.lower()
+        mentions = Counter({value: len(re.findall(pat, lower)) for pat, value in ORGANISATIONS})
+        best, n = mentions.most_common(1)[0] if mentions else (None, 0)
+        org = best if n else None
+    doc_type = first(DOC_TYPES, name) or first(DOC_TYPES, head)
+    if doc_type and org and year:
+        title = f"{doc_type[:1].upper()}{doc_type[1:]} {year} – {org}"
+    else:
+        title = re.sub(r"[-_]+", " ", stem).strip()
+        title = title[:1].upper() + title[1:] if title else path.name
     return DocMeta(title=title, organisation=org, doc_type=doc_type, year=year)
 
 

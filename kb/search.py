@@ -35,7 +35,7 @@ from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
 from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult
 
-_QUERY_YEAR = re.compile(r"(?<![\d,.])(199\d|20[0-4]\d)(?![\d,])")
+_QUERY_YEAR = re.compile(r"(?<!\d)(?<!\d[,.])(199\d|20[0-4]\d)(?!\d|[,.]\d)")
 _NORM = re.compile(r"[^0-9a-zåäöéü]+")
 MODES = ("hybrid", "bm25", "dense")
 
@@ -45,7 +45,7 @@ class SearchParams:
     """Query-time parameters (defaults documented in the README's ablation)."""
 
     depth: int = 100
-    rrf_k: float = 60.0
+    rrf_k: float = 30.0
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     year_boost: float = 0.5
@@ -80,7 +80,7 @@ def format_citation(doc: Document, chunk: Chunk) -> str:
 
 def _shingles(text: str, n: int = 5) -> set[str]:
     s = _NORM.sub("", text.lower())
-    return {s[i : i + n] for i in range(0, max(1, len(s) - n + 1), 2)}
+    return {s[i : i + n] for i in range(0, max(1, len(s) - n + 1))}
 
 
 def near_duplicate(a: set[str], b: set[str], threshold: float) -> bool:

@@ -107,6 +107,6 @@ def test_analysis_is_deterministic():
     assert Analyzer().passage_terms(text) == Analyzer().passage_terms(text)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG kb/analyze.py dehyphenate: an acronym's hyphen at a line break is dropped")
+
 def test_acronym_hyphen_at_line_break_is_kept():
     assert tokenize("inom LSS-\nverksamheten") == tokenize("inom LSS-verksamheten") == ["inom", "lss", "verksamheten"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS, SMALL_DOCS
 
-from kb.chunk import ChunkConfig, blocks, chunk_document, is_heading
+from kb.chunk import SECTION_SEP, ChunkConfig, blocks, chunk_document, is_heading
 from kb.ingest import read_document
 from kb.records import DocMeta, Document
 
@@ -109,10 +109,15 @@ def test_headings_detected():
 def test_sections_carried():
     chunks = chunk_document(doc_of(TEXT))
     by_text = lambda s: next(c for c in chunks if s in c.text)  # noqa: E731
-    assert by_text("Sjukfrånvaron").section == "Personal"
-    assert by_text("underskott som beror").section == "Ekonomi"
+    # a passage spanning short sections names each of them, in order (joined by SECTION_SEP)
+    assert by_text("Sjukfrånvaron").section.split(SECTION_SEP)[-1] == "Personal"
+    assert by_text("underskott som beror").section.split(SECTION_SEP)[0] == "Ekonomi"
     for c in chunks:
-        assert c.section is None or c.section in {"Inledning", "Ekonomi", "Resultat per verksamhet", "Personal"}
+        names = [] if c.section is None else c.section.split(SECTION_SEP)
+        assert set(names) <= {"Inledning", "Ekonomi", "Resultat per verksamhet", "Personal"}
+        # every heading named after the first one lies inside the passage
+        for n in names[1:]:
+            assert n in c.text
 
 
 def test_small_fixture_sections():
@@ -192,7 +197,7 @@ def test_empty_and_blank_documents():
     assert len(one) == 1 and one[0].text == "Bara en rad." and one[0].start == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG kb/chunk.py: a tiny passage absorbs the next heading, whose body then starts a new passage")
+
 def test_no_passage_ends_with_an_orphan_heading():
     text = " Inledning\n" + "Nämnden ansvarar för stöd enligt LSS och SoL. " * 3 + "\n\n Ekonomi\n" + LONG_PARA * 12 + "\n"
     chunks = chunk_document(doc_of(text))

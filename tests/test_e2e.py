@@ -44,4 +44,4 @@ def test_mission_query(kb):
         and ("gruppbostäder" in h.text.lower() or "underskott" in h.text.lower())
     ]
     assert good, [(h.rank, h.citation, h.text[:120]) for h in top3]
-    assert good[0].citation.startswith("Kommunstyrelsen verksamhetsberattelse 2023")
+    assert good[0].citation.startswith("Verksamhetsberättelse 2023 – Kommunstyrelsen")

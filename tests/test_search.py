@@ -84,7 +84,7 @@ def test_query_years():
     assert query_years("") == ()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG kb/search.py _QUERY_YEAR: a year followed by a comma is not recognised")
+
 def test_query_years_followed_by_punctuation():
     assert query_years("åren 2019, 2020 och 2023") == (2019, 2020, 2023)
     assert query_years("budget 2024-2025, prognos") == (2024, 2025)
@@ -152,13 +152,13 @@ def test_near_duplicates_folded(index3):
     texts = [h.text for h in res.hits]
     assert sum("Underskottet beror på personlig" in t for t in texts) == 1
     folded = next(h for h in res.hits if "Underskottet beror på personlig" in h.text)
-    assert len(folded.also_at) == 1 and ("Plan 2021" in folded.also_at[0] or "Leanlink verksamhetsberattelse" in folded.also_at[0])
+    assert len(folded.also_at) == 1 and ("Plan 2021" in folded.also_at[0] or "Verksamhetsberättelse 2019 – Leanlink" in folded.also_at[0])
     raw = kb.search("underskott LSS personlig assistans", k=10, filters=Filters(organisations=("Leanlink",)),
                     params=SearchParams(dedupe=False))
     assert sum("Underskottet beror på personlig" in h.text for h in raw.hits) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG kb/search.py _shingles: stride-2 shingles miss duplicates shifted by an odd offset")
+
 def test_near_duplicates_folded_at_any_offset(small_corpus, tmp_path):
     (small_corpus / "plan.txt").write_text(
         " Plan\nLeanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
