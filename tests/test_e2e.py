@@ -10,7 +10,8 @@ from kb.evaluate import evaluate_run, load_jsonl
 
 pytestmark = pytest.mark.slow
 
-FLOORS = {"success@5": 0.90, "mrr@10": 0.80, "ndcg@10": 0.68, "recall@10": 0.85, "success@1": 0.70}
+# measured at the time of writing: 0.767 / 0.967 / 0.831 / 0.924 / 0.729
+FLOORS = {"success@5": 0.93, "mrr@10": 0.80, "ndcg@10": 0.70, "recall@10": 0.88, "success@1": 0.73}
 
 
 @pytest.fixture(scope="module")
@@ -44,4 +45,7 @@ def test_mission_query(kb):
         and ("gruppbostäder" in h.text.lower() or "underskott" in h.text.lower())
     ]
     assert good, [(h.rank, h.citation, h.text[:120]) for h in top3]
+    # the evidence comes first, and the gruppbostäder half of the explanation is in the top 3
+    assert good[0].rank == 1, [(h.rank, h.citation, h.text[:120]) for h in top3]
+    assert any("gruppbostäder" in h.text.lower() and h.doc_id == good[0].doc_id for h in top3)
     assert good[0].citation.startswith("Verksamhetsberättelse 2023 – Kommunstyrelsen")

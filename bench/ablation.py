@@ -1,0 +1,124 @@
+"""Ablation of the retrieval components on a gold set (default: the dev set).
+
+    python bench/ablation.py --index index [--gold ../shared/eval/dev.jsonl] [--out docs/ablation.md]
+
+Each row switches components on or off over the same built index: BM25 is re-indexed in memory
+with the row's analyzer settings (and with or without the passage header); the dense vectors are
+the index's own (built with the header). Query-time components (fusion, year rule, duplicate
+folding) are SearchParams. The last block is a 5-fold cross-validation of the two fusion
+parameters (RRF k and the dense weight): parameters chosen on four folds, scored on the fifth.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from kb import bm25, open_index
+from kb.analyze import Analyzer, AnalyzerConfig
+from kb.build import retrieval_text
+from kb.evaluate import METRICS, evaluate_run, load_jsonl
+from kb.search import SearchParams
+
+PLAIN = AnalyzerConfig(conflate_definite=False, decompound=False, question_words=False, glossary=False)
+
+
+def reindex_bm25(kb, config: AnalyzerConfig, header: bool) -> None:
+    """Replace the loaded index's analyzer and BM25 postings (bench only; nothing is written)."""
+    lexicon = json.loads((kb.root / kb.generation / "lexicon.json").read_text(encoding="utf-8"))
+    analyzer = Analyzer(config, lexicon)
+    terms = [analyzer.passage_terms(retrieval_text(kb.docs[c.doc_id], c, header)) for c in kb.chunks]
+    params = bm25.BM25Params(**kb.manifest["config"]["bm25"])
+    kb.analyzer = analyzer
+    kb.bm25 = bm25.build(terms, params)
+
+
+def run(kb, gold, mode="hybrid", params=SearchParams()):
+    hits = {g["id"]: [h.text for h in kb.search(g["query"], k=10, mode=mode, params=params).hits] for g in gold}
+    return evaluate_run(gold, hits)
+
+
+def row(name: str, res) -> str:
+    types = " / ".join(f"{res['by_type'][t]['success@5']:.2f}" for t in sorted(res["by_type"]))
+    return f"| {name} | " + " | ".join(f"{res['mean'][m]:.3f}" for m in METRICS) + f" | {types} |"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index", type=Path, default=Path("index"))
+    ap.add_argument("--gold", type=Path, default=Path(__file__).resolve().parents[2] / "shared/eval/dev.jsonl")
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args(argv)
+    gold = load_jsonl(a.gold)
+    kb = open_index(a.index)
+    full = AnalyzerConfig.from_json(kb.manifest["config"]["analyzer"])
+    types = " / ".join(sorted({g.get("type") or "-" for g in gold}))
+    lines = [
+        f"| configuration | {' | '.join(METRICS)} | success@5 by type ({types}) |",
+        "|---|" + "---|" * (len(METRICS) + 1),
+    ]
+
+    def add(name, **kw):
+        lines.append(row(name, run(kb, gold, **kw)))
+        print(lines[-1], flush=True)
+
+    print("\n".join(lines), flush=True)
+    reindex_bm25(kb, PLAIN, header=False)
+    add("BM25: Snowball stems + stop words, no header", mode="bm25")
+    reindex_bm25(kb, PLAIN, header=True)
+    add("  + passage header (title, year, section)", mode="bm25")
+    cfg = replace(PLAIN, conflate_definite=True)
+    reindex_bm25(kb, cfg, header=True)
+    add("  + definite-form conflation", mode="bm25")
+    cfg = replace(cfg, decompound=True)
+    reindex_bm25(kb, cfg, header=True)
+    add("  + decompounding", mode="bm25")
+    cfg = replace(cfg, question_words=True)
+    reindex_bm25(kb, cfg, header=True)
+    add("  + question words as stop words", mode="bm25")
+    cfg = replace(cfg, glossary=True)
+    reindex_bm25(kb, cfg, header=True)
+    add("  + acronym glossary expansion (= full BM25)", mode="bm25")
+    add("Dense only (multilingual-e5-small, header)", mode="dense")
+    reindex_bm25(kb, PLAIN, header=False)
+    add("Hybrid, plain BM25 (no Swedish components)", params=SearchParams())
+    reindex_bm25(kb, full, header=True)
+    d = SearchParams()
+    add("Hybrid, RRF k=60, no year rule, no folding", params=replace(d, rrf_k=60, year_boost=0, dedupe=False))
+    add("Hybrid, no year rule", params=replace(d, year_boost=0))
+    add("Hybrid, no duplicate folding", params=replace(d, dedupe=False))
+    add("Hybrid, RRF k=60", params=replace(d, rrf_k=60))
+    add("**Hybrid, all components (default)**", params=d)
+
+    # 5-fold cross-validation of the fusion parameters
+    grid = [replace(d, rrf_k=k, dense_weight=w) for k in (10, 30, 60) for w in (0.7, 1.0, 1.5)]
+    ids = [g["id"] for g in gold]
+    random.Random(0).shuffle(ids)
+    folds = [set(ids[i::5]) for i in range(5)]
+    per_param = [run(kb, gold, params=p)["per_query"] for p in grid]
+    held: dict[str, dict] = {}
+    chosen = []
+    for f in folds:
+        train = [i for i in ids if i not in f]
+        best = max(range(len(grid)), key=lambda j: sum(per_param[j][i]["mrr@10"] + per_param[j][i]["ndcg@10"] for i in train))
+        chosen.append(f"k={grid[best].rrf_k:g}, w_dense={grid[best].dense_weight:g}")
+        held.update({i: per_param[best][i] for i in f})
+    cv = {m: sum(held[i][m] for i in ids) / len(ids) for m in METRICS}
+    cv_line = "| Hybrid, fusion chosen by 5-fold CV (held-out folds) | " + " | ".join(f"{cv[m]:.3f}" for m in METRICS) + " | |"
+    lines.append(cv_line)
+    print(cv_line)
+    print("CV choices per fold:", "; ".join(chosen))
+    if a.out:
+        a.out.write_text(
+            "# Ablation on the dev set\n\nMade by `python bench/ablation.py --index index --out docs/ablation.md`; see the script's docstring.\n\n"
+            + "\n".join(lines) + f"\n\nFusion parameters chosen per CV fold: {'; '.join(chosen)}.\n",
+            encoding="utf-8",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
