@@ -103,7 +103,7 @@ def test_question_gives_answer_with_markers_and_cited_hits(real_app):
     passages = [v for v in _htmls(at) if v.startswith("<div class='kb-passage'>")]
     assert passages and "<mark>underskott" in " ".join(passages).lower()
     assert any(c.value.startswith("Poäng ") for c in at.caption)
-    assert any("Samma text finns även i: Kommunstyrelsen" in html.unescape(v) for v in _htmls(at))  # also_at
+    assert any("Samma text finns även i: Verksamhetsberättelse 2023 – Kommunstyrelsen" in html.unescape(v) for v in _htmls(at))  # also_at
     assert len(at.expander) >= 10 and at.expander[0].label == "Visa sammanhang"
     # the year named in the question is explained, and can be switched off
     assert at.checkbox(key="use_query_years").value is True
