@@ -119,12 +119,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class QueryInfo:
-    """How a query was understood: the years named in it and the analysed terms."""
+    """How a query was understood: the years named in it and the analysed (weighted) terms."""
 
     text: str
     years: tuple[int, ...]
     terms: tuple[str, ...]
     expansions: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()  # weight of each of ``terms`` in BM25
 
 
 @dataclass(frozen=True)

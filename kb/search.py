@@ -190,13 +190,14 @@ class KnowledgeBase:
     # -- search -----------------------------------------------------------------------------
     def interpret(self, query: str) -> QueryInfo:
         terms = self.analyzer.query_terms(query)
-        words = [w for w in self.analyzer_words(query)]
+        words = self.analyzer_words(query)
         stems = [self.analyzer.term(w) for w in words]
         return QueryInfo(
             text=query,
             years=query_years(query),
             terms=tuple(t for t, _ in terms),
             expansions=tuple(self.analyzer.expansions(words, stems)),
+            weights=tuple(w for _, w in terms),
         )
 
     def analyzer_words(self, query: str) -> list[str]:
@@ -225,7 +226,7 @@ class KnowledgeBase:
         rankings: list[list[int]] = []
         weights: list[float] = []
         if mode in ("hybrid", "bm25"):
-            s = bm25.scores(self.bm25, self.analyzer.query_terms(query))
+            s = bm25.scores(self.bm25, zip(info.terms, info.weights))
             rows, _ = bm25.top_k(s, depth, mask)
             rankings.append(rows.tolist())
             weights.append(params.bm25_weight)
