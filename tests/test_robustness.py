@@ -163,9 +163,19 @@ def test_file_name_that_is_not_utf8_is_reported(tmp_path):
     json.dumps(report.to_json(), ensure_ascii=False).encode("utf-8")  # printable
 
 
-def test_unreadable_file_is_reported(tmp_path):
+def test_unreadable_file_is_reported(tmp_path, monkeypatch):
     if os.geteuid() == 0:
-        pytest.skip("root reads everything")
+        # root reads everything (as on CI): make reading that one file fail as it does for a user
+        import kb.build
+
+        real = kb.build.file_sha256
+
+        def deny(path):
+            if path.name == "låst.txt":
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(kb.build, "file_sha256", deny)
     folder = tmp_path / "c"
     folder.mkdir()
     (folder / "ok.txt").write_text(GOOD, encoding="utf-8")
