@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +233,7 @@ def build_index(
             progress("read", i, len(files))
             if sha in docs_by_sha:  # the same content under another name: index once
                 d = docs_by_sha[sha]
-                docs_by_sha[sha] = Document(**{**d.__dict__, "aliases": (*d.aliases, p)})
+                docs_by_sha[sha] = replace(d, aliases=(*d.aliases, p))
                 sources[p] = {"sha256": sha, "doc_id": d.doc_id}
                 continue
             if same_pipeline and p in unchanged and prev_files[p].get("failure"):
@@ -245,7 +245,7 @@ def build_index(
                 doc_id += "-" + sha[:6]
             old = old_docs.get(p)
             if old is not None and old.sha256 == sha and old.doc_id == doc_id:
-                doc = Document(**{**old.__dict__, "path": p, "aliases": ()})
+                doc = replace(old, path=p, aliases=())
             else:
                 try:
                     doc = reader(path, doc_id, sha)

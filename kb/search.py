@@ -22,7 +22,7 @@ import json
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ import numpy as np
 
 from . import bm25, fuse, rowstore, store, vectors
 from .analyze import Analyzer, AnalyzerConfig
-from .build import load_chunks, load_documents
 from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
 from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult
@@ -119,15 +118,9 @@ class KnowledgeBase:
             self._chunk_doc = rowstore.chunk_doc_rows(gen, ids, self._doc_pos)
         else:
             self._chunk_doc = np.array([self._doc_pos[c.doc_id] for c in self.chunks], dtype=np.int32)
-        docs = heads
-        self._doc_year = np.array([d.meta.year if d.meta.year is not None else -1 for d in docs], dtype=np.int32)
+        self._doc_year = np.array([d.meta.year if d.meta.year is not None else -1 for d in heads], dtype=np.int32)
         self._chunk_year = self._doc_year[self._chunk_doc] if n else np.zeros(0, np.int32)
         self._shingle_memo: dict[int, set[str]] = {}
-
-    def _doc_index(self, doc_id: str) -> int:
-        if not hasattr(self, "_doc_pos"):
-            self._doc_pos = {d: i for i, d in enumerate(self.docs)}
-        return self._doc_pos[doc_id]
 
     # -- state ------------------------------------------------------------------------------
     @property

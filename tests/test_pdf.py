@@ -3,7 +3,6 @@ footers, page numbers, multi-page tables, two columns, headings, and search on t
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
