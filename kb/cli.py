@@ -111,7 +111,11 @@ def cmd_ingest(a: argparse.Namespace) -> int:
     from .build import BuildConfig, build_index
 
     root = _root(a)
-    config = BuildConfig() if a.embedder is None else BuildConfig(embedder=a.embedder)
+    spec = a.embedder
+    if spec and spec.startswith("sentence-transformers:"):
+        # record an absolute model path so the index opens from any working directory
+        spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
+    config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
     report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
     status = 0 if report.documents > 0 else 1  # 0: something is indexed, even if some files failed
     if a.json:

@@ -251,3 +251,22 @@ def test_st_through_the_cli(st, small_corpus, tmp_path, capsys):
     assert hits[0]["doc_id"] == "leanlink-verksamhetsberattelse-2019"
     assert main(["info", "--index", str(root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["embedder"] == st.model_id
+
+
+def test_st_relative_model_path_is_recorded_absolute(st, small_corpus, tmp_path, monkeypatch, capsys):
+    """An index built with a relative model path opens from any working directory."""
+    import os
+
+    from kb.cli import main
+    from kb.search import open_index
+
+    model = _minilm_dir()
+    monkeypatch.chdir(model.parent)
+    root = tmp_path / "rel"
+    assert main(["ingest", str(small_corpus), "--index", str(root), "--embedder", f"sentence-transformers:{model.name}",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    kb = open_index(root)
+    assert kb.embedder_spec == f"sentence-transformers:{model}" and os.path.isabs(kb.embedder_spec.partition(":")[2])
+    assert kb.search("Sjukfrånvaron var 8,1 procent", k=1).hits[0].doc_id == "leanlink-verksamhetsberattelse-2019"
