@@ -32,6 +32,7 @@ from importlib import resources
 
 import Stemmer
 
+_FOLD = re.compile(r"[^0-9a-zåäöéü]+")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\r?\n[ \t]*(?=[a-zåäöéü])")
 # Words after which a trailing hyphen is a real elision ("Kultur- och fritid"), not a line break.
@@ -97,6 +98,12 @@ def dehyphenate(text: str) -> str:
         return word
 
     return _HYPHEN_BREAK.sub(repl, text)
+
+
+def fold(text: str) -> str:
+    """Lowercase letters and digits only (the evidence rule's normalisation; also used to compare
+    passages and sentences for near-identity)."""
+    return _FOLD.sub("", text.lower())
 
 
 def tokenize(text: str) -> list[str]:

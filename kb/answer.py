@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analyze import dehyphenate, normalize
+from .analyze import dehyphenate, fold, normalize
 from .records import SearchResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -245,13 +245,9 @@ def _rank_prior(rank: int, decay: float) -> float:
     return 1.0 / (1.0 + decay * (rank - 1))
 
 
-def _norm_key(s: str) -> str:
-    return re.sub(r"[^0-9a-zåäöéü]+", "", s.lower())
-
-
 def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> list[_Cand]:
     """Candidate sentences of the top hits with their lexical scores (duplicates kept once)."""
-    qterms = kb.analyzer.query_terms(result.query)
+    qterms = list(zip(result.info.terms, result.info.weights))  # analysed once, by the search
     out: list[_Cand] = []
     seen: set[str] = set()
     for hit in result.hits[: params.top_hits]:
@@ -264,7 +260,7 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
             prev_terms = terms
             if not is_candidate(s, params):
                 continue
-            key = _norm_key(s)
+            key = fold(s)
             if key in seen:
                 continue
             seen.add(key)
@@ -280,7 +276,8 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     # the dense step only for the most promising sentences (embedding costs ~15 ms a sentence):
     # the best by lexical score, and of those only the ones that could still make the answer
     prior = {c.hit_rank: _rank_prior(c.hit_rank, params.rank_decay) for c in cands}
-    bonus_max = params.why_bonus if _WHY.search(result.query) else 0.0
+    why = bool(_WHY.search(result.query))
+    bonus_max = params.why_bonus if why else 0.0
     lw = params.lexical_weight
     cands.sort(key=lambda c: (-c.lexical * prior[c.hit_rank], c.hit_rank, c.order))
     floor = max(prior[c.hit_rank] * lw * c.lexical for c in cands)  # the score the best can surely reach
@@ -294,12 +291,11 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     # dense_spread (two near-equal sentences must not become 0 and 1)
     hi = float(cos.max())
     spread = max(params.dense_spread, hi - float(cos.min()))
-    why = bool(_WHY.search(result.query))
     for c, v in zip(cands, cos):
         c.dense = 1.0 - (hi - float(v)) / spread
         base = params.lexical_weight * c.lexical + (1 - params.lexical_weight) * c.dense
         bonus = params.why_bonus if (why and _CAUSAL.search(c.sentence)) else 0.0
-        c.score = _rank_prior(c.hit_rank, params.rank_decay) * base + bonus
+        c.score = prior[c.hit_rank] * base + bonus
     cands.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
     best = cands[0]
     if best.lexical < params.min_lexical or best.score < params.min_score:

@@ -22,7 +22,7 @@ from .analyze import Analyzer, AnalyzerConfig, build_lexicon, dehyphenate
 from .chunk import ChunkConfig, chunk_document
 from .embed import DEFAULT_EMBEDDER, EmbeddingCache, get_embedder, text_key
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
-from .ingest import discover, file_sha256, make_doc_id, read_document
+from .ingest import discover, file_sha256, make_doc_id, read_document, unexpected_reason
 from .records import Chunk, DocMeta, Document, Failure
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -254,7 +254,7 @@ def build_index(
                     sources[p] = {"sha256": sha, "failure": str(e)}
                     continue
                 except Exception as e:  # a bug or an unforeseen input: report it, go on with the others
-                    reason = f"unexpected error while reading ({type(e).__name__}: {str(e)[:160]})"
+                    reason = unexpected_reason(e)
                     failures.append(Failure(p, reason))
                     sources[p] = {"sha256": sha, "failure": reason}
                     continue

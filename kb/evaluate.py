@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-_KEEP = re.compile(r"[^0-9a-zåäöéü]+")
+from .analyze import fold
+
 METRICS = ("success@1", "success@5", "mrr@10", "recall@10", "ndcg@10")
 
 
 def norm(text: str) -> str:
-    return _KEEP.sub("", text.lower())
+    """Lowercase letters and digits only, as ``score.py`` normalises hits and quotes."""
+    return fold(text)
 
 
 def covers(hit_norm: str, quote_norm: str) -> bool:

@@ -135,8 +135,9 @@ _PAGE_NUMBER = re.compile(r"^\s*(?:sida\s+)?\d{1,4}(?:\s*(?:/|av)\s*\d{1,4})?\s*
 _DIGITS = re.compile(r"\d+")
 
 
-def read_pdf_pages(path: Path, worker=None) -> list[str]:
-    """Text of each page of a PDF, parsed in the limited worker process (:mod:`kb.pdfworker`).
+def read_pdf_pages(path: Path, worker=None) -> tuple[list[str], list[list[str]]]:
+    """Text of each page of a PDF and the heading-style lines of each page, parsed in the
+    limited worker process (:mod:`kb.pdfworker`).
 
     Raises IngestError with a one-line reason for encrypted, broken, truncated, image-only
     (scanned), hanging or memory-exploding files. An encrypted PDF with an empty user password
@@ -430,4 +431,9 @@ def read_corpus(paths: list[Path], root: Path | None = None) -> Iterator[Documen
         except IngestError as e:
             yield Failure(path=str(path), reason=str(e))
         except Exception as e:  # never stop the other files
-            yield Failure(path=str(path), reason=f"unexpected error while reading ({type(e).__name__}: {str(e)[:160]})")
+            yield Failure(path=str(path), reason=unexpected_reason(e))
+
+
+def unexpected_reason(e: Exception) -> str:
+    """The one-line failure reason for an error no reader foresaw (a bug or an odd input)."""
+    return f"unexpected error while reading ({type(e).__name__}: {str(e)[:160]})"

@@ -124,8 +124,8 @@ class QueryInfo:
     text: str
     years: tuple[int, ...]
     terms: tuple[str, ...]
+    weights: tuple[float, ...]  # weight of each of ``terms`` in BM25
     expansions: tuple[str, ...] = ()
-    weights: tuple[float, ...] = ()  # weight of each of ``terms`` in BM25
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,12 @@ from typing import Any
 import numpy as np
 
 from . import bm25, fuse, rowstore, store, vectors
-from .analyze import Analyzer, AnalyzerConfig
+from .analyze import Analyzer, AnalyzerConfig, fold
 from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
 from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult
 
 _QUERY_YEAR = re.compile(r"(?<!\d)(?<!\d[,.])(199\d|20[0-4]\d)(?!\d|[,.]\d)")
-_NORM = re.compile(r"[^0-9a-zåäöéü]+")
 MODES = ("hybrid", "bm25", "dense")
 
 
@@ -78,7 +77,7 @@ def format_citation(doc: Document, chunk: Chunk) -> str:
 
 
 def _shingles(text: str, n: int = 5) -> set[str]:
-    s = _NORM.sub("", text.lower())
+    s = fold(text)
     return {s[i : i + n] for i in range(0, max(1, len(s) - n + 1))}
 
 
