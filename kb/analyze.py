@@ -8,7 +8,8 @@ passages and queries are analysed the same way) and memo tables.
 Rules, in order, for one surface word ``w`` (lowercased, NFC):
 
 1. Stop words (Snowball's Swedish list plus question words) are dropped; numbers and
-   acronyms are kept whatever their length.
+   acronyms are kept whatever their length. In a query, a degree word right after "hur"
+   ("hur hög", "hur länge") is dropped too.
 2. ``stem(w)``: Snowball Swedish, applied until it stops changing, then a definite-form rule:
    a trailing ``-et``/``-t``/``-n`` whose removal yields a word of the lexicon (or ``-et`` on a
    long word when no lexicon is known) is removed and the rest stemmed again. This conflates
@@ -50,6 +51,13 @@ SNOWBALL_STOPWORDS = frozenset(
 QUESTION_WORDS = frozenset(
     """varför hur vad vilka vilken vilket vem vems när var många mycket finns fanns gick går
     fick får blev beror berodde förklarar förklaras enligt""".split()
+)
+# Degree words that only shape a question after "hur" ("hur hög var sjukfrånvaron", "hur stor
+# del", "hur länge"): the answer states a figure, it rarely repeats the adjective. Elsewhere in a
+# query ("hög sjukfrånvaro") they are kept.
+DEGREE_WORDS = frozenset(
+    """hög högt höga stor stort stora liten litet lilla små lång långt långa länge ofta låg lågt
+    låga dyr dyrt dyra""".split()
 )
 
 
@@ -248,6 +256,18 @@ class Analyzer:
                 out.append(self.term(part))
         return out
 
+    def query_words(self, text: str) -> list[str]:
+        """The words of a query that carry its topic: stop words and question phrasing removed."""
+        tokens = tokenize(text)
+        out = []
+        for i, w in enumerate(tokens):
+            if w in self._stop:
+                continue
+            if self.config.question_words and i and tokens[i - 1] == "hur" and w in DEGREE_WORDS:
+                continue
+            out.append(w)
+        return out
+
     def query_terms(self, text: str) -> list[tuple[str, float]]:
         """Weighted query terms: typed words 1.0, compound parts and glossary expansions lower.
 
@@ -260,7 +280,7 @@ class Analyzer:
             if w > weights.get(term, 0.0):
                 weights[term] = w
 
-        words = [w for w in tokenize(text) if w not in self._stop]
+        words = self.query_words(text)
         stems = [self.term(w) for w in words]
         for w, s in zip(words, stems):
             add(s, 1.0)

@@ -182,7 +182,7 @@ class KnowledgeBase:
     # -- search -----------------------------------------------------------------------------
     def interpret(self, query: str) -> QueryInfo:
         terms = self.analyzer.query_terms(query)
-        words = self.analyzer_words(query)
+        words = self.analyzer.query_words(query)
         stems = [self.analyzer.term(w) for w in words]
         return QueryInfo(
             text=query,
@@ -191,11 +191,6 @@ class KnowledgeBase:
             expansions=tuple(self.analyzer.expansions(words, stems)),
             weights=tuple(w for _, w in terms),
         )
-
-    def analyzer_words(self, query: str) -> list[str]:
-        from .analyze import tokenize
-
-        return [w for w in tokenize(query) if not self.analyzer.is_stopword(w)]
 
     def search(
         self,

@@ -62,6 +62,18 @@ def test_stopwords_and_question_words_dropped_numbers_kept():
     assert "inom" in keep.passage_terms("underskott inom LSS")
 
 
+def test_degree_word_after_hur_is_question_phrasing():
+    an = Analyzer()
+    assert an.query_words("Hur hög var sjukfrånvaron i Leanlink 2023?") == ["sjukfrånvaron", "leanlink", "2023"]
+    assert an.query_words("Hur länge pågick projektet") == ["pågick", "projektet"]
+    # elsewhere the same words keep their meaning
+    assert "hög" in an.query_words("hög sjukfrånvaro 2023")
+    assert an.term("hög") in dict(an.query_terms("varför är sjukfrånvaron hög"))
+    assert an.term("hög") not in dict(an.query_terms("hur hög är sjukfrånvaron"))
+    plain = Analyzer(AnalyzerConfig(question_words=False))
+    assert "hög" in plain.query_words("hur hög är sjukfrånvaron")
+
+
 def test_definite_forms_conflated():
     an = Analyzer()  # no lexicon: only a long word's "-et" is taken for the definite form
     for a, b in [("underskott", "underskottet"), ("resultat", "resultatet")]:
