@@ -128,7 +128,7 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
     t = time.perf_counter()
     by_id = {d.doc_id: d for d in docs}
     an = src.analyzer
-    terms = [an.passage_terms(retrieval_text(by_id[c.doc_id], c, cfg.get("context_header", True))) for c in chunks]
+    terms = [an.passage_terms(retrieval_text(by_id[c.doc_id], c, cfg.get("bm25_header", True))) for c in chunks]
     timings["analyze"] = time.perf_counter() - t
     log(f"  analysed: {timings['analyze']:.1f}s")
 

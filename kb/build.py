@@ -41,7 +41,11 @@ class BuildConfig:
     chunk: ChunkConfig = ChunkConfig()
     analyzer: AnalyzerConfig = AnalyzerConfig()
     bm25: bm25.BM25Params = bm25.BM25Params()
-    context_header: bool = True
+    # the passage header (title, year, section) helps BM25 match years, organisations and
+    # section words; it dilutes the small embedding model's vectors (measured in docs/ablation.md),
+    # so by default the embedder sees the passage alone
+    bm25_header: bool = True
+    dense_header: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +54,8 @@ class BuildConfig:
             "chunk": self.chunk.to_json(),
             "analyzer": self.analyzer.to_json(),
             "bm25": asdict(self.bm25),
-            "context_header": self.context_header,
+            "bm25_header": self.bm25_header,
+            "dense_header": self.dense_header,
         }
 
 
@@ -88,7 +93,7 @@ def passage_header(doc: Document, chunk: Chunk) -> str:
 
 
 def retrieval_text(doc: Document, chunk: Chunk, with_header: bool) -> str:
-    """The text both retrievers see: header line plus the de-hyphenated passage."""
+    """The text a retriever sees: the de-hyphenated passage, after the header line if asked."""
     body = dehyphenate(chunk.text)
     return f"{passage_header(doc, chunk)}\n{body}" if with_header else body
 
@@ -271,10 +276,10 @@ def build_index(
         for d in docs:
             chunks.extend(chunk_document(d, config.chunk))
         by_id = {d.doc_id: d for d in docs}
-        texts = [retrieval_text(by_id[c.doc_id], c, config.context_header) for c in chunks]
         lexicon = build_lexicon(dehyphenate(d.text) for d in docs)
         analyzer = Analyzer(config.analyzer, lexicon)
-        terms = [analyzer.passage_terms(t) for t in texts]
+        terms = [analyzer.passage_terms(retrieval_text(by_id[c.doc_id], c, config.bm25_header)) for c in chunks]
+        texts = [retrieval_text(by_id[c.doc_id], c, config.dense_header) for c in chunks]
         timings["chunk+analyze"] = time.perf_counter() - t
 
         # -- embed --------------------------------------------------------------------------
