@@ -105,6 +105,28 @@ def scores(index: BM25Index, query: Iterable[tuple[str, float]]) -> np.ndarray:
     return out
 
 
+def coverage(index: BM25Index, query: Iterable[tuple[str, float]], row: int) -> float:
+    """Share of the query's weighted IDF mass that passage ``row`` matches (0–1).
+
+    A query term missing from the index counts with the highest possible IDF (df = 0): it is the
+    most specific word of the query and no passage has it. Lucene IDF is used whatever the
+    index's variant; only the ratio matters.
+    """
+    total = got = 0.0
+    n = index.n_docs
+    for term, weight in query:
+        c = index.vocab.get(term)
+        df = 0 if c is None else int(index.indptr[c + 1] - index.indptr[c])
+        w = weight * float(np.log1p((n - df + 0.5) / (df + 0.5)))
+        total += w
+        if c is not None:
+            post = index.indices[index.indptr[c] : index.indptr[c + 1]]  # rows, ascending
+            i = int(np.searchsorted(post, row))
+            if i < len(post) and int(post[i]) == row:
+                got += w
+    return got / total if total > 0 else 0.0
+
+
 def top_k(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the k highest positive values (ties by row), restricted to ``mask`` if given."""
     v = values if mask is None else np.where(mask, values, 0)

@@ -8,7 +8,9 @@ Query pipeline (:meth:`KnowledgeBase.search`):
 1. **Years named in the query** (four-digit 1990–2049) are parsed (:func:`query_years`).
 2. **Candidates**: the ``depth`` best passages from BM25 (weighted Swedish query terms, see
    :mod:`kb.analyze`) and from the dense index, both restricted by the hard filters.
-3. **Fusion**: weighted reciprocal rank fusion (:func:`kb.fuse.rrf`).
+3. **Fusion**: weighted reciprocal rank fusion (:func:`kb.fuse.rrf`). When BM25's best passage
+   matches less than half of the query's IDF mass (a paraphrase whose key words the reports do
+   not use), BM25's weight shrinks in proportion, so the dense ranking decides.
 4. **Year rule** (soft, never hides anything): when the query names years and no year filter is
    set, a passage from a report about one of those years has its fused score multiplied by
    ``1 + year_boost``; a passage of another report that itself mentions the year gets half that.
@@ -46,6 +48,10 @@ class SearchParams:
     rrf_k: float = 30.0
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
+    # BM25's fusion weight is scaled by coverage / bm25_min_coverage (at most 1), where coverage
+    # is the share of the query's IDF mass its best passage matches: when BM25 only matches the
+    # generic words of a paraphrase, the dense ranking decides (0 turns this off)
+    bm25_min_coverage: float = 0.5
     year_boost: float = 0.5
     dedupe: bool = True
     dedupe_threshold: float = 0.8
@@ -216,7 +222,11 @@ class KnowledgeBase:
             s = bm25.scores(self.bm25, zip(info.terms, info.weights))
             rows, _ = bm25.top_k(s, depth, mask)
             rankings.append(rows.tolist())
-            weights.append(params.bm25_weight)
+            w = params.bm25_weight
+            if mode == "hybrid" and params.bm25_min_coverage > 0 and len(rows):
+                cov = bm25.coverage(self.bm25, zip(info.terms, info.weights), int(rows[0]))
+                w *= min(1.0, cov / params.bm25_min_coverage)
+            weights.append(w)
         if mode in ("hybrid", "dense") and query.strip():
             qv = self.embedder.embed_query(query)
             allowed = None if mask is None else np.flatnonzero(mask)

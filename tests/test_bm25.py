@@ -82,6 +82,24 @@ def test_lucene_by_hand():
     assert (bm25.scores(everywhere, [("x", 1.0)]) > 0).all()
 
 
+def test_coverage_is_the_matched_share_of_idf_mass():
+    docs = [["a", "b"], ["b", "c"], ["c", "d"], ["d"]]
+    idx = bm25.build(docs)
+    n = 4
+
+    def idf(df):
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    q = [("a", 1.0), ("b", 1.0)]
+    assert bm25.coverage(idx, q, 0) == pytest.approx(1.0)
+    assert bm25.coverage(idx, q, 1) == pytest.approx(idf(2) / (idf(1) + idf(2)))
+    assert bm25.coverage(idx, q, 3) == 0.0
+    # weights count, and a word no passage has counts with the highest IDF (df = 0)
+    assert bm25.coverage(idx, [("a", 2.0), ("b", 1.0)], 1) == pytest.approx(idf(2) / (2 * idf(1) + idf(2)))
+    assert bm25.coverage(idx, [("b", 1.0), ("zzz", 1.0)], 0) == pytest.approx(idf(2) / (idf(2) + idf(0)))
+    assert bm25.coverage(idx, [], 0) == 0.0
+
+
 def test_postings_are_term_major():
     idx = bm25.build([["a", "b"], ["b"], ["a", "a"]])
     assert idx.indptr[-1] == len(idx.indices) == len(idx.data) == 4

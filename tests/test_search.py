@@ -236,3 +236,30 @@ def test_search_is_deterministic(index3):
     a = open_index(index3).search("underskott LSS 2023", k=10)
     b = open_index(index3).search("underskott LSS 2023", k=10)
     assert [h.to_json() for h in a.hits] == [h.to_json() for h in b.hits]
+
+
+def test_bm25_weight_follows_its_coverage_of_the_query(index3):
+    """When BM25's best passage matches only a minor word of the query, its fusion weight shrinks
+    (by coverage / bm25_min_coverage); a query it covers keeps full weight."""
+    from kb import bm25
+
+    kb = open_index(index3)
+    base = SearchParams(dedupe=False, year_boost=0)
+    off = SearchParams(dedupe=False, year_boost=0, bm25_min_coverage=0)
+
+    covered = "underskottet beror på personlig assistans"
+    a, b = kb.search(covered, k=10, params=base), kb.search(covered, k=10, params=off)
+    info = kb.interpret(covered)
+    rows, _ = bm25.top_k(bm25.scores(kb.bm25, zip(info.terms, info.weights)), 10)
+    assert bm25.coverage(kb.bm25, zip(info.terms, info.weights), int(rows[0])) == pytest.approx(1.0)
+    assert [(h.chunk_id, h.score) for h in a.hits] == [(h.chunk_id, h.score) for h in b.hits]
+
+    para = "hemtjänsten telefonoperatörsbyten mobilabonnemangsbytet"
+    info = kb.interpret(para)
+    rows, _ = bm25.top_k(bm25.scores(kb.bm25, zip(info.terms, info.weights)), 10)
+    cov = bm25.coverage(kb.bm25, zip(info.terms, info.weights), int(rows[0]))
+    assert 0 < cov < 0.5
+    top_bm25 = kb.chunks[int(rows[0])].chunk_id
+    on_score = next(h.score for h in kb.search(para, k=10, params=base).hits if h.chunk_id == top_bm25)
+    off_score = next(h.score for h in kb.search(para, k=10, params=off).hits if h.chunk_id == top_bm25)
+    assert off_score - on_score == pytest.approx((1 - cov / 0.5) / (base.rrf_k + 1), abs=2e-6)
