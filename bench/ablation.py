@@ -4,8 +4,9 @@
 
 Each row switches components on or off over the same built index: BM25 is re-indexed in memory
 with the row's analyzer settings (and with or without the passage header); the dense vectors are
-the index's own (built with the header). Query-time components (fusion, year rule, duplicate
-folding) are SearchParams. The last block is a 5-fold cross-validation of the two fusion
+the index's own (passage alone, the default), and for the header rows the passages are embedded
+again with the header in front (a few minutes). Query-time components (fusion, coverage weighting,
+year rule, duplicate folding) are SearchParams. The last block is a 5-fold cross-validation of the two fusion
 parameters (RRF k and the dense weight): parameters chosen on four folds, scored on the fifth.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from kb import bm25, open_index
+from kb import bm25, open_index, vectors
 from kb.analyze import Analyzer, AnalyzerConfig
 from kb.build import retrieval_text
 from kb.evaluate import METRICS, evaluate_run, load_jsonl
@@ -34,6 +35,13 @@ def reindex_bm25(kb, config: AnalyzerConfig, header: bool) -> None:
     params = bm25.BM25Params(**kb.manifest["config"]["bm25"])
     kb.analyzer = analyzer
     kb.bm25 = bm25.build(terms, params)
+
+
+def reembed_dense(kb, header: bool) -> None:
+    """Replace the loaded index's vectors by ones of the passages with or without the header."""
+    texts = [retrieval_text(kb.docs[c.doc_id], c, header) for c in kb.chunks]
+    mat = kb.embedder.embed_passages(texts)
+    kb.vindex = vectors.build(mat, vectors.choose_params(len(texts), mat.shape[1]))
 
 
 def run(kb, gold, mode="hybrid", params=SearchParams()):
@@ -82,12 +90,19 @@ def main(argv=None) -> int:
     cfg = replace(cfg, glossary=True)
     reindex_bm25(kb, cfg, header=True)
     add("  + acronym glossary expansion (= full BM25)", mode="bm25")
-    add("Dense only (multilingual-e5-small, header)", mode="dense")
+    add("Dense only (multilingual-e5-small, passage alone)", mode="dense")
     reindex_bm25(kb, PLAIN, header=False)
     add("Hybrid, plain BM25 (no Swedish components)", params=SearchParams())
     reindex_bm25(kb, full, header=True)
     d = SearchParams()
-    add("Hybrid, RRF k=60, no year rule, no folding", params=replace(d, rrf_k=60, year_boost=0, dedupe=False))
+    own = kb.vindex
+    reembed_dense(kb, header=True)
+    add("Dense only, header embedded too", mode="dense")
+    add("Hybrid, header embedded too", params=d)
+    kb.vindex = own
+    add("Hybrid, no coverage weighting of BM25", params=replace(d, bm25_min_coverage=0))
+    add("Hybrid, RRF k=60, no year rule, no folding, no coverage weighting",
+        params=replace(d, rrf_k=60, year_boost=0, dedupe=False, bm25_min_coverage=0))
     add("Hybrid, no year rule", params=replace(d, year_boost=0))
     add("Hybrid, no duplicate folding", params=replace(d, dedupe=False))
     add("Hybrid, RRF k=60", params=replace(d, rrf_k=60))
