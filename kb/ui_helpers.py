@@ -49,7 +49,7 @@ def matching_terms(analyzer, query: str) -> frozenset[str]:
     from .analyze import tokenize
 
     terms = set()
-    words = [w for w in tokenize(query) if not analyzer.is_stopword(w)]
+    words = analyzer.query_words(query)  # the words the search used ("hur hög": not "hög")
     for w in words:
         terms.add(analyzer.term(w))
         terms.update(analyzer.term(p) for p in analyzer.split_compound(w))

@@ -286,6 +286,10 @@ def test_escape_and_highlight(small_index):
     assert "<mark>Hemtjänstkostnaderna</mark>" in out  # compound part match
     assert "&#60;i&#62;" in out and "<i>" not in out and "<br>" in out
     assert "<mark>och</mark>" not in out
+    # question phrasing is not highlighted: "hur hög" asks for a figure, "hög" is not a topic word
+    terms = matching_terms(k.analyzer, "Hur hög är sjukfrånvaron?")
+    out = highlight_html("Sjukfrånvaron är fortsatt hög.", k.analyzer, terms)
+    assert "<mark>Sjukfrånvaron</mark>" in out and "<mark>hög</mark>" not in out
 
 
 def test_year_grouping():
