@@ -78,18 +78,16 @@ def main(argv=None) -> int:
     add("BM25: Snowball stems + stop words, no header", mode="bm25")
     reindex_bm25(kb, PLAIN, header=True)
     add("  + passage header (title, year, section)", mode="bm25")
-    cfg = replace(PLAIN, conflate_definite=True)
-    reindex_bm25(kb, cfg, header=True)
-    add("  + definite-form conflation", mode="bm25")
-    cfg = replace(cfg, decompound=True)
-    reindex_bm25(kb, cfg, header=True)
-    add("  + decompounding", mode="bm25")
-    cfg = replace(cfg, question_words=True)
-    reindex_bm25(kb, cfg, header=True)
-    add("  + question words as stop words", mode="bm25")
-    cfg = replace(cfg, glossary=True)
-    reindex_bm25(kb, cfg, header=True)
-    add("  + acronym glossary expansion (= full BM25)", mode="bm25")
+    cfg = PLAIN
+    for switch, label in [
+        ("conflate_definite", "definite-form conflation"),
+        ("decompound", "decompounding"),
+        ("question_words", "question words as stop words"),
+        ("glossary", "acronym glossary expansion (= full BM25)"),
+    ]:
+        cfg = replace(cfg, **{switch: True})
+        reindex_bm25(kb, cfg, header=True)
+        add(f"  + {label}", mode="bm25")
     add("Dense only (multilingual-e5-small, passage alone)", mode="dense")
     reindex_bm25(kb, PLAIN, header=False)
     add("Hybrid, plain BM25 (no Swedish components)", params=SearchParams())

@@ -293,7 +293,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     spread = max(params.dense_spread, hi - float(cos.min()))
     for c, v in zip(cands, cos):
         c.dense = 1.0 - (hi - float(v)) / spread
-        base = params.lexical_weight * c.lexical + (1 - params.lexical_weight) * c.dense
+        base = lw * c.lexical + (1 - lw) * c.dense
         bonus = params.why_bonus if (why and _CAUSAL.search(c.sentence)) else 0.0
         c.score = prior[c.hit_rank] * base + bonus
     cands.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
