@@ -1,6 +1,6 @@
 """Ablation of the retrieval components on a gold set (default: the dev set).
 
-    python bench/ablation.py --index index [--gold ../shared/eval/dev.jsonl] [--out docs/ablation.md]
+    python bench/ablation.py --index index [--gold eval/dev.jsonl] [--out docs/ablation.md]
 
 Each row switches components on or off over the same built index: BM25 is re-indexed in memory
 with the row's analyzer settings (and with or without the passage header); the dense vectors are
@@ -57,7 +57,7 @@ def row(name: str, res) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", type=Path, default=Path("index"))
-    ap.add_argument("--gold", type=Path, default=Path(__file__).resolve().parents[2] / "shared/eval/dev.jsonl")
+    ap.add_argument("--gold", type=Path, default=Path(__file__).resolve().parents[1] / "eval/dev.jsonl")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args(argv)
     gold = load_jsonl(a.gold)

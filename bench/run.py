@@ -30,7 +30,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+DEV = ROOT / "eval" / "dev.jsonl"
 CORPUS = ROOT / "corpus"
 PY = sys.executable
 KB = str(Path(PY).with_name("kb"))

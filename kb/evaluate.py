@@ -4,7 +4,7 @@ A hit is relevant to a gold quote when, after reducing both to lowercase letters
 hit contains the quote or shares a run of at least ``min(len(quote) / 2, 120)`` characters with it.
 Each quote is credited once, to the first hit that covers it. Metrics over the top k: success@1,
 success@5, MRR@10, recall@10 and nDCG@10 (graded). This module must agree with
-``shared/eval/score.py``; a test checks it does.
+``eval/score.py`` (a copy of the shared reference scorer); a test checks it does.
 """
 from __future__ import annotations
 

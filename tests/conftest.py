@@ -13,8 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-SHARED = ROOT.parent / "shared"
-DEV = SHARED / "eval" / "dev.jsonl"
+EVAL = ROOT / "eval"  # the project's own copies of the evaluation files (see eval/README.md)
+DEV = EVAL / "dev.jsonl"
+DEV_UNANSWERABLE = EVAL / "dev-unanswerable.jsonl"
+SHARED_EVAL = ROOT.parent / "shared" / "eval"  # present beside a developer's checkout and on CI, not in a user's clone
 
 SMALL_DOCS = {
     "leanlink-verksamhetsberattelse-2019.txt": (

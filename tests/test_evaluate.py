@@ -1,4 +1,4 @@
-"""kb.evaluate must agree exactly with the shared reference scorer (shared/eval/score.py)."""
+"""kb.evaluate must agree exactly with the reference scorer (eval/score.py, a copy of shared/eval/score.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from conftest import DEV, SHARED
+from conftest import DEV, EVAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +14,7 @@ from kb import evaluate as ev
 
 
 def _load_reference():
-    spec = importlib.util.spec_from_file_location("shared_score", SHARED / "eval" / "score.py")
+    spec = importlib.util.spec_from_file_location("shared_score", EVAL / "score.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
