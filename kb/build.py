@@ -6,8 +6,10 @@
 2. :func:`read_sources`: read each new or changed file (:mod:`kb.ingest`); unchanged documents
    are taken from the live generation without re-reading them.
 3. :func:`prepare_passages`: chunk the documents (:mod:`kb.chunk`), build the lexicon and the
-   analyser (:mod:`kb.analyze`) and the texts each retriever sees.
-4. :func:`embed_texts`: passage vectors, from the embedding cache where the text was embedded before.
+   analyser (:mod:`kb.analyze`) and the texts each retriever sees; split every passage into its
+   evidence sentences (:mod:`kb.sentences`), which answers quote.
+4. :func:`embed_texts`: passage and sentence vectors, from the embedding cache where the text was
+   embedded before.
 5. :func:`write_generation`: write every file of a new generation (:mod:`kb.store` formats,
    BM25 postings, FAISS vectors) and publish it atomically.
 
@@ -31,7 +33,8 @@ from .chunk import ChunkConfig, chunk_document
 from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, get_embedder, text_key
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
 from .ingest import discover, file_sha256, make_doc_id, read_document, unexpected_reason
-from .records import Chunk, Document, Failure
+from .records import Chunk, Document, Failure, Sentence, chunk_order
+from .sentences import SENTENCE_VERSION, sentence_text, split_passage
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -66,6 +69,7 @@ class BuildConfig:
             "bm25": asdict(self.bm25),
             "bm25_header": self.bm25_header,
             "dense_header": self.dense_header,
+            "sentences": SENTENCE_VERSION,
         }
 
 
@@ -282,6 +286,8 @@ class Passages:
     lexicon: dict[str, int]
     terms: list[list[str]]  # BM25 terms of each passage
     texts: list[str]  # the text embedded for each passage
+    sentences: tuple[Sentence, ...] = ()  # evidence sentences, passage by passage
+    sentence_texts: tuple[str, ...] = ()  # the text embedded for each sentence
 
 
 def prepare_passages(docs: Sequence[Document], config: BuildConfig) -> Passages:
@@ -293,7 +299,9 @@ def prepare_passages(docs: Sequence[Document], config: BuildConfig) -> Passages:
     analyzer = Analyzer(config.analyzer, lexicon)
     terms = [analyzer.passage_terms(retrieval_text(by_id[c.doc_id], c, config.bm25_header)) for c in chunks]
     texts = [retrieval_text(by_id[c.doc_id], c, config.dense_header) for c in chunks]
-    return Passages(tuple(chunks), lexicon, terms, texts)
+    sentences = [s for c in chunks for s in split_passage(by_id[c.doc_id], c)]
+    stexts = tuple(sentence_text(by_id[chunk_order(s.chunk_id)[0]].text[s.start : s.end]) for s in sentences)
+    return Passages(tuple(chunks), lexicon, terms, texts, tuple(sentences), stexts)
 
 
 # -- 4. embed ----------------------------------------------------------------------------------
@@ -339,10 +347,12 @@ def write_generation(
     vecs: np.ndarray,
     bm25_params: bm25.BM25Params,
     manifest: dict[str, Any],
+    sentences: tuple[Sequence[Sentence], np.ndarray] | None = None,
 ) -> Path:
     """Write a complete generation (documents, passages, lexicon, BM25, vectors, manifest) into a
     staging folder and publish it (:func:`kb.store.publish`). ``manifest`` supplies the embedder,
     config and sources; format version, time, vector parameters, documents and counts are added.
+    ``sentences`` (records grouped by passage, and their vectors) are written when given.
     On an error nothing is published and the staging folder is removed."""
     staging = store.new_staging(root)
     try:
@@ -355,13 +365,17 @@ def write_generation(
         bm25.save(bm25.build(terms, bm25_params), staging / "bm25")
         vparams = vectors.choose_params(len(chunks), vecs.shape[1])
         vectors.save(vectors.build(vecs, vparams), [c.chunk_id for c in chunks], staging)
+        counts = {"documents": len(docs), "passages": len(chunks)}
+        if sentences is not None:
+            store.write_sentences(staging, sentences[0], [c.chunk_id for c in chunks], sentences[1])
+            counts["sentences"] = len(sentences[0])
         full = {
             "format_version": store.FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **manifest,
             "vectors": asdict(vparams),
             "documents": store.manifest_documents(docs),
-            "counts": {"documents": len(docs), "passages": len(chunks)},
+            "counts": counts,
         }
         return store.publish(root, staging, full)
     except BaseException as e:
@@ -404,7 +418,10 @@ def build_index(
         t = time.perf_counter()
         embedder = get_embedder(config.embedder)
         cache = EmbeddingCache(root / "cache", embedder.model_id, embedder.dim)
-        vecs, embedded = embed_texts(passages.texts, embedder, cache, progress)
+        # passages and sentences in one pass, so the cache keeps both
+        alltexts = [*passages.texts, *passages.sentence_texts]
+        allvecs, embedded = embed_texts(alltexts, embedder, cache, progress)
+        vecs, svecs = allvecs[: len(passages.texts)], allvecs[len(passages.texts) :]
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
         manifest = {
@@ -413,11 +430,13 @@ def build_index(
             "sources": read.sources,
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
-        write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs, config.bm25, manifest)
+        write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs, config.bm25, manifest,
+                         (passages.sentences, svecs))
         timings["write"] = time.perf_counter() - t
     return BuildReport(
         index=str(root), rebuilt=True, added=plan.added, updated=plan.updated, unchanged=plan.unchanged,
         removed=plan.removed, failed=read.failures, documents=len(read.docs), passages=len(passages.chunks),
-        embedded=len(embedded), embed_tokens_estimate=sum(len(passages.texts[i]) for i in embedded) // 4,
+        embedded=len(embedded),
+        embed_tokens_estimate=sum(len(alltexts[i]) for i in embedded) // 4,
         seconds=time.perf_counter() - t0, embed_seconds=timings["embed"], timings=timings,
     )

@@ -65,15 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     _filter_args(p)
 
     p = sub.add_parser("ask", help="short extractive answer with numbered citations")
-    p.add_argument("question")
-    p.add_argument("-k", type=int, default=5, help="hits to draw the answer from (default 5)")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--queries", type=Path, help="batch: JSONL file with {id, query} per line")
+    p.add_argument("-k", type=int, default=5, help="hits to show (default 5; the answer quotes the top 5)")
     p.add_argument("--json", action="store_true")
     _index_arg(p)
     _filter_args(p)
 
-    p = sub.add_parser("eval", help="evaluate retrieval on a gold JSONL file")
-    p.add_argument("gold", type=Path)
+    p = sub.add_parser("eval", help="evaluate retrieval (or --answers) on gold JSONL files")
+    p.add_argument("gold", type=Path, nargs="+", help="gold files (rows with \"relevant\": [] are unanswerable)")
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
+    p.add_argument("--answers-out", type=Path, help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
     p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
@@ -184,41 +187,103 @@ def cmd_search(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(a: argparse.Namespace) -> int:
-    from .answer import answer
-    from .search import open_index
+def _answer_json(qid_key: str, qid: str, ans, hits) -> dict:
+    return {qid_key: qid, "answer": ans.to_json(), "confident": ans.confident, "hits": [h.to_json() for h in hits]}
 
-    kb = open_index(_root(a))
-    res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
-    ans = answer(kb, res)
-    if a.json:
-        print(json.dumps(
-            {"question": a.question,
-             "answer": [{"sentence": s.sentence, "hit_rank": s.hit_rank} for s in ans.sentences],
-             "hits": [h.to_json() for h in res.hits]},
-            ensure_ascii=False))
-        return 0
+
+def _ask_one(kb, question: str, a: argparse.Namespace):
+    """Search and answer one question (the answer reads the top 5 hits, whatever -k shows)."""
+    from .answer import ask
+
+    return ask(kb, question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+
+
+def _print_answer(res, ans, k: int) -> None:
+    hits = res.hits[:k]
+    if not ans.calibrated:
+        print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
+              "svaret visas utan den.)")
     if ans.sentences:
         print("Svar:")
         for s in ans.sentences:
             print(textwrap.fill(f"{s.sentence} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
-    else:
-        print("Inget säkert svar hittades i rapporterna. Se träffarna nedan.")
-    print("\nKällor:")
-    for h in res.hits:
-        print(f"  [{h.rank}] {h.citation}")
+            print(f"      ({s.citation})")
+        print("\nKällor:")
+        for h in hits:
+            print(f"  [{h.rank}] {h.citation}")
+        return
+    print("Rapporterna säger inte tydligt något svar på frågan. De passager som ligger närmast:")
+    _print_hits(type(res)(res.query, hits[:3], res.info))
+
+
+def cmd_ask(a: argparse.Namespace) -> int:
+    from .answer import QuestionError
+    from .search import open_index
+
+    if (a.question is None) == (a.queries is None):
+        raise KBError("give either a QUESTION or --queries FILE.jsonl")
+    kb = open_index(_root(a))
+    if a.queries is None:
+        res, ans = _ask_one(kb, a.question, a)
+        if a.json:
+            print(json.dumps(_answer_json("question", a.question, ans, res.hits[: a.k]), ensure_ascii=False))
+        else:
+            _print_answer(res, ans, a.k)
+        return 0
+    for i, row in enumerate(_read_queries(a.queries), 1):
+        qid = str(row.get("id", i))
+        try:
+            res, ans = _ask_one(kb, row["query"], a)
+        except QuestionError as e:  # one bad line does not stop the batch
+            line = {"query_id": qid, "answer": [], "confident": False, "hits": [], "error": str(e)}
+            print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {qid}: kb: error: {e}")
+            continue
+        if a.json:
+            print(json.dumps(_answer_json("query_id", qid, ans, res.hits[: a.k]), ensure_ascii=False))
+        else:
+            print(f"=== {qid}: {row['query']}")
+            _print_answer(res, ans, a.k)
     return 0
 
 
-def cmd_eval(a: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run, format_table, load_jsonl, trec_lines
-    from .search import open_index
+def _read_queries(path: Path) -> list[dict]:
+    from .evaluate import load_jsonl
 
     try:
-        gold = load_jsonl(a.gold)
+        rows = load_jsonl(path)
     except (OSError, ValueError) as e:
-        raise KBError(f"cannot read gold file {a.gold}: {e}") from None
+        raise KBError(f"cannot read {path}: {e}") from None
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not isinstance(row.get("query"), str):
+            raise KBError(f"{path} line {i}: missing \"query\"")
+    return rows
+
+
+def _read_gold(paths: list[Path]) -> list[dict]:
+    from .evaluate import load_jsonl
+
+    gold = []
+    for p in paths:
+        try:
+            gold += load_jsonl(p)
+        except (OSError, ValueError) as e:
+            raise KBError(f"cannot read gold file {p}: {e}") from None
+    return gold
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .search import open_index
+
+    gold = _read_gold(a.gold)
     kb = open_index(_root(a))
+    if a.answers:
+        return _eval_answers(kb, gold, a)
+    from .evaluate import evaluate_run, format_table, trec_lines
+
+    gold = [g for g in gold if g.get("relevant")]
+    if not gold:
+        raise KBError("the gold files have no answerable questions (rows with \"relevant\" quotes); "
+                      "use --answers to score abstentions")
     filters = _filters(a)
     run: dict[str, list[str]] = {}
     run_rows, trec = [], []
@@ -242,6 +307,29 @@ def cmd_eval(a: argparse.Namespace) -> int:
     else:
         print(format_table(result))
         print(f"\nquery latency p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} queries ({a.mode})")
+    return 0
+
+
+def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
+    """`kb eval --answers`: answer every gold question as `kb ask` does and score the quotes."""
+    from .answer import QuestionError
+    from .evaluate import evaluate_answers, format_answer_table
+
+    answers: dict[str, list[str]] = {}
+    rows = []
+    for g in gold:
+        try:
+            res, ans = _ask_one(kb, g["query"], a)
+        except QuestionError as e:
+            answers[g["id"]] = []
+            rows.append({"query_id": g["id"], "answer": [], "confident": False, "hits": [], "error": str(e)})
+            continue
+        answers[g["id"]] = [s.sentence for s in ans.sentences]
+        rows.append(_answer_json("query_id", g["id"], ans, res.hits[: a.k]))
+    if a.answers_out:
+        a.answers_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    result = evaluate_answers(gold, answers)
+    print(json.dumps(result, indent=1) if a.json else format_answer_table(result))
     return 0
 
 

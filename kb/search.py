@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from . import fuse, rules, store
 from .backend import PassageIndex
 from .cite import format_citation, make_hit
@@ -65,10 +67,12 @@ class KnowledgeBase:
         self.generation = index.generation
         self.analyzer = index.analyzer
         self.embedder_spec = index.manifest["embedder"]["spec"]
+        self.embedder_id = index.manifest["embedder"]["id"]  # the model the index was built with
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._heads = {h.doc_id: h for h in index.heads()}
         self._shingle_memo: dict[str, frozenset[str]] = {}
+        self._qvec_memo: OrderedDict[str, np.ndarray] = OrderedDict()  # the answer reuses the search's vector
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -80,6 +84,18 @@ class KnowledgeBase:
                 store.check_embedder(self.manifest, emb.model_id, self.index.location)
                 self._embedder = emb
             return self._embedder
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The embedder's vector of a question (the last few are memoised: answering reuses the search's)."""
+        with self._embedder_lock:
+            v = self._qvec_memo.get(text)
+        if v is None:
+            v = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+            with self._embedder_lock:
+                self._qvec_memo[text] = v
+                while len(self._qvec_memo) > 64:
+                    self._qvec_memo.popitem(last=False)
+        return v
 
     def documents(self) -> list[Document]:
         return [self.index.document(h.doc_id) for h in self.index.heads()]
@@ -176,7 +192,7 @@ class KnowledgeBase:
                 w = rules.coverage_weight(w, self.index.coverage(query, found[0][0]), params.bm25_min_coverage)
             weights.append(w)
         if mode in ("hybrid", "dense") and info.text.strip():
-            found = self.index.dense(self.embedder.embed_query(info.text), depth, filters)
+            found = self.index.dense(self.query_vector(info.text), depth, filters)
             rankings.append([cid for cid, _ in found])
             weights.append(params.dense_weight)
         return fuse.rrf(rankings, k=params.rrf_k, weights=weights)
