@@ -52,7 +52,11 @@ _NUMBER = re.compile(r"\d+")
 
 
 class QuestionError(KBError):
-    """A question kb cannot answer as asked (empty, no topic words, far too long)."""
+    """A question kb cannot answer as asked; ``reason`` is "empty", "no_words" or "too_long"."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -127,13 +131,13 @@ class Answer:
 def check_question(question: str, terms: Sequence[str]) -> None:
     """Raise :class:`QuestionError` with a message saying what to do when a question cannot be answered."""
     if not question.strip():
-        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"")
+        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"", "empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; ask in at most "
-                            f"{MAX_QUESTION_CHARS} characters (one question at a time)")
+                            f"{MAX_QUESTION_CHARS} characters (one question at a time)", "too_long")
     if not [t for t in terms if not is_year(t)]:
         raise QuestionError("the question has no words to search for (only common words or a year); "
-                            "name what you ask about, e.g. \"sjukfrånvaro 2023\"")
+                            "name what you ask about, e.g. \"sjukfrånvaro 2023\"", "no_words")
 
 
 def idf_weights(kb: KnowledgeBase, result: SearchResult, use_idf: bool) -> dict[str, float]:
@@ -253,8 +257,8 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     cands = candidates(kb, result, params)
     form = question_form(result.info.text)
     if not cands:
-        return Answer((), False, 0.0, form, calibrated=params.threshold is not None or kb.embedder_id in THRESHOLDS)
-    threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.embedder_id)
+        return Answer((), False, 0.0, form, calibrated=params.threshold is not None or kb.manifest["embedder"]["id"] in THRESHOLDS)
+    threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest["embedder"]["id"])
     hits = {h.rank: h for h in result.hits}
     chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
                     float("-inf") if threshold is None else threshold)

@@ -67,7 +67,6 @@ class KnowledgeBase:
         self.generation = index.generation
         self.analyzer = index.analyzer
         self.embedder_spec = index.manifest["embedder"]["spec"]
-        self.embedder_id = index.manifest["embedder"]["id"]  # the model the index was built with
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._heads = {h.doc_id: h for h in index.heads()}
