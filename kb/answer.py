@@ -27,6 +27,7 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -143,8 +144,11 @@ def check_question(question: str, terms: Sequence[str]) -> None:
 def idf_weights(kb: KnowledgeBase, result: SearchResult, use_idf: bool) -> dict[str, float]:
     """The question's analysed terms (years left out), each weighted by its IDF in the index."""
     terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
-    idf = kb.index.idf([t for t, _ in terms]) if use_idf else [1.0] * len(terms)
-    return {t: w * i for (t, w), i in zip(terms, idf)}
+    idf = kb.index.idf([t for t, _ in terms])
+    unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
+    # an expansion (glossary form, compound part) the reports never use is no evidence either way
+    kept = [(t, w, i) for (t, w), i in zip(terms, idf) if w >= 1.0 or i < unused]
+    return {t: w * (i if use_idf else 1.0) for t, w, i in kept}
 
 
 def coverage(weights: dict[str, float], terms: set[str], context: set[str], share: float) -> float:

@@ -84,7 +84,8 @@ class BuildReport:
     failed: tuple[Failure, ...] = ()
     documents: int = 0
     passages: int = 0
-    embedded: int = 0
+    embedded: int = 0  # passages embedded (the others came from the cache)
+    embedded_sentences: int = 0  # evidence sentences embedded
     embed_tokens_estimate: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -436,7 +437,8 @@ def build_index(
     return BuildReport(
         index=str(root), rebuilt=True, added=plan.added, updated=plan.updated, unchanged=plan.unchanged,
         removed=plan.removed, failed=read.failures, documents=len(read.docs), passages=len(passages.chunks),
-        embedded=len(embedded),
+        embedded=sum(i < len(passages.texts) for i in embedded),
+        embedded_sentences=sum(i >= len(passages.texts) for i in embedded),
         embed_tokens_estimate=sum(len(alltexts[i]) for i in embedded) // 4,
         seconds=time.perf_counter() - t0, embed_seconds=timings["embed"], timings=timings,
     )

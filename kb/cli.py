@@ -129,7 +129,7 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               f"checked in {report.seconds:.2f} s).")
     else:
         print(f"Index {root}: {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded) in {report.seconds:.1f} s.")
+              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:

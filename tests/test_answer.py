@@ -148,6 +148,14 @@ def test_context_words_count_for_a_sentence_that_refers_back(small_index):
     assert lex[cause] > alone[cause]  # "LSS" is in the sentence before it
 
 
+def test_glossary_expansions_the_reports_never_use_do_not_lower_coverage(small_index):
+    k = kb.open_index(small_index)
+    res = k.search("underskott LSS", k=5)
+    assert len(res.info.terms) > 2  # LSS brings its full form's words, which the fixture never uses
+    lex = {c.text: c.lexical for c in answer(k, res, ALWAYS).candidates}
+    assert lex["Leanlink redovisar ett underskott inom LSS-verksamheten."] == pytest.approx(1.0)
+
+
 def test_abstains_below_the_threshold_and_says_how_sure_it_was(small_index):
     k = kb.open_index(small_index)
     res, ans = ask(k, "simhallens öppettider på lördagar", params=AnswerParams(threshold=0.99))
