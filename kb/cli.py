@@ -17,6 +17,7 @@ import json
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import store
@@ -198,7 +199,7 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
     return ask(kb, question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
 
 
-def _print_answer(res, ans, k: int) -> None:
+def print_answer(res, ans, k: int) -> None:
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
@@ -213,7 +214,7 @@ def _print_answer(res, ans, k: int) -> None:
             print(f"  [{h.rank}] {h.citation}")
         return
     print("Rapporterna säger inte tydligt något svar på frågan. De passager som ligger närmast:")
-    _print_hits(type(res)(res.query, hits[:3], res.info))
+    _print_hits(replace(res, hits=hits[:3]))
 
 
 def cmd_ask(a: argparse.Namespace) -> int:
@@ -228,7 +229,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
         if a.json:
             print(json.dumps(_answer_json("question", a.question, ans, res.hits[: a.k]), ensure_ascii=False))
         else:
-            _print_answer(res, ans, a.k)
+            print_answer(res, ans, a.k)
         return 0
     for i, row in enumerate(_read_queries(a.queries), 1):
         qid = str(row.get("id", i))
@@ -242,7 +243,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
             print(json.dumps(_answer_json("query_id", qid, ans, res.hits[: a.k]), ensure_ascii=False))
         else:
             print(f"=== {qid}: {row['query']}")
-            _print_answer(res, ans, a.k)
+            print_answer(res, ans, a.k)
     return 0
 
 

@@ -304,3 +304,16 @@ def test_real_dev_answers_meet_the_floors(real_index):
     m = score_answers(gold, answers)
     assert m["answered"] >= 0.9 and m["support@1"] >= 0.7 and m["support@3"] >= 0.766
     assert m["precision@1"] >= 0.75 and m["abstain"] >= 0.8
+
+
+def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_passages(small_index, capsys):
+    from kb.cli import print_answer
+
+    k = kb.open_index(small_index)
+    res, ans = ask(k, "simhallens öppettider på lördagar", params=AnswerParams(threshold=0.99))
+    assert not ans.confident
+    print_answer(res, ans, 5)
+    out = capsys.readouterr().out
+    assert out.startswith("Rapporterna säger inte tydligt något svar på frågan.")
+    assert "[1] " in out and res.hits[0].citation in out  # the closest passages, with their text
+    assert " ".join(res.hits[0].text.split())[:40] in " ".join(out.split())
