@@ -116,7 +116,8 @@ def main() -> None:
     un = [g["id"] for g in gold if not g["relevant"]]
     lines = [
         "# Answer ablation (dev set)", "",
-        f"Made by `python bench/answer_ablation.py --index {a.index}` on {len(gold) - len(un)} answerable and "
+        "Made by `python bench/answer_ablation.py --index index` on "
+        f"{len(gold) - len(un)} answerable and "
         f"{len(un)} unanswerable dev questions; embedder `{k.manifest['embedder']['id']}`. Columns: answered | "
         "support@1 | support@3 | precision@1 | abstain (eval/answer_score.py's rule). Each row's threshold is "
         "the rule's value on that row's own confidences; \"CV\" chooses it on 4/5 and scores the held-out fifth.", "",
