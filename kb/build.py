@@ -365,6 +365,9 @@ def build_index(
             raise
         timings["write"] = time.perf_counter() - t
 
+    indexed = {p for p, info in sources.items() if "doc_id" in info}  # a file that failed is not added
+    added = tuple(p for p in added if p in indexed)
+    updated = tuple(p for p in updated if p in indexed)
     return BuildReport(
         index=str(root), rebuilt=True, added=added, updated=updated, unchanged=unchanged, removed=removed,
         failed=tuple(failures), documents=len(docs), passages=len(chunks), embedded=len(missing),

@@ -155,6 +155,12 @@ def _print_hits(result, out=None) -> None:
             print(f"    (samma text även: {safe_terminal(other)})", file=out)
 
 
+def print_notes(result) -> None:
+    """Notes of a search (e.g. a filter value not in the index) on stderr, so --json stays clean."""
+    for note in result.notes:
+        print(f"kb: note: {safe_terminal(note)}", file=sys.stderr)
+
+
 def cmd_search(a: argparse.Namespace) -> int:
     from .search import open_index
 
@@ -163,24 +169,22 @@ def cmd_search(a: argparse.Namespace) -> int:
     kb = open_index(_root(a))
     filters = _filters(a)
     if a.queries is not None:
-        from .evaluate import load_jsonl
+        from .evaluate import read_jsonl_objects, row_id, row_query
 
-        try:
-            rows = load_jsonl(a.queries)
-        except (OSError, ValueError) as e:
-            raise KBError(f"cannot read {a.queries}: {e}") from None
-        for i, row in enumerate(rows, 1):
-            if "query" not in row:
-                raise KBError(f"{a.queries} line {i}: missing \"query\"")
-            res = kb.search(row["query"], k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
-            qid = str(row.get("id", i))
+        where = f"query file {a.queries}"
+        rows = read_jsonl_objects(a.queries, "query file")
+        batch = [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
+        for qid, query in batch:
+            res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+            print_notes(res)
             if a.json:
                 print(json.dumps({"query_id": qid, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
             else:
-                print(f"=== {safe_terminal(qid)}: {safe_terminal(row['query'])}")
+                print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
                 _print_hits(res)
         return 0
     res = kb.search(a.query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+    print_notes(res)
     if a.json:
         print(json.dumps({"query": a.query, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
     else:
@@ -194,6 +198,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
 
     kb = open_index(_root(a))
     res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+    print_notes(res)
     ans = answer(kb, res)
     if a.json:
         print(json.dumps(
@@ -214,14 +219,30 @@ def cmd_ask(a: argparse.Namespace) -> int:
     return 0
 
 
+def check_output_path(path: Path | None, option: str) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise KBError(f"{option} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise KBError(f"{option} {path}: the folder {path.parent} does not exist; create it first")
+
+
+def write_output(path: Path, text: str, option: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise KBError(f"cannot write {option} {path}: {e.strerror or e}") from None
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run, format_table, load_jsonl, trec_lines
+    from .evaluate import evaluate_run, format_table, load_gold, trec_lines
     from .search import open_index
 
-    try:
-        gold = load_jsonl(a.gold)
-    except (OSError, ValueError) as e:
-        raise KBError(f"cannot read gold file {a.gold}: {e}") from None
+    check_output_path(a.run_out, "--run-out")
+    check_output_path(a.trec_out, "--trec-out")
+    gold = load_gold(a.gold)
     kb = open_index(_root(a))
     filters = _filters(a)
     run: dict[str, list[str]] = {}
@@ -237,14 +258,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
         trec.extend(trec_lines(g["id"], hits))
     result = evaluate_run(gold, run, k=a.k)
     if a.run_out:
-        a.run_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run_rows), encoding="utf-8")
+        write_output(a.run_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run_rows), "--run-out")
     if a.trec_out:
-        a.trec_out.write_text("\n".join(trec) + "\n", encoding="utf-8")
+        write_output(a.trec_out, "\n".join(trec) + "\n", "--trec-out")
     times.sort()
     if a.json:
         print(json.dumps({k: v for k, v in result.items()}, indent=1))
     else:
-        print(format_table(result))
+        print(safe_terminal(format_table(result), keep_newlines=True))
         print(f"\nquery latency p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} queries ({a.mode})")
     return 0
 

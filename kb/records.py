@@ -179,8 +179,10 @@ class QueryInfo:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits for one query plus how the query was interpreted."""
+    """Hits for one query plus how the query was interpreted. ``notes`` explain an empty or
+    short answer, e.g. a filter value that no document in the index has (with the known ones)."""
 
     query: str
     hits: tuple[Hit, ...]
     info: QueryInfo
+    notes: tuple[str, ...] = ()

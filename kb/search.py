@@ -82,6 +82,24 @@ def format_citation(doc: Document, chunk: Chunk) -> str:
     return ", ".join(parts)
 
 
+def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[str, ...]:
+    """One note per filter value that no document in the index has, listing the known values
+    (a search restricted by it finds nothing, and the note says why)."""
+    known = {
+        "years": facets["years"], "organisations": facets["organisations"],
+        "doc_types": facets["doc_types"], "doc_ids": [d for d, _ in facets["documents"]],
+    }
+    words = {"years": "year", "organisations": "organisation", "doc_types": "report type", "doc_ids": "document id"}
+    notes = []
+    for name, values in known.items():
+        have = set(values)
+        for v in getattr(filters, name):
+            if v not in have:
+                shown = ", ".join(map(str, values[:20])) + (f" … ({len(values) - 20} more)" if len(values) > 20 else "")
+                notes.append(f"no document in this index has {words[name]} {v!r:.80}; known: {shown or 'none'}")
+    return tuple(notes)
+
+
 def _shingles(text: str, n: int = 5) -> set[str]:
     s = fold(text)
     return {s[i : i + n] for i in range(0, max(1, len(s) - n + 1))}
@@ -213,6 +231,7 @@ class KnowledgeBase:
         if k < 1:
             raise KBError("k must be at least 1")
         filters = filters or Filters()
+        notes = unknown_filter_values(filters, self.facets()) if not filters.is_empty() else ()
         info = self.interpret(query)
         mask = self._mask(filters)
         depth = max(params.depth, k * 3)
@@ -238,7 +257,7 @@ class KnowledgeBase:
         if years and params.year_boost:
             fused = self._apply_year_rule(fused, years, params.year_boost)
         ordered = fuse.ranked(fused)
-        return SearchResult(query=query, hits=tuple(self._hits(ordered, k, params)), info=info)
+        return SearchResult(query=query, hits=tuple(self._hits(ordered, k, params)), info=info, notes=notes)
 
     def _apply_year_rule(self, fused: dict[int, float], years: Sequence[int], boost: float) -> dict[int, float]:
         out = {}
