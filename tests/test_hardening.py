@@ -483,3 +483,36 @@ def test_unknown_filter_values_are_named_with_the_known_ones(idx, capsys):
     res = kb.search("underskott", filters=Filters(years=(1999,)))
     assert res.hits == () and res.notes == ("no document in this index has year 1999; known: 2019, 2023",)
     assert kb.search("underskott", filters=Filters(years=(2019,))).notes == ()
+
+
+# -- 10. the UI's build button ------------------------------------------------------------------
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def _click_build(monkeypatch, index: Path, corpus: Path):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KB_INDEX", str(index))
+    monkeypatch.setenv("KB_CORPUS", str(corpus))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    next(b for b in at.button if b.label == "Bygg sökindexet nu").click().run()
+    assert not at.exception, at.exception
+    return [e.value for e in at.error]
+
+
+def test_ui_build_button_shows_errors_as_a_message(monkeypatch, tmp_path):
+    corpus = corpus_with(tmp_path, {"ok.txt": GOOD})
+    a_file = tmp_path / "fil"
+    a_file.write_text("x")
+    errors = _click_build(monkeypatch, a_file / "idx", corpus)  # the index folder cannot be made
+    assert any("Det gick inte att bygga sökindexet" in e and "part of the path is a file" in e for e in errors)
+    import kb.build
+
+    def denied(*a, **kw):
+        raise PermissionError(13, "Permission denied", str(corpus))
+
+    monkeypatch.setattr(kb.build, "build_index", denied)
+    errors = _click_build(monkeypatch, tmp_path / "idx", corpus)
+    assert any("Det gick inte att bygga sökindexet (PermissionError" in e for e in errors)
