@@ -210,7 +210,8 @@ def cmd_ask(a: argparse.Namespace) -> int:
     if ans.sentences:
         print("Svar:")
         for s in ans.sentences:
-            print(textwrap.fill(f"{safe_terminal(' '.join(s.sentence.split()))} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
+            line = f"{safe_terminal(' '.join(s.sentence.split()))} [{s.hit_rank}]"
+            print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
     else:
         print("Inget säkert svar hittades i rapporterna. Se träffarna nedan.")
     print("\nKällor:")
