@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--follow-symlinks", action="store_true",
                    help="also index files that symlinks in the folders point to outside them")
+    p.add_argument("--replace", action="store_true",
+                   help="make the index hold only the given paths: remove documents from elsewhere, "
+                        "and allow emptying it")
 
     p = sub.add_parser("search", help="search passages")
     p.add_argument("query", nargs="?", help="the question or keywords")
@@ -120,12 +123,15 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
     config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
     report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json),
-                         follow_symlinks=a.follow_symlinks)
-    status = 0 if report.documents > 0 else 1  # 0: something is indexed, even if some files failed
+                         follow_symlinks=a.follow_symlinks, replace=a.replace)
+    # 0: something is indexed, even if some files failed; 1: nothing indexed or nothing published
+    status = 0 if report.documents > 0 and not report.refused else 1
     if a.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         return status
-    if not report.rebuilt:
+    if report.refused:
+        print(f"Index {safe_terminal(root)} is unchanged ({report.documents} documents, {report.passages} passages).")
+    elif not report.rebuilt:
         print(f"Index {safe_terminal(root)} is up to date ({report.documents} documents, {report.passages} passages; "
               f"checked in {report.seconds:.2f} s).")
     else:
@@ -135,7 +141,9 @@ def cmd_ingest(a: argparse.Namespace) -> int:
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
         print(f"  FAILED {safe_terminal(f.path)}: {safe_terminal(f.reason)}")
-    if status:
+    if report.refused:
+        print(f"kb: not published: {safe_terminal(report.refused)}", file=sys.stderr)
+    elif status:
         print("Nothing could be indexed.", file=sys.stderr)
     return status
 

@@ -36,6 +36,14 @@ class DocMeta:
 
 
 @dataclass(frozen=True)
+class DocHead:
+    """A document's id and metadata only (what filters and facets need)."""
+
+    doc_id: str
+    meta: DocMeta
+
+
+@dataclass(frozen=True)
 class Document:
     """One source document as read from disk.
 
@@ -76,6 +84,13 @@ def newline_offsets(text: str) -> tuple[int, ...]:
         out.append(i)
         i = text.find("\n", i + 1)
     return tuple(out)
+
+
+def chunk_order(chunk_id: str) -> tuple[str, int]:
+    """(doc_id, ordinal) of a passage id ``<doc_id>:<ordinal>``: the order of passages in an index
+    (documents by id, passages in document order), used to break ties between equal scores."""
+    doc_id, _, ordinal = chunk_id.rpartition(":")
+    return (doc_id, int(ordinal)) if ordinal.isdigit() else (chunk_id, -1)
 
 
 @dataclass(frozen=True)
@@ -159,11 +174,21 @@ class Hit:
     citation: str
     chunk_id: str = ""
     also_at: tuple[str, ...] = field(default=())
+    page_end: int | None = None  # last page of a PDF passage that runs over a page break
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["also_at"] = list(self.also_at)
         return d
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """An evidence sentence: ``document.text[start:end]`` inside passage ``chunk_id``."""
+
+    chunk_id: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -175,6 +200,7 @@ class QueryInfo:
     terms: tuple[str, ...]
     weights: tuple[float, ...]  # weight of each of ``terms`` in BM25
     expansions: tuple[str, ...] = ()
+    truncated: bool = False  # the question was longer than the search reads (the rest was ignored)
 
 
 @dataclass(frozen=True)
