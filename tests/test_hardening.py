@@ -16,12 +16,13 @@ import pytest
 
 from kb import ingest, store
 from kb.build import BuildConfig, build_index
-from kb.chunk import _SENT_END, _split_large
+from kb.chunk import _split_large
 from kb.cli import main
 from kb.errors import IngestError, KBError
 from kb.ingest import OUTSIDE, read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
+from kb.text import sentence_breaks
 from kb.search import open_index
 from kb.ui_helpers import ExportMeta, export_csv, export_markdown
 
@@ -204,7 +205,7 @@ def _split_large_reference(text, start, end, max_chars, by_lines):
     """The cut rule before the offset table (a linear scan of every cut per piece)."""
     seg = text[start:end]
     cuts = [m.end() for m in re.finditer(r"\n", seg)] if by_lines else (
-        [m.start() for m in _SENT_END.finditer(seg)] or [m.end() for m in re.finditer(r"\n", seg)])
+        [e for e, _ in sentence_breaks(seg)] or [m.end() for m in re.finditer(r"\n", seg)])
     cuts = [c for c in cuts if 0 < c < len(seg)]
     pieces, a = [], 0
     while len(seg) - a > max_chars:
@@ -516,3 +517,82 @@ def test_ui_build_button_shows_errors_as_a_message(monkeypatch, tmp_path):
     monkeypatch.setattr(kb.build, "build_index", denied)
     errors = _click_build(monkeypatch, tmp_path / "idx", corpus)
     assert any("Det gick inte att bygga sökindexet (PermissionError" in e for e in errors)
+
+
+# -- 4. a careless ingest never empties the index or the embedding cache ---------------------------
+
+
+def _state(root: Path) -> tuple[str, bytes]:
+    """The live generation's name and the embedding cache's bytes."""
+    (cache,) = (root / "cache").rglob("*.npz")
+    return (root / "CURRENT").read_text(encoding="utf-8"), cache.read_bytes()
+
+
+@pytest.fixture
+def built(tmp_path) -> tuple[Path, Path]:
+    folder = corpus_with(tmp_path, {"a.txt": GOOD, "b.txt": OTHER})
+    root = tmp_path / "idx"
+    build_index([folder], root, HASH)
+    return folder, root
+
+
+def test_ingest_of_another_folder_or_one_file_is_refused_before_reading(built, tmp_path, capsys):
+    folder, root = built
+    before = _state(root)
+    empty = tmp_path / "tom"
+    empty.mkdir()
+    (tmp_path / "c.txt").write_text("Äldrenämnden ökade stödet.\n", encoding="utf-8")
+    for paths in ([str(empty)], [str(folder / "a.txt")], [str(tmp_path / "c.txt")]):
+        err = one_error_line(capsys, ["ingest", *paths, "--index", str(root), "--embedder", "hash:64"])
+        assert "not under the given paths" in err and "--replace" in err and "unchanged" in err
+        assert _state(root) == before
+    assert main(["ingest", str(folder), str(tmp_path / "c.txt"), "--index", str(root), "--embedder", "hash:64",
+                 "--json"]) == 0  # the folder and the new file together: nothing is removed
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["removed"] == [] and [Path(p).name for p in rep["added"]] == ["c.txt"] and rep["documents"] == 3
+
+
+def test_a_build_where_every_file_failed_or_vanished_does_not_publish(built, capsys):
+    folder, root = built
+    before = _state(root)
+    for p in folder.iterdir():
+        p.write_bytes(b"")  # every file now fails (empty)
+    assert main(["ingest", str(folder), "--index", str(root), "--embedder", "hash:64", "--quiet"]) == 1
+    out = capsys.readouterr()
+    assert "would remove every document (2)" in out.err and "--replace" in out.err and "failed 2" in out.out
+    assert _state(root) == before
+    for p in folder.iterdir():
+        p.unlink()  # every file deleted
+    report = build_index([folder], root, HASH)
+    assert report.refused and not report.rebuilt and _state(root) == before
+    assert open_index(root).stats()["documents"] == 2
+
+
+def test_replace_empties_or_narrows_the_index_on_request(built, tmp_path, capsys):
+    folder, root = built
+    assert main(["ingest", str(folder / "a.txt"), "--index", str(root), "--embedder", "hash:64", "--replace",
+                 "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["documents"] == 1 and [Path(p).name for p in rep["removed"]] == ["b.txt"]
+    empty = tmp_path / "tom"
+    empty.mkdir()
+    report = build_index([empty], root, HASH, replace=True)
+    assert report.rebuilt and report.documents == 0 and open_index(root).stats()["documents"] == 0
+
+
+def test_a_failed_write_never_shrinks_the_embedding_cache(built, monkeypatch):
+    from kb.embed import EmbeddingCache
+
+    folder, root = built
+    (folder / "b.txt").unlink()
+
+    def full_disk(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "publish", full_disk)
+    with pytest.raises(KBError, match="disk is full"):
+        build_index([folder], root, HASH)
+    assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 2  # b's passage is still cached
+    monkeypatch.undo()
+    build_index([folder], root, HASH)
+    assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 1  # dropped once the build is live
