@@ -5,10 +5,15 @@ answer), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb
 become one clear line on stderr and exit code 2; nothing else is caught.
 
 Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
-found; failures are listed); 2 a library error (bad index, bad arguments, full disk, ...);
-130 interrupted. ``ingest`` exits 0 when at least one document is in the index, even if some
-files failed: each failure is printed on one line (``FAILED path: reason``) and the summary
-counts them.
+found; failures are listed; nothing is published and a previous index stays as it was, see
+:mod:`kb.guard`); 2 a library error (bad index, bad arguments, full disk, an ingest that would
+remove documents outside the given paths without ``--replace``, ...); 130 interrupted.
+``ingest`` exits 0 when at least one document is in the index, even if some files failed: each
+failure is printed on one line (``FAILED path: reason``) and the summary counts them.
+
+Human output shows control characters of documents, file names and queries escaped
+(:func:`kb.sanitize.safe_terminal`); ``--json`` output is JSON-escaped anyway. Notes about a
+search (a filter value no document has) go to stderr as ``kb: note: ...``.
 """
 from __future__ import annotations
 

@@ -517,6 +517,11 @@ def test_ui_build_button_shows_errors_as_a_message(monkeypatch, tmp_path):
     monkeypatch.setattr(kb.build, "build_index", denied)
     errors = _click_build(monkeypatch, tmp_path / "idx", corpus)
     assert any("Det gick inte att bygga sökindexet (PermissionError" in e for e in errors)
+    monkeypatch.undo()
+    (corpus / "ok.txt").write_bytes(b"")  # nothing can be read: nothing is published, and it says so
+    errors = _click_build(monkeypatch, tmp_path / "idx2", corpus)
+    assert any("Inget sökindex byggdes" in e and "1 misslyckades" in e for e in errors)
+    assert not (tmp_path / "idx2" / "CURRENT").exists()
 
 
 # -- 4. a careless ingest never empties the index or the embedding cache ---------------------------
