@@ -179,8 +179,25 @@ def test_size_is_checked_before_anything_is_read(tmp_path, monkeypatch):
             read(p)
 
 
+def unblock_later(fifo: Path, seconds: float = 5.0) -> None:
+    """Open ``fifo`` for writing after a while, so that code that (wrongly) blocks reading it
+    fails the test instead of hanging it; harmless when nobody reads."""
+    import threading
+    import time
+
+    def open_writer():
+        time.sleep(seconds)
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader: the code under test did not open it
+            pass
+
+    threading.Thread(target=open_writer, daemon=True).start()
+
+
 def test_index_checksums_refuse_a_pipe_instead_of_blocking(tmp_path):
     os.mkfifo(tmp_path / "fifo")
+    unblock_later(tmp_path / "fifo")
     with pytest.raises(store.NotRegularFileError, match="named pipe"):
         store.sha256_file(tmp_path / "fifo")
 
@@ -399,6 +416,7 @@ def test_query_file_that_is_a_device_or_pipe(idx, tmp_path, capsys):
     assert "not a regular file (character device)" in one_error_line(
         capsys, ["search", "--queries", "/dev/zero", "--index", str(idx)])
     os.mkfifo(tmp_path / "fifo.jsonl")
+    unblock_later(tmp_path / "fifo.jsonl")
     assert "named pipe" in one_error_line(capsys, ["search", "--queries", str(tmp_path / "fifo.jsonl"), "--index", str(idx)])
 
 
