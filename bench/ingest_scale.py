@@ -1,6 +1,6 @@
 """Ingest time against document size: read + chunk + analyze of one text file, embedder excluded.
 
-    python bench/ingest_scale.py [--max-mb 200] [--repeats 3] [--shape lines|one-line|both]
+    python bench/ingest_scale.py [--min-mb 1] [--max-mb 200] [--repeats 3] [--shape lines|one-line|both]
 
 For sizes 1, 2, 4, ... MiB up to ``--max-mb`` (default and ceiling: ``kb.ingest.MAX_FILE_BYTES``)
 a synthetic Swedish report is written to a temporary folder and run through the stages a build
@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon, dehyphenate  # noqa: E402
+from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon  # noqa: E402
 from kb.build import retrieval_text  # noqa: E402
 from kb.chunk import chunk_document  # noqa: E402
 from kb.ingest import MAX_FILE_BYTES, read_document  # noqa: E402
+from kb.text import dehyphenate  # noqa: E402
 
 SENTENCES = (
     "Hemtjänsten i Linköping fick {n} fler brukare och kostnaderna ökade med {m} mnkr.",
@@ -70,6 +71,7 @@ def ingest_once(path: Path) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--min-mb", type=int, default=1)
     ap.add_argument("--max-mb", type=int, default=MAX_FILE_BYTES // 2**20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--shape", choices=("lines", "one-line", "both"), default="both")
@@ -80,6 +82,7 @@ def main() -> None:
         sizes.append(sizes[-1] * 2)
     if sizes[-1] != top:
         sizes.append(top)
+    sizes = [mb for mb in sizes if mb >= a.min_mb]
     shapes = ("lines", "one-line") if a.shape == "both" else (a.shape,)
     print(f"{'shape':<9}{'MiB':>6}{'passages':>10}{'median s':>10}{'s/MiB':>8}   (read+chunk+analyze, "
           f"{a.repeats} repeats, no embedder)")
