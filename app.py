@@ -120,6 +120,14 @@ def build_panel(root: Path, reason: str) -> None:
         except KBError as e:
             st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
             return
+        except (OSError, ValueError) as e:  # e.g. a folder that cannot be read: a message, not a traceback
+            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
+                     "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
+            return
+        if report.refused:  # nothing could be read: nothing was published (kb.guard)
+            st.error(f"Inget sökindex byggdes: ingen rapport kunde läsas in ({len(report.failed)} misslyckades). "
+                     f"Teknisk orsak: {escape_text(report.refused)}")
+            return
         bar.progress(1.0, text="Klart")
         st.success(f"Sökindexet är byggt: {report.documents} rapporter, {report.passages} passager.")
         load_index.clear()

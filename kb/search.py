@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,44 @@ class SearchParams:
     max_text_chars: int = 1500
 
 
+def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[str, ...]:
+    """One note per filter value that no document in the index has, listing the known values
+    (a search restricted by it finds nothing, and the note says why)."""
+    known = {
+        "years": facets["years"], "organisations": facets["organisations"],
+        "doc_types": facets["doc_types"], "doc_ids": [d for d, _ in facets["documents"]],
+    }
+    words = {"years": "year", "organisations": "organisation", "doc_types": "report type", "doc_ids": "document id"}
+    notes = []
+    for name, values in known.items():
+        have = set(values)
+        for v in getattr(filters, name):
+            if v not in have:
+                shown = ", ".join(map(str, values[:20])) + (f" … ({len(values) - 20} more)" if len(values) > 20 else "")
+                notes.append(f"no document in this index has {words[name]} {v!r:.80}; known: {shown or 'none'}")
+    return tuple(notes)
+
+
+class RecentMemo:
+    """The last ``size`` computed values by key (thread-safe; a value is computed outside the lock)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            v = self._d.get(key)
+        if v is None:
+            v = compute()
+            with self._lock:
+                self._d[key] = v
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
+        return v
+
+
 class KnowledgeBase:
     """A loaded index and its embedder. Construct with :func:`open_index`."""
 
@@ -71,7 +109,7 @@ class KnowledgeBase:
         self._embedder_lock = threading.Lock()
         self._heads = {h.doc_id: h for h in index.heads()}
         self._shingle_memo: dict[str, frozenset[str]] = {}
-        self._qvec_memo: OrderedDict[str, np.ndarray] = OrderedDict()  # the answer reuses the search's vector
+        self._qvecs = RecentMemo(64)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -86,15 +124,7 @@ class KnowledgeBase:
 
     def query_vector(self, text: str) -> np.ndarray:
         """The embedder's vector of a question (the last few are memoised: answering reuses the search's)."""
-        with self._embedder_lock:
-            v = self._qvec_memo.get(text)
-        if v is None:
-            v = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
-            with self._embedder_lock:
-                self._qvec_memo[text] = v
-                while len(self._qvec_memo) > 64:
-                    self._qvec_memo.popitem(last=False)
-        return v
+        return self._qvecs.get(text, lambda: np.asarray(self.embedder.embed_query(text), dtype=np.float32))
 
     def documents(self) -> list[Document]:
         return [self.index.document(h.doc_id) for h in self.index.heads()]
@@ -160,6 +190,7 @@ class KnowledgeBase:
         if k < 1:
             raise KBError("k must be at least 1")
         filters = filters or Filters()
+        notes = unknown_filter_values(filters, self.facets()) if not filters.is_empty() else ()
         info = self.interpret(query)
         fused = self._fused(info, filters, mode, params, max(params.depth, k * 3))
         years = info.years if (use_query_years and not filters.years) else ()
@@ -176,7 +207,7 @@ class KnowledgeBase:
             self._hit(rank, chunks[cid], score, [chunks[d] for d in dups], params)
             for rank, (cid, score, dups) in enumerate(kept, 1)
         ]
-        return SearchResult(query=query, hits=tuple(hits), info=info)
+        return SearchResult(query=query, hits=tuple(hits), info=info, notes=notes)
 
     def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams, depth: int) -> dict[str, float]:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""
