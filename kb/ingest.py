@@ -18,7 +18,6 @@ import re
 import stat
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
