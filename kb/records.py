@@ -135,3 +135,11 @@ class SearchResult:
     query: str
     hits: tuple[Hit, ...]
     info: QueryInfo
+
+
+@dataclass(frozen=True)
+class DocHead:
+    """A document's id and metadata (for facets and filters), without its text."""
+
+    doc_id: str
+    meta: DocMeta
