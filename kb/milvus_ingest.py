@@ -153,6 +153,11 @@ def stored_text(conn: Connection, doc_id: str, version: str) -> str:
                                               key=lambda r: r["key"]))
 
 
+def passage_count(conn: Connection) -> int:
+    rows = conn.query(conn.loc.collection, filter="", output_fields=["count(*)"])
+    return int(rows[0]["count(*)"]) if rows else 0
+
+
 def header_doc(doc_id: str, value: dict[str, Any]) -> Document:
     """A document without its text: enough for the retriever header (title, year)."""
     return Document(doc_id, value["path"], value["sha256"], DocMeta(**value["meta"]), "")
@@ -404,7 +409,8 @@ def ingest_milvus(
     if not todo and not removed and same and state.get("state") == "done":
         return _report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0)
     version = uuid.uuid4().hex[:16]
-    interrupted = state.get("state") == "writing" or prev is None and bool(stored)
+    # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
+    interrupted = state.get("state") != "done" and passage_count(conn) > 0
     meta_put(conn, {"ingest": {"state": "writing", "build": version}})
     docs, bad = read_planned(todo, progress)
     failures += bad

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ SCHEME = "milvus://"
 MAX_NAME = 248  # Milvus allows 255; the side collections append up to 7 characters
 TEXT_PIECE = 16_000  # characters: at most 64 000 UTF-8 bytes, under VARCHAR's 65 535
 SIDE = ("docs", "text", "terms", "meta")
+CONNECT_RETRY_SECONDS = 3.0
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ADDR = re.compile(r"milvus://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})/(?P<name>[^/?#]*)")
 
@@ -98,7 +100,18 @@ class Connection:
         self.loc = loc
         self.timeout = timeout
         token = os.environ.get("KB_MILVUS_TOKEN", "")
-        self.client = self._guard("connect", MilvusClient, uri=loc.uri, token=token, timeout=timeout)
+        # a dedicated channel: a shared one that saw the server die stays broken for later clients;
+        # a few quick retries ride out gRPC's reconnect back-off after a server restart
+        deadline = time.monotonic() + CONNECT_RETRY_SECONDS
+        while True:
+            try:
+                self.client = self._guard("connect", MilvusClient, uri=loc.uri, token=token, timeout=timeout,
+                                          dedicated=True)
+                return
+            except MilvusError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _guard(self, what: str, fn, *args, **kwargs):
         from pymilvus import MilvusException

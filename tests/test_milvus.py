@@ -1,0 +1,280 @@
+"""kb on Milvus, against a real server process (``milvus-lite server`` on 127.0.0.1, started here).
+
+Without milvus-lite these tests FAIL with the install command: they never skip.
+Small corpora and the ``hash:64`` embedder; the dev-set parity with the real embedder is in
+``test_milvus_parity.py`` (slow).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, SMALL_DOCS
+from milvus_server import LiteServer, free_port
+
+from kb import bm25, sparse
+from kb.build import BuildConfig, build_index
+from kb.errors import IndexIncompatibleError, KBError
+from kb.milvus import MilvusIndex
+from kb.milvus_ingest import ingest_milvus
+from kb.milvus_store import MilvusLocation, filter_expr, meta_get, meta_put, parse_location
+from kb.records import Filters
+from kb.search import open_index
+
+HASH = BuildConfig(embedder="hash:64")
+MORE_DOCS = {
+    "leanlink-budget-2024.txt": (
+        " Budget\n"
+        "Leanlink budgeterar för ett nollresultat 2024. Hemtjänsten ska minska sjukfrånvaron och\n"
+        "kostnaderna för personlig assistans inom LSS.\n\n"
+        " Investeringar\n"
+        "Nya gruppbostäder planeras. Investeringarna uppgår till 12 mnkr.\n"
+    ),
+    "kultur-verksamhetsberattelse-2023.md": (
+        "# Kultur\n\nBiblioteken hade fler besökare 2023. Kulturhuset har renoverats.\n\n"
+        "# Ekonomi\n\nNämnden redovisar ett litet underskott på 1,2 mnkr.\n"
+    ),
+}
+QUERIES = ["varför underskott inom LSS 2023", "hur hög var sjukfrånvaron", "hemtjänst brukare kostnader",
+           "gruppbostäder investeringar", "bibliotek besökare", "lag om stöd och service"]
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory) -> LiteServer:
+    try:
+        server = LiteServer(tmp_path_factory.mktemp("milvus") / "data.db").start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield server
+    server.stop()
+
+
+def write_corpus(folder: Path, docs: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def new_uri(server: LiteServer) -> str:
+    return server.uri("t_" + uuid.uuid4().hex[:10])
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus", {**SMALL_DOCS, **MORE_DOCS})
+
+
+def passage_ids(ix: MilvusIndex) -> list[str]:
+    rows = ix.conn.query(ix.loc.collection, filter="", output_fields=["chunk_id"], limit=16384)
+    return sorted(r["chunk_id"] for r in rows)
+
+
+def assert_same_ranking(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    assert [c for c, _ in got] == [c for c, _ in want]
+    assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5, abs=1e-5)
+
+
+def folder_and_milvus(corpus: Path, tmp_path: Path, server: LiteServer):
+    build_index([corpus], tmp_path / "index", HASH)
+    uri = new_uri(server)
+    ingest_milvus([corpus], uri, HASH)
+    return open_index(tmp_path / "index"), MilvusIndex(uri)
+
+
+def test_bm25_dense_and_filters_through_the_server_equal_the_folder_index(milvus, corpus, tmp_path):
+    kb, ix = folder_and_milvus(corpus, tmp_path, milvus)
+    assert passage_ids(ix) == sorted(kb._ids)
+    assert ix.manifest["counts"] == {"documents": 4, "passages": len(kb._ids)}
+    assert [h.doc_id for h in ix.heads()] == sorted(d.doc_id for d in kb.documents())
+    compared = 0
+    for q in QUERIES:
+        terms = ix.analyzer.query_terms(q)
+        assert terms == kb.analyzer.query_terms(q)  # same lexicon, same analysis
+        want = bm25.scores(kb.bm25, terms)
+        got = dict(ix.lexical(terms, 100, Filters()))
+        assert set(got) == {kb._ids[i] for i in np.flatnonzero(want > 0)}, q
+        for cid, score in got.items():
+            assert score == pytest.approx(float(want[kb._ids.index(cid)]), rel=1e-5, abs=1e-5)
+            assert ix.coverage(terms, cid) == pytest.approx(bm25.coverage(kb.bm25, terms, kb._ids.index(cid)), abs=1e-9)
+            compared += 1
+        qv = kb.embedder.embed_query(q)
+        dense = ix.dense(qv, 5, Filters())
+        mat = np.stack([kb.vindex.reconstruct(i) for i in range(len(kb._ids))])
+        best = np.argsort(-(mat @ qv), kind="stable")[:5]
+        assert [c for c, _ in dense] == [kb._ids[i] for i in best]
+        assert [s for _, s in dense] == pytest.approx([float(mat[i] @ qv) for i in best], abs=1e-5)
+    assert compared >= 10
+    for f in (Filters(years=(2023,)), Filters(organisations=("Leanlink",)), Filters(doc_types=("budget",)),
+              Filters(doc_ids=("leanlink-budget-2024",)), Filters(years=(2019, 2024), organisations=("Leanlink",))):
+        mask = kb._mask(f)
+        got = {c for c, _ in ix.dense(kb.embedder.embed_query("ekonomi"), 100, f)}
+        assert got == {kb._ids[i] for i in np.flatnonzero(mask)}, f
+        assert got, f
+
+
+def test_passages_neighbours_documents(milvus, corpus, tmp_path):
+    kb, ix = folder_and_milvus(corpus, tmp_path, milvus)
+    ids = list(kb._ids)
+    assert ix.chunks(ids[::-1]) == [kb.chunks[i] for i in range(len(ids))][::-1]
+    for cid in ids:
+        assert ix.neighbours(cid, 1, 1) == kb.neighbours(cid, 1, 1)
+    for d in kb.documents():
+        got = ix.document(d.doc_id)
+        assert (got.text, got.meta, got.path, got.sha256, got.page_starts) == (d.text, d.meta, d.path, d.sha256, d.page_starts)
+    with pytest.raises(KBError, match="no passage"):
+        ix.chunks(["nope:0"])
+
+
+def test_unchanged_reingest_is_a_noop_and_changes_are_incremental(milvus, corpus, tmp_path):
+    uri = new_uri(milvus)
+    first = ingest_milvus([corpus], uri, HASH)
+    assert first.rebuilt and len(first.added) == 4
+    again = ingest_milvus([corpus], uri, HASH)
+    assert not again.rebuilt and len(again.unchanged) == 4 and again.embedded == 0
+    # change one, remove one, add one
+    (corpus / "leanlink-budget-2024.txt").write_text(MORE_DOCS["leanlink-budget-2024.txt"] + "\n Personal\nFler anställda inom hemtjänsten.\n", encoding="utf-8")
+    (corpus / "kultur-verksamhetsberattelse-2023.md").unlink()
+    write_corpus(corpus, {"ny-rapport-2022.txt": " Miljö\nUtsläppen minskade 2022 inom kommunens verksamheter.\n"})
+    rep = ingest_milvus([corpus], uri, HASH, reweight_tolerance=0.0)
+    assert (len(rep.added), len(rep.updated), len(rep.removed), len(rep.unchanged)) == (1, 1, 1, 2)
+    clean = new_uri(milvus)
+    ingest_milvus([corpus], clean, HASH)
+    a, b = MilvusIndex(uri), MilvusIndex(clean)
+    assert passage_ids(a) == passage_ids(b)
+    assert a.manifest["counts"] == b.manifest["counts"]
+    assert [h.doc_id for h in a.heads()] == [h.doc_id for h in b.heads()]
+    for q in QUERIES:  # re-weighted with tolerance 0: the same BM25 scores as a clean build
+        terms = b.analyzer.query_terms(q)
+        assert_same_ranking(a.lexical(terms, 50, Filters()), b.lexical(terms, 50, Filters()))
+
+
+def run_kb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "kb.cli", *args], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def test_killed_server_mid_ingest_then_rerun_equals_a_clean_build(tmp_path, corpus):
+    server = LiteServer(tmp_path / "crash.db").start()
+    try:
+        uri = server.uri("crash")
+        seen = []
+
+        def progress(stage, done, total):
+            seen.append((stage, done))
+            if stage == "write" and done >= 3:
+                server.kill()
+
+        with pytest.raises(KBError, match=server.address):
+            ingest_milvus([corpus], uri, HASH, progress=progress)
+        assert ("write", 3) in [(s, min(d, 3)) for s, d in seen]
+        server.start()
+        r = run_kb("ingest", str(corpus), "--index", uri, "--embedder", "hash:64", "--json")
+        assert r.returncode == 0, r.stderr
+        clean = server.uri("clean")
+        ingest_milvus([corpus], clean, HASH)
+        a, b = MilvusIndex(uri), MilvusIndex(clean)
+        assert passage_ids(a) == passage_ids(b)
+        assert a.manifest["counts"] == b.manifest["counts"]
+        assert meta_get(a.conn, "stats") == meta_get(b.conn, "stats")
+        for q in QUERIES:
+            terms = b.analyzer.query_terms(q)
+            assert_same_ranking(a.lexical(terms, 50, Filters()), b.lexical(terms, 50, Filters()))
+    finally:
+        server.stop()
+
+
+def test_search_during_an_ingest_never_fails(milvus, corpus, tmp_path):
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    ix = MilvusIndex(uri)
+    for i in range(6):  # the next ingest replaces and adds documents
+        write_corpus(corpus, {f"extra-{i}-2021.txt": f" Ekonomi\nUnderskott inom hemtjänst {i} mnkr 2021.\n" * 40})
+    (corpus / "leanlink-budget-2024.txt").write_text(MORE_DOCS["leanlink-budget-2024.txt"] * 3, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "ingest", str(corpus), "--index", uri, "--embedder",
+                             "hash:64", "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from kb.embed import get_embedder
+
+    emb = get_embedder("hash:64")
+    searches = 0
+    while proc.poll() is None or searches < 5:
+        for q in QUERIES:
+            terms = ix.analyzer.query_terms(q)
+            hits = ix.lexical(terms, 20, Filters()) + ix.dense(emb.embed_query(q), 20, Filters())
+            ix.chunks([c for c, _ in hits])
+            if hits:
+                ix.coverage(terms, hits[0][0])
+            searches += 1
+    assert proc.wait() == 0, proc.stderr.read()
+    assert searches >= 5
+    assert len(MilvusIndex(uri).heads()) == 10
+
+
+@pytest.mark.parametrize("text", ["milvus://", "milvus://host/coll", "milvus://host:port/coll", "milvus://h:1/a/b",
+                                  "milvus://h:99999/coll", "milvus//h:1/c"])
+def test_malformed_address(text):
+    with pytest.raises(KBError, match="malformed Milvus address"):
+        parse_location(text)
+
+
+@pytest.mark.parametrize("name", ["1abc", "a-b", "a__b", "", "å", "x" * 249])
+def test_collection_name_milvus_rejects(name):
+    with pytest.raises(KBError, match="cannot use the collection name"):
+        parse_location(f"milvus://127.0.0.1:19530/{name}")
+
+
+def test_address_parts_and_filter_expression():
+    loc = parse_location("milvus://db.example.org:19530/kb_region")
+    assert loc == MilvusLocation("db.example.org", 19530, "kb_region")
+    assert str(loc) == "milvus://db.example.org:19530/kb_region" and loc.side("docs") == "kb_region__docs"
+    f = Filters(years=(2023, 2024), organisations=('Leanlink "AB"',), doc_types=("budget",), doc_ids=("a",))
+    assert filter_expr(f) == ('year in [2023, 2024] and organisation in ["Leanlink \\"AB\\""] and '
+                              'doc_type in ["budget"] and doc_id in ["a"]')
+    assert filter_expr(Filters()) == ""
+
+
+def test_other_embedder_or_format_is_refused_like_the_folder_index(milvus, corpus, tmp_path):
+    from kb import store
+
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    with pytest.raises(IndexIncompatibleError) as mine:
+        ingest_milvus([corpus], uri, BuildConfig(embedder="hash:32"))
+    with pytest.raises(IndexIncompatibleError) as folder:
+        store.check_embedder({"embedder": {"id": "hash:64"}}, "hash:32", Path("X"))
+    assert str(mine.value) == str(folder.value).replace("X", uri)
+    ix = MilvusIndex(uri)
+    meta_put(ix.conn, {"manifest": dict(meta_get(ix.conn, "manifest"), format_version=99)})
+    with pytest.raises(IndexIncompatibleError) as mine:
+        MilvusIndex(uri)
+    (tmp_path / "idx").mkdir()
+    build_index([corpus], tmp_path / "idx", HASH)
+    gen = store.current_generation(tmp_path / "idx")
+    m = store.read_manifest(gen)
+    m["format_version"] = 99
+    m.pop(store.SELF_CHECKSUM)
+    (gen / store.MANIFEST).write_text(__import__("json").dumps(m), encoding="utf-8")
+    with pytest.raises(IndexIncompatibleError) as folder:
+        store.open_generation(tmp_path / "idx")
+    assert str(mine.value) == str(folder.value).replace(str(tmp_path / "idx"), uri)
+
+
+def test_unreachable_server_is_one_error_line_naming_the_address(corpus):
+    port = free_port()
+    for args in (["search", "underskott"], ["info"], ["ingest", str(corpus), "--embedder", "hash:64"]):
+        r = run_kb(*args, "--index", f"milvus://127.0.0.1:{port}/kb")
+        assert r.returncode == 2, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("kb: error:") and f"127.0.0.1:{port}" in lines[0], r.stderr
+    r = run_kb("info", env={"KB_INDEX": f"milvus://127.0.0.1:{port}/kb"})
+    assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr
+
+
+def test_empty_passage_gets_a_placeholder_dimension():
+    assert sparse.doc_vector([], {}, 10.0) == {sparse.EMPTY: 1.0}
