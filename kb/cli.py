@@ -19,13 +19,14 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import store
 from .errors import KBError
+from .location import as_location
 from .records import Filters
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=None, help="index folder (default: $KB_INDEX or index/)")
+    p.add_argument("--index", default=None,
+                   help="index folder or milvus://HOST:PORT/COLLECTION (default: $KB_INDEX or index/)")
 
 
 def _filter_args(p: argparse.ArgumentParser) -> None:
@@ -41,8 +42,9 @@ def _filters(a: argparse.Namespace) -> Filters:
     return Filters(years=tuple(a.year), organisations=tuple(a.org), doc_types=tuple(a.doc_type), doc_ids=tuple(a.doc))
 
 
-def _root(a: argparse.Namespace) -> Path:
-    return a.index if a.index is not None else store.default_index_dir()
+def _root(a: argparse.Namespace) -> Path | str:
+    """The index location: a folder, or a ``milvus://`` address (kept as text)."""
+    return as_location(a.index)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +94,7 @@ def _progress_factory(quiet: bool):
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
-    labels = {"read": "Läser filer", "embed": "Bäddar in passager"}
+    labels = {"read": "Läser filer", "embed": "Bäddar in passager", "write": "Skriver passager"}
 
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
@@ -108,7 +110,8 @@ def _progress_factory(quiet: bool):
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
-    from .build import BuildConfig, build_index
+    from .build import BuildConfig
+    from .location import ingest_any
 
     root = _root(a)
     spec = a.embedder
@@ -116,7 +119,7 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         # record an absolute model path so the index opens from any working directory
         spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
     config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
-    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
+    report = ingest_any(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
     status = 0 if report.documents > 0 else 1  # 0: something is indexed, even if some files failed
     if a.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
@@ -152,7 +155,7 @@ def _print_hits(result, out=None) -> None:
 
 
 def cmd_search(a: argparse.Namespace) -> int:
-    from .search import open_index
+    from .location import open_any as open_index
 
     if (a.query is None) == (a.queries is None):
         raise KBError("give either a QUERY or --queries FILE.jsonl")
@@ -186,7 +189,7 @@ def cmd_search(a: argparse.Namespace) -> int:
 
 def cmd_ask(a: argparse.Namespace) -> int:
     from .answer import answer
-    from .search import open_index
+    from .location import open_any as open_index
 
     kb = open_index(_root(a))
     res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
@@ -212,7 +215,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run, format_table, load_jsonl, trec_lines
-    from .search import open_index
+    from .location import open_any as open_index
 
     try:
         gold = load_jsonl(a.gold)
@@ -246,7 +249,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .search import open_index
+    from .location import open_any as open_index
 
     kb = open_index(_root(a))
     st = kb.stats()

@@ -63,11 +63,6 @@ def tie_key(chunk_id: str) -> tuple[str, int]:
     return doc, int(ordinal) if ordinal.isdigit() else -1
 
 
-def doc_head(row: dict[str, Any]) -> DocHead:
-    v = json.loads(row["value"])
-    return DocHead(row["key"], DocMeta(**v["meta"]))
-
-
 class MilvusIndex:
     """A kb index stored in Milvus; holds the connection and what a query needs in memory
     (analyzer with the lexicon, document heads). Safe to share between threads."""
@@ -81,23 +76,20 @@ class MilvusIndex:
         load(self.conn)
         base = check_format(meta_get(self.conn, "manifest"), self.location)
         self.analyzer = Analyzer(AnalyzerConfig.from_json(base["config"]["analyzer"]), read_lexicon(self.conn))
-        self._heads = sorted((doc_head(r) for r in query_all(self.conn, self.loc.side("docs"), "", ["key", "value"])),
-                             key=lambda h: h.doc_id)
-        docs = self._documents_meta()
+        rows = sorted(query_all(self.conn, self.loc.side("docs"), "", ["key", "value"]), key=lambda r: r["key"])
+        docs = [json.loads(r["value"]) for r in rows]
+        self._heads = [DocHead(r["key"], DocMeta(**d["meta"])) for r, d in zip(rows, docs)]
+        self._known = frozenset(h.doc_id for h in self._heads)
+        listing = [{"doc_id": r["key"], "path": d["path"], "aliases": d["aliases"], "sha256": d["sha256"], **d["meta"]}
+                   for r, d in zip(rows, docs)]
         stats = meta_get(self.conn, "stats") or {"n": 0}
-        self.manifest = dict(base, documents=docs, counts={"documents": len(docs), "passages": int(stats["n"])})
+        kind = f"milvus {base.get('dense_index', {}).get('index_type')}"
+        self.manifest = dict(base, documents=listing, counts={"documents": len(listing), "passages": int(stats["n"])},
+                             vectors={"kind": kind})
         self.generation = str(base.get("build", ""))
         self._dense_search = dict(base.get("dense_index", {}).get("search", {}))
         self._memo: OrderedDict[str, Chunk] = OrderedDict()
         self._lock = threading.Lock()
-
-    def _documents_meta(self) -> list[dict[str, Any]]:
-        rows = query_all(self.conn, self.loc.side("docs"), "", ["key", "value"])
-        out = []
-        for r in rows:
-            v = json.loads(r["value"])
-            out.append({"doc_id": r["key"], "path": v["path"], "aliases": v["aliases"], "sha256": v["sha256"], **v["meta"]})
-        return sorted(out, key=lambda d: d["doc_id"])
 
     # -- documents ------------------------------------------------------------------------
     def heads(self) -> list[DocHead]:
@@ -162,19 +154,22 @@ class MilvusIndex:
         if not qv:
             return []
         res = self.conn.search(self.loc.collection, data=[qv], anns_field="sparse", limit=depth,
-                               filter=filter_expr(filters), output_fields=["record"],
+                               filter=filter_expr(filters), output_fields=["record", "doc_id"],
                                search_params={"metric_type": "IP", "params": {}})
         return self._ranked(res[0], positive=True)
 
     def dense(self, vector: np.ndarray, depth: int, filters: Filters) -> list[tuple[str, float]]:
         res = self.conn.search(self.loc.collection, data=[np.asarray(vector, np.float32).tolist()], anns_field="dense",
-                               limit=depth, filter=filter_expr(filters), output_fields=["record"],
+                               limit=depth, filter=filter_expr(filters), output_fields=["record", "doc_id"],
                                search_params={"metric_type": "IP", "params": self._dense_search})
         return self._ranked(res[0], positive=False)
 
     def _ranked(self, hits: list[dict[str, Any]], positive: bool) -> list[tuple[str, float]]:
-        """(chunk_id, score) best first, ties by (doc_id, ordinal) as the folder index's rows."""
-        hits = [h for h in hits if not positive or h["distance"] > 0]
+        """(chunk_id, score) best first, ties by (doc_id, ordinal) as the folder index's rows.
+
+        Only passages of the documents known when this index was opened: a document that a
+        concurrent ingest adds appears after re-opening (as a new folder generation does)."""
+        hits = [h for h in hits if (not positive or h["distance"] > 0) and h["entity"]["doc_id"] in self._known]
         self._remember(hits)
         out = [(h["chunk_id"], float(h["distance"])) for h in hits]
         out.sort(key=lambda x: (-x[1], *tie_key(x[0])))

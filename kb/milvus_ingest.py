@@ -228,11 +228,11 @@ class Writer:
     """Writes documents into the collection for one ingest run (``version`` = its build id)."""
 
     def __init__(self, conn: Connection, config: BuildConfig, analyzer: Analyzer, cache_dir: Path | None,
-                 version: str, recount: bool, progress: Progress) -> None:
+                 version: str, recount: bool, progress: Progress, embedder=None) -> None:
         self.conn = conn
         self.config = config
         self.analyzer = analyzer
-        self.embedder = get_embedder(config.embedder)
+        self.embedder = embedder if embedder is not None else get_embedder(config.embedder)
         self.cache = EmbeddingCache(cache_dir, self.embedder.model_id, self.embedder.dim) if cache_dir else None
         self.version = version
         self.recount = recount  # statistics will be recounted: no df bookkeeping
@@ -243,8 +243,9 @@ class Writer:
         self.written = 0
         self.total = 0  # passages this run writes (for progress)
 
-    def analyse(self, doc: Document) -> tuple[list[Chunk], list[list[str]]]:
-        chunks = chunk_document(doc, self.config.chunk)
+    def analyse(self, doc: Document, chunks: Sequence[Chunk] | None = None) -> tuple[list[Chunk], list[list[str]]]:
+        """The document's passages (chunked unless given) and their BM25 terms."""
+        chunks = list(chunk_document(doc, self.config.chunk) if chunks is None else chunks)
         return chunks, [self.analyzer.passage_terms(retrieval_text(doc, c, self.config.bm25_header)) for c in chunks]
 
     def embed(self, doc: Document, chunks: Sequence[Chunk]) -> np.ndarray:
@@ -270,13 +271,15 @@ class Writer:
         for r in query_all(self.conn, self.conn.loc.collection, f"doc_id == {quote(doc_id)}", ["chunk_id", "sparse"]):
             self.table.count((k for k in r["sparse"] if int(k) != sparse.EMPTY), -1)
 
-    def write(self, doc: Document, avgdl: float) -> int:
-        """Store one document completely; returns its passage count."""
-        chunks, terms = self.analyse(doc)
+    def write(self, doc: Document, avgdl: float, chunks: Sequence[Chunk] | None = None,
+              vectors: np.ndarray | None = None) -> int:
+        """Store one document completely (its passages and their vectors may be given, as for a
+        synthetic or copied corpus); returns its passage count."""
+        chunks, terms = self.analyse(doc, chunks)
         self.forget_old(doc.doc_id)
         for a in range(0, len(chunks), BATCH):
             cs, ts = chunks[a : a + BATCH], terms[a : a + BATCH]
-            vecs = self.embed(doc, cs)
+            vecs = self.embed(doc, cs) if vectors is None else vectors[a : a + BATCH]
             self.table.lookup({t for x in ts for t in x})
             self.conn.upsert(self.conn.loc.collection,
                              passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
@@ -424,14 +427,14 @@ def ingest_milvus(
     final = sparse.CorpusStats(sum(stored[p.doc_id]["n"] for p in unchanged) + w.total,
                                sum(stored[p.doc_id]["total_len"] for p in unchanged) + sum(len(t) for c in counts for t in c))
     del counts
-    manifest = _manifest(prev, config, embedder, meta_get(conn, "dense_index"), version)
+    manifest = manifest_of(prev, config, embedder, meta_get(conn, "dense_index"), version)
     meta_put(conn, {"manifest": manifest})
     for d in docs:
         w.write(d, final.avgdl)
     for doc_id in removed:
         w.remove(doc_id)
     w.save_cache()
-    stats = _commit(w, conn, final, lexicon, reweight_tolerance)
+    stats = commit(w, conn, final, lexicon, reweight_tolerance)
     meta_put(conn, {"manifest": dict(manifest, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), build=version),
                     "ingest": {"state": "done", "build": version, "stats": asdict(stats)}})
     conn.flush(conn.loc.collection)
@@ -439,7 +442,7 @@ def ingest_milvus(
                    passages=stats.n_docs)
 
 
-def _manifest(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense: dict[str, Any], version: str) -> dict[str, Any]:
+def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense: dict[str, Any], version: str) -> dict[str, Any]:
     """The collection's manifest: the folder manifest's keys that describe the whole index."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {
@@ -452,7 +455,7 @@ def _manifest(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense:
     }
 
 
-def _commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int], tolerance: float) -> sparse.CorpusStats:
+def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int], tolerance: float) -> sparse.CorpusStats:
     """Statistics (counted along, or recounted after an interruption), lexicon, re-weighting."""
     docs = stored_docs(conn)
     if w.recount:

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 def lite_executable() -> str:
     """The ``milvus-lite`` command (``KB_TEST_MILVUS_LITE``, beside this Python, or on PATH)."""
@@ -80,3 +82,14 @@ class LiteServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory) -> LiteServer:
+    """A Milvus server for the session (import this fixture into a test module to use it)."""
+    try:
+        server = LiteServer(tmp_path_factory.mktemp("milvus") / "data.db").start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield server
+    server.stop()

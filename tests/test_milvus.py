@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, SMALL_DOCS
-from milvus_server import LiteServer, free_port
+from milvus_server import LiteServer, free_port, milvus  # noqa: F401 (fixture)
 
 from kb import bm25, sparse
 from kb.build import BuildConfig, build_index
@@ -41,16 +41,6 @@ MORE_DOCS = {
 }
 QUERIES = ["varför underskott inom LSS 2023", "hur hög var sjukfrånvaron", "hemtjänst brukare kostnader",
            "gruppbostäder investeringar", "bibliotek besökare", "lag om stöd och service"]
-
-
-@pytest.fixture(scope="session")
-def milvus(tmp_path_factory) -> LiteServer:
-    try:
-        server = LiteServer(tmp_path_factory.mktemp("milvus") / "data.db").start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield server
-    server.stop()
 
 
 def write_corpus(folder: Path, docs: dict[str, str]) -> Path:
