@@ -57,6 +57,22 @@ def ingest_any(paths: Sequence[Path], location: Location | None, config, progres
     return build_index(list(paths), loc, config, progress=progress, **kwargs)
 
 
+def generation_of(location: Location | None) -> str:
+    """The live version of the index: the folder's generation or the collection's build id."""
+    loc = as_location(location)
+    if isinstance(loc, str):
+        from .milvus import current_build
+
+        return current_build(loc)
+    from . import store
+    from .errors import IndexMissingError
+
+    gen = store.current_generation(loc)
+    if gen is None:
+        raise IndexMissingError(f"no index at {loc}")
+    return gen.name
+
+
 def milvus_cache_dir() -> Path:
     """The embedding cache of Milvus ingests (``$KB_CACHE_DIR``, else ``~/.cache/kb``): embeddings
     are kept on the ingesting machine, so a re-ingest only embeds new text."""

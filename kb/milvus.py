@@ -63,6 +63,24 @@ def tie_key(chunk_id: str) -> tuple[str, int]:
     return doc, int(ordinal) if ordinal.isdigit() else -1
 
 
+_CONNECTIONS: dict[str, Connection] = {}
+_CONNECTIONS_LOCK = threading.Lock()
+
+
+def current_build(location: str) -> str:
+    """The build id of the collection's last completed ingest (a cheap check for the UI, over one
+    connection per address kept for the process)."""
+    loc = parse_location(location)
+    with _CONNECTIONS_LOCK:
+        conn = _CONNECTIONS.get(str(loc))
+        if conn is None:
+            conn = _CONNECTIONS[str(loc)] = Connection(loc)
+    if not conn.has_collection(loc.side("meta")):
+        raise IndexMissingError(f"no index at {loc}; build one with `kb ingest corpus/ --index {loc}`")
+    manifest = check_format(meta_get(conn, "manifest"), str(loc))
+    return str(manifest.get("build", ""))
+
+
 class MilvusIndex:
     """A kb index stored in Milvus; holds the connection and what a query needs in memory
     (analyzer with the lexicon, document heads). Safe to share between threads."""
