@@ -131,7 +131,7 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     row = 0
     for i, d in enumerate(docs):
         cs = per_doc[d.doc_id]
-        w.write(d, final.avgdl, cs, np.asarray(vecs[row : row + len(cs)], dtype=np.float32))
+        w.write(d, final.avgdl, cs, np.asarray(vecs[row : row + len(cs)], dtype=np.float32), fresh=True)
         row += len(cs)
         if i % 100 == 0:
             log(f"  milvus write: {row}/{n} passages, {time.perf_counter() - t_write:.0f}s")

@@ -202,9 +202,6 @@ class MilvusIndex:
         have = [t for t, i in vocab.items() if i in keys]
         return sparse.coverage(query, df, n, have)
 
-    def sentences(self, chunk_ids: Sequence[str]):
-        raise KBError("sentences are not stored in Milvus yet")
-
     def stats(self) -> dict[str, Any]:
         return {
             "index": self.location,

@@ -44,10 +44,10 @@ import numpy as np
 
 from . import sparse, store
 from .analyze import Analyzer, build_lexicon, dehyphenate
-from .build import PIPELINE_VERSION, BuildConfig, BuildReport, retrieval_text
+from .build import BuildConfig, BuildReport, retrieval_text
 from .chunk import chunk_document
 from .embed import EmbeddingCache, get_embedder, text_key
-from .errors import IndexIncompatibleError, IngestError
+from .errors import IngestError
 from .ingest import discover, file_sha256, make_doc_id, read_document, unexpected_reason
 from .milvus import check_format
 from .milvus_store import (
@@ -65,7 +65,6 @@ from .milvus_store import (
     parse_location,
     query_all,
     quote,
-    read_lexicon,
     text_pieces,
     write_lexicon,
 )
@@ -272,30 +271,35 @@ class Writer:
             self.table.count((k for k in r["sparse"] if int(k) != sparse.EMPTY), -1)
 
     def write(self, doc: Document, avgdl: float, chunks: Sequence[Chunk] | None = None,
-              vectors: np.ndarray | None = None) -> int:
+              vectors: np.ndarray | None = None, fresh: bool = False) -> int:
         """Store one document completely (its passages and their vectors may be given, as for a
-        synthetic or copied corpus); returns its passage count."""
+        synthetic or copied corpus); returns its passage count. ``fresh``: the collection surely
+        holds no passage of it (a new document after a completed ingest), so rows are inserted,
+        not upserted, and nothing old is looked for."""
         chunks, terms = self.analyse(doc, chunks)
-        self.forget_old(doc.doc_id)
+        if not fresh:
+            self.forget_old(doc.doc_id)
         for a in range(0, len(chunks), BATCH):
             cs, ts = chunks[a : a + BATCH], terms[a : a + BATCH]
             vecs = self.embed(doc, cs) if vectors is None else vectors[a : a + BATCH]
             self.table.lookup({t for x in ts for t in x})
-            self.conn.upsert(self.conn.loc.collection,
-                             passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
+            write = self.conn.insert if fresh else self.conn.upsert
+            write(self.conn.loc.collection, passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
             if not self.recount:
                 for x in ts:
                     self.table.count((self.table.ids[t] for t in set(x)), +1)
             self.written += len(cs)
             self.progress("write", self.written, self.total)
         newer = f"doc_id == {quote(doc.doc_id)} and version != {quote(self.version)}"
-        self.conn.delete(self.conn.loc.collection, filter=newer)
+        if not fresh:
+            self.conn.delete(self.conn.loc.collection, filter=newer)
         pieces = text_pieces(doc.text)
         for batch in batched(list(enumerate(pieces)), 32):
             self.conn.upsert(self.conn.loc.side("text"), [
                 {"key": f"{doc.doc_id}#{self.version}#{i:06d}", "doc_id": doc.doc_id, "version": self.version,
                  "value": p, "v": DUMMY} for i, p in batch])
-        self.conn.delete(self.conn.loc.side("text"), filter=newer)
+        if not fresh:
+            self.conn.delete(self.conn.loc.side("text"), filter=newer)
         import json
 
         value = doc_value(doc, len(chunks), sum(len(t) for t in terms), len(pieces))
@@ -429,8 +433,8 @@ def ingest_milvus(
     del counts
     manifest = manifest_of(prev, config, embedder, meta_get(conn, "dense_index"), version)
     meta_put(conn, {"manifest": manifest})
-    for d in docs:
-        w.write(d, final.avgdl)
+    for d in docs:  # a document never stored, after a completed ingest, is inserted
+        w.write(d, final.avgdl, fresh=not interrupted and d.doc_id not in stored)
     for doc_id in removed:
         w.remove(doc_id)
     w.save_cache()

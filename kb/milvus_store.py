@@ -229,7 +229,9 @@ def create_collections(conn: Connection, dim: int, dense: dict[str, Any]) -> Non
     """Create the five collections with their indexes (those that exist are left alone)."""
     loc = conn.loc
     idx = conn.prepare_index_params()
-    idx.add_index("dense", index_type=dense["index_type"], metric_type="IP", params=dense["params"])
+    # nested as {"params": {...}}: understood by Milvus, and the only form Milvus Lite keeps
+    idx.add_index("dense", index_type=dense["index_type"], metric_type="IP",
+                  params={"params": dense["params"]} if dense["params"] else {})
     idx.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP", params={})
     for field in ("doc_id", "year", "organisation", "doc_type", "version"):
         idx.add_index(field, index_type="INVERTED")
