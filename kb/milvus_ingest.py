@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from . import sparse, store
-from .analyze import Analyzer, build_lexicon, dehyphenate
+from .analyze import Analyzer, build_lexicon
 from .build import BuildConfig, BuildReport, retrieval_text
 from .chunk import chunk_document
 from .embed import EmbeddingCache, get_embedder, text_key
@@ -69,6 +69,7 @@ from .milvus_store import (
     write_lexicon,
 )
 from .records import Chunk, DocMeta, Document, Failure
+from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
 BATCH = 256

@@ -19,6 +19,14 @@ class DocMeta:
 
 
 @dataclass(frozen=True)
+class DocHead:
+    """A document's id and metadata only (what filters and facets need)."""
+
+    doc_id: str
+    meta: DocMeta
+
+
+@dataclass(frozen=True)
 class Document:
     """One source document as read from disk.
 
@@ -45,6 +53,13 @@ class Document:
     def line_at(self, offset: int) -> int:
         """1-based line number of a character offset."""
         return self.text.count("\n", 0, offset) + 1
+
+
+def chunk_order(chunk_id: str) -> tuple[str, int]:
+    """(doc_id, ordinal) of a passage id ``<doc_id>:<ordinal>``: the order of passages in an index
+    (documents by id, passages in document order), used to break ties between equal scores."""
+    doc_id, _, ordinal = chunk_id.rpartition(":")
+    return (doc_id, int(ordinal)) if ordinal.isdigit() else (chunk_id, -1)
 
 
 @dataclass(frozen=True)
@@ -110,11 +125,21 @@ class Hit:
     citation: str
     chunk_id: str = ""
     also_at: tuple[str, ...] = field(default=())
+    page_end: int | None = None  # last page of a PDF passage that runs over a page break
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["also_at"] = list(self.also_at)
         return d
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """An evidence sentence: ``document.text[start:end]`` inside passage ``chunk_id``."""
+
+    chunk_id: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,7 @@ class QueryInfo:
     terms: tuple[str, ...]
     weights: tuple[float, ...]  # weight of each of ``terms`` in BM25
     expansions: tuple[str, ...] = ()
+    truncated: bool = False  # the question was longer than the search reads (the rest was ignored)
 
 
 @dataclass(frozen=True)
@@ -135,11 +161,3 @@ class SearchResult:
     query: str
     hits: tuple[Hit, ...]
     info: QueryInfo
-
-
-@dataclass(frozen=True)
-class DocHead:
-    """A document's id and metadata (for facets and filters), without its text."""
-
-    doc_id: str
-    meta: DocMeta

@@ -7,8 +7,9 @@ Layout of an index directory::
       gen-<id>/            one complete, immutable build
         manifest.json      format version, embedder, analyzer/chunk/BM25/vector parameters,
                            per-document checksums, and a SHA-256 of every other file
-        documents.jsonl    document metadata and text (offsets refer to it)
-        chunks.jsonl       passages (row i = line i)
+        documents.jsonl    document metadata and text (offsets refer to it; :func:`doc_to_json`)
+        chunks.jsonl       passages (row i = line i; :class:`kb.records.Chunk` fields)
+        chunk_doc.npy      int32 document row of each passage
         lexicon.json       corpus vocabulary used for conflation and decompounding
         bm25/              terms.json, indptr.npy, indices.npy, data.npy, meta.json
         vectors.faiss      FAISS index; vector_ids.txt: one passage id per line
@@ -47,12 +48,15 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError, KBError
+from .records import Chunk, DocMeta, Document
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -72,18 +76,81 @@ def npy_bytes(arr: np.ndarray) -> bytes:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same folder, fsync, then rename over ``path``."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write_with(path, write)
+
+
+def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write(tmp)`` create a temporary file beside ``path`` (e.g. a library writing its own
+    format, such as FAISS), fsync it, then rename it over ``path``; on any error the temporary
+    file is removed and ``path`` is unchanged."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """JSON lines (UTF-8, one object per line), written atomically."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    atomic_write_bytes(path, data.encode("utf-8"))
+
+
+# -- documents.jsonl and chunks.jsonl -------------------------------------------------------
+
+
+def doc_to_json(doc: Document) -> dict[str, Any]:
+    """One line of ``documents.jsonl``."""
+    return {
+        "doc_id": doc.doc_id,
+        "path": doc.path,
+        "sha256": doc.sha256,
+        "meta": asdict(doc.meta),
+        "page_starts": list(doc.page_starts),
+        "aliases": list(doc.aliases),
+        "text": doc.text,
+    }
+
+
+def doc_from_json(d: dict[str, Any]) -> Document:
+    return Document(
+        doc_id=d["doc_id"],
+        path=d["path"],
+        sha256=d["sha256"],
+        meta=DocMeta(**d["meta"]),
+        text=d["text"],
+        page_starts=tuple(d.get("page_starts", ())),
+        aliases=tuple(d.get("aliases", ())),
+    )
+
+
+def load_documents(gen: Path) -> list[Document]:
+    with open(gen / "documents.jsonl", encoding="utf-8") as f:
+        return [doc_from_json(json.loads(line)) for line in f if line.strip()]
+
+
+def load_chunks(gen: Path) -> list[Chunk]:
+    with open(gen / "chunks.jsonl", encoding="utf-8") as f:
+        return [Chunk(**json.loads(line)) for line in f if line.strip()]
+
+
+def manifest_documents(docs: Iterable[Document]) -> list[dict[str, Any]]:
+    """The manifest's per-document entries: id, path, aliases, checksum and metadata."""
+    return [
+        {"doc_id": d.doc_id, "path": d.path, "aliases": list(d.aliases), "sha256": d.sha256, **asdict(d.meta)}
+        for d in docs
+    ]
 
 
 def fsync_dir(path: Path) -> None:
@@ -156,11 +223,7 @@ def open_generation(root: Path, verify: bool = True) -> tuple[Path, dict[str, An
     if gen is None:
         raise IndexMissingError(f"no index at {root}; build one with `kb ingest corpus/ --index {root}`")
     manifest = read_manifest(gen)
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexIncompatibleError(
-            f"the index at {root} has format version {manifest.get('format_version')}, this kb reads "
-            f"version {FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
-        )
+    check_format_version(manifest, root)
     check_manifest(gen, manifest)
     if verify:
         verify_files(gen, manifest)
@@ -312,6 +375,15 @@ def load_live(root: Path, load, verify: bool = True, attempts: int = 3):
     if isinstance(last, OSError):
         raise IndexCorruptError(f"cannot read the index at {root} ({last}); run `kb ingest`") from None
     raise last  # type: ignore[misc]
+
+
+def check_format_version(manifest: dict[str, Any], root: Path | str) -> None:
+    """Refuse an index (folder or Milvus collection) written in another format version."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIncompatibleError(
+            f"the index at {root} has format version {manifest.get('format_version')}, this kb reads "
+            f"version {FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
+        )
 
 
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:

@@ -14,15 +14,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .cite import hit_location
 from .records import Hit
+from .text import TOKEN_PATTERN, tokenize
 
-_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
 # interpret, each replaced by a character reference
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
@@ -34,11 +34,6 @@ def escape_text(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def escape_markdown(text: str) -> str:
-    """Backslash-escape Markdown punctuation for labels rendered as Markdown (e.g. widget labels)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$<>:])", r"\\\1", text)
-
-
 def matching_terms(analyzer, query: str) -> frozenset[str]:
     """The analysed terms to highlight for a query: its words' terms and their compound parts'.
 
@@ -46,8 +41,6 @@ def matching_terms(analyzer, query: str) -> frozenset[str]:
     full form, "funktionshindrade" → LSS); the words of a multi-word full form ("lag", "stöd",
     "service" for LSS) would mark too much unrelated text.
     """
-    from .analyze import tokenize
-
     terms = set()
     words = analyzer.query_words(query)  # the words the search used ("hur hög": not "hög")
     for w in words:
@@ -80,7 +73,7 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
         text = " ".join(text.split())
     parts: list[str] = []
     pos = 0
-    for m in _WORD.finditer(text):
+    for m in TOKEN_PATTERN.finditer(text):
         if m.start() > pos:
             parts.append(escape_text(text[pos : m.start()]))
         word = m.group(0)
@@ -99,16 +92,7 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
 # -- citations ------------------------------------------------------------------------------
 
 
-def location(hit: Hit, page_end: int | None = None) -> str:
-    """Where in the report: page(s) for PDFs, lines for text files."""
-    if hit.page is not None:
-        return f"s. {hit.page}–{page_end}" if page_end not in (None, hit.page) else f"s. {hit.page}"
-    if hit.line_start is not None:
-        return f"rad {hit.line_start}–{hit.line_end}" if hit.line_end not in (None, hit.line_start) else f"rad {hit.line_start}"
-    return ""
-
-
-def citation_parts(hit: Hit, page_end: int | None = None) -> list[tuple[str, str]]:
+def citation_parts(hit: Hit) -> list[tuple[str, str]]:
     """Labelled citation fields for display, in Swedish, skipping unknown ones."""
     out = [("Rapport", hit.title)]
     if hit.organisation:
@@ -117,7 +101,7 @@ def citation_parts(hit: Hit, page_end: int | None = None) -> list[tuple[str, str
         out.append(("År", str(hit.year)))
     if hit.doc_type:
         out.append(("Typ", hit.doc_type))
-    loc = location(hit, page_end)
+    loc = hit_location(hit)
     if loc:
         out.append(("Plats", loc))
     if hit.section:

@@ -110,24 +110,24 @@ def test_reader_whose_generation_is_pruned_while_loading_retries(tmp_path, two_c
 
 
 def test_reader_pruned_mid_load_without_verification(tmp_path, two_corpora, monkeypatch):
-    """Same race without checksums (verify=False): files vanish during KnowledgeBase loading."""
-    from kb import search
+    """Same race without checksums (verify=False): files vanish while the index loads."""
+    from kb import local, search
 
     a, b, res = two_corpora
     root = tmp_path / "live"
     build_index([a], root, CFG, corpus_root=a)
-    real_init = search.KnowledgeBase.__init__
+    real_init = local.LocalIndex.__init__
     fired = []
 
-    def init(self, r, gen, manifest, embedder=None):
+    def init(self, r, gen, manifest):
         if not fired:
             fired.append(1)
             build_index([b], root, CFG, corpus_root=b)
             build_index([a], root, CFG, corpus_root=a)
             build_index([b], root, CFG, corpus_root=b)
-        return real_init(self, r, gen, manifest, embedder)
+        return real_init(self, r, gen, manifest)
 
-    monkeypatch.setattr(search.KnowledgeBase, "__init__", init)
+    monkeypatch.setattr(local.LocalIndex, "__init__", init)
     kb = search.open_index(root, verify=False)
     assert [(h.chunk_id, round(h.score, 6), h.text) for h in kb.search(QUERY, k=5).hits] == res["b"]
 
