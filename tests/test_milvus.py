@@ -6,6 +6,7 @@ Small corpora and the ``hash:64`` embedder; the dev-set parity with the real emb
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -278,3 +279,51 @@ def test_unreachable_server_is_one_error_line_naming_the_address(corpus):
 
 def test_empty_passage_gets_a_placeholder_dimension():
     assert sparse.doc_vector([], {}, 10.0) == {sparse.EMPTY: 1.0}
+
+
+def cli_json(capsys, *args: str):
+    from kb.cli import main
+
+    assert main(list(args)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_json_contract_is_the_same_on_milvus(milvus, corpus, tmp_path, capsys, monkeypatch):
+    folder, uri = str(tmp_path / "index"), new_uri(milvus)
+    for index in (folder, uri):
+        report = cli_json(capsys, "ingest", str(corpus), "--index", index, "--embedder", "hash:64", "--json")
+        assert report["documents"] == 4 and report["rebuilt"]
+    for q in QUERIES[:4]:
+        for extra in ([], ["--year", "2023"], ["--org", "Leanlink", "--mode", "bm25"]):
+            a = cli_json(capsys, "search", q, "--json", "--index", folder, *extra)
+            b = cli_json(capsys, "search", q, "--json", "--index", uri, *extra)
+            assert a == b and (a["hits"] or extra), (q, extra)
+    a = cli_json(capsys, "ask", QUERIES[0], "--json", "--index", folder)
+    b = cli_json(capsys, "ask", QUERIES[0], "--json", "--index", uri)
+    assert a == b and a["hits"]
+    monkeypatch.setenv("KB_INDEX", uri)
+    info = cli_json(capsys, "info", "--json")
+    assert info["index"] == uri and info["documents"] == 4 and info["vector_index"] == "milvus FLAT"
+    local = cli_json(capsys, "info", "--json", "--index", folder)
+    assert (info["documents"], info["passages"], info["embedder"]) == (local["documents"], local["passages"], local["embedder"])
+    assert [d["doc_id"] for d in info["documents_list"]] == [d["doc_id"] for d in local["documents_list"]]
+
+
+def test_ui_on_milvus_shows_the_same_hits(milvus, corpus, tmp_path, monkeypatch):
+    import html
+
+    from streamlit.testing.v1 import AppTest
+
+    folder, uri = tmp_path / "index", new_uri(milvus)
+    build_index([corpus], folder, HASH)
+    ingest_milvus([corpus], uri, HASH)
+    shown = []
+    for index in (str(folder), uri):
+        monkeypatch.setenv("KB_INDEX", index)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.run()
+        assert not at.exception, at.exception
+        at.text_input(key="query").set_value(QUERIES[0]).run()
+        assert not at.exception, at.exception
+        shown.append([html.unescape(h.value) for h in at.get("html") if "class='kb-cite'" in h.value])
+    assert shown[0] and shown[0] == shown[1]
