@@ -21,7 +21,8 @@ there are no hash collisions and a stored vector stays valid for as long as the 
 **Statistics.** ``N`` (passages), the sum of passage lengths (``avgdl = total / N``) and the
 document frequency of every term. The query side always uses the current ``N`` and ``df``; the
 document side bakes in the ``avgdl`` of the moment it was written, so after incremental ingests
-it drifts (see :func:`drifted`: a re-weighting pass rewrites every passage's vector).
+it drifts; :mod:`kb.milvus_ingest` rewrites the vectors of passages whose ``avgdl`` is too far
+from the current one (``N`` is not in the document side: a growing ``N`` needs no rewrite).
 """
 from __future__ import annotations
 
@@ -111,13 +112,3 @@ def coverage(
         if term in have and df.get(term, 0) > 0:
             got += w
     return got / total if total > 0 else 0.0
-
-
-def drifted(written: CorpusStats, now: CorpusStats, tolerance: float) -> bool:
-    """True when N or avgdl moved by more than ``tolerance`` (relative) since the document
-    sides were written: then a re-weighting pass is due."""
-    if written.n_docs == 0:
-        return now.n_docs > 0
-    dn = abs(now.n_docs - written.n_docs) / written.n_docs
-    da = abs(now.avgdl - written.avgdl) / written.avgdl
-    return dn > tolerance or da > tolerance

@@ -327,3 +327,27 @@ def test_ui_on_milvus_shows_the_same_hits(milvus, corpus, tmp_path, monkeypatch)
         assert not at.exception, at.exception
         shown.append([html.unescape(h.value) for h in at.get("html") if "class='kb-cite'" in h.value])
     assert shown[0] and shown[0] == shown[1]
+
+
+def test_bm25_weights_are_rewritten_when_the_mean_length_drifts(milvus, corpus, tmp_path):
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    before = MilvusIndex(uri)
+    old = {r["chunk_id"]: r["avgdl"] for r in before.conn.query(before.loc.collection, filter="", output_fields=["avgdl"], limit=1000)}
+    assert len(set(old.values())) == 1
+    # one long report: the mean passage length grows far beyond the 2 % tolerance
+    long_text = " Ekonomi\n" + "Kostnaderna för hemtjänsten och personlig assistans ökade kraftigt under året. " * 12 + "\n"
+    write_corpus(corpus, {"lang-rapport-2022.txt": long_text * 3})
+    ingest_milvus([corpus], uri, HASH)
+    after = MilvusIndex(uri)
+    stats = meta_get(after.conn, "stats")
+    avgdl = stats["total_len"] / stats["n"]
+    assert abs(avgdl / next(iter(old.values())) - 1) > 0.02
+    rows = after.conn.query(after.loc.collection, filter="", output_fields=["avgdl"], limit=1000)
+    assert rows and all(r["avgdl"] == pytest.approx(avgdl, rel=0.02) for r in rows)
+    clean = new_uri(milvus)
+    ingest_milvus([corpus], clean, HASH)
+    b = MilvusIndex(clean)
+    for q in QUERIES:
+        terms = b.analyzer.query_terms(q)
+        assert_same_ranking(after.lexical(terms, 50, Filters()), b.lexical(terms, 50, Filters()))
