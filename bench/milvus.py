@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -66,6 +67,32 @@ def time_modes(kb, queries: list[str], repeats: int) -> dict[str, dict[str, floa
     return out
 
 
+def server_times(kb, queries: list[str], repeats: int) -> dict[str, dict[str, float]]:
+    """The server's share: one dense and one sparse search of depth 100 per query, with and
+    without the passage records in the answer (no kb pipeline around them)."""
+    from kb import sparse
+
+    ix = kb.index
+    out = {}
+    for name, field, fields in (("dense_ids", "dense", []), ("dense_records", "dense", ["record", "doc_id"]),
+                                ("sparse_ids", "sparse", []), ("sparse_records", "sparse", ["record", "doc_id"])):
+        times = []
+        for _ in range(repeats):
+            for q in queries:
+                if field == "dense":
+                    data = [kb.embedder.embed_query(q).tolist()]
+                else:
+                    terms = kb.analyzer.query_terms(q)
+                    vocab, df, n = ix.term_stats(terms)
+                    data = [sparse.query_vector(terms, vocab, df, n) or {sparse.EMPTY: 1.0}]
+                t = time.perf_counter()
+                ix.conn.search(ix.loc.collection, data=data, anns_field=field, limit=100, output_fields=fields,
+                               search_params={"metric_type": "IP", "params": ix.dense_search if field == "dense" else {}})
+                times.append(time.perf_counter() - t)
+        out[name] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "n": len(times)}
+    return out
+
+
 def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int) -> dict:
     from kb.build import BuildConfig, build_index
     from kb.embed import get_embedder
@@ -94,6 +121,7 @@ def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int
                    "folder_passages_per_s": round(rep_f.passages / folder_s, 1),
                    "milvus_passages_per_s": round(rep_m.passages / milvus_s, 1)},
         "queries": {"folder": time_modes(kb_f, queries, repeats), "milvus": time_modes(kb_m, queries, repeats)},
+        "server": server_times(kb_m, queries, repeats),
     }
 
 
@@ -157,8 +185,9 @@ def bench_synthetic(n: int, src: Path, server, queries: list[str], repeats: int,
     uri = server.uri(f"bench_synth_{n}_" + uuid.uuid4().hex[:6])
     load = copy_generation(root, vec_file, uri, log)
     kb_f, kb_m = open_any(root, embedder=known, verify=False), open_any(uri, embedder=known)
-    return {"passages": n, "milvus_load": load,
-            "queries": {"folder": time_modes(kb_f, queries, repeats), "milvus": time_modes(kb_m, queries, repeats)}}
+    return {"passages": n, "milvus_load": load, "dense_index": kb_m.manifest["dense_index"],
+            "queries": {"folder": time_modes(kb_f, queries, repeats), "milvus": time_modes(kb_m, queries, repeats)},
+            "server": server_times(kb_m, queries, repeats)}
 
 
 def main() -> None:
@@ -174,7 +203,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kb-bench-milvus-"))
     server = LiteServer(work / "milvus.db").start()
     try:
-        result = {"corpus": bench_corpus(a.index, server, work, queries, a.repeats), "synthetic": {}}
+        result = {"load_avg_at_start": os.getloadavg(), "corpus": bench_corpus(a.index, server, work, queries, a.repeats), "synthetic": {}}
         print(json.dumps(result["corpus"], indent=1), flush=True)
         for n in [int(x) for x in a.sizes.split(",") if x.strip()]:
             result["synthetic"][n] = bench_synthetic(n, a.index, server, queries, a.repeats)
@@ -182,6 +211,7 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+    result["load_avg_at_end"] = os.getloadavg()
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"written {a.out}")

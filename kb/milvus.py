@@ -95,7 +95,7 @@ class MilvusIndex:
         self.manifest = dict(base, documents=listing, counts={"documents": len(listing), "passages": int(stats["n"])},
                              vectors={"kind": kind})
         self.generation = str(base.get("build", ""))
-        self._dense_search = dict(base.get("dense_index", {}).get("search", {}))
+        self.dense_search = dict(base.get("dense_index", {}).get("search", {}))
         self._memo: OrderedDict[str, Chunk] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -147,7 +147,7 @@ class MilvusIndex:
         return sorted((chunk_from_record(r["record"]) for r in rows), key=lambda x: x.ordinal)
 
     # -- retrieval --------------------------------------------------------------------------
-    def _term_stats(self, query: Sequence[tuple[str, float]]) -> tuple[dict[str, int], dict[str, int], int]:
+    def term_stats(self, query: Sequence[tuple[str, float]]) -> tuple[dict[str, int], dict[str, int], int]:
         """Sparse ids and df of the query's terms, and N, as stored now in the collection."""
         terms = list(dict.fromkeys(t for t, _ in query))
         stats = meta_get(self.conn, "stats") or {"n": 0}
@@ -157,7 +157,7 @@ class MilvusIndex:
         return vocab, df, int(stats["n"])
 
     def lexical(self, query: Sequence[tuple[str, float]], depth: int, filters: Filters) -> list[tuple[str, float]]:
-        vocab, df, n = self._term_stats(query)
+        vocab, df, n = self.term_stats(query)
         qv = sparse.query_vector(query, vocab, df, n)
         if not qv:
             return []
@@ -169,7 +169,7 @@ class MilvusIndex:
     def dense(self, vector: np.ndarray, depth: int, filters: Filters) -> list[tuple[str, float]]:
         res = self.conn.search(self.loc.collection, data=[np.asarray(vector, np.float32).tolist()], anns_field="dense",
                                limit=depth, filter=filter_expr(filters), output_fields=["record", "doc_id"],
-                               search_params={"metric_type": "IP", "params": self._dense_search})
+                               search_params={"metric_type": "IP", "params": self.dense_search})
         return self._ranked(res[0], positive=False)
 
     def _ranked(self, hits: list[dict[str, Any]], positive: bool) -> list[tuple[str, float]]:
@@ -184,7 +184,7 @@ class MilvusIndex:
         return out
 
     def coverage(self, query: Sequence[tuple[str, float]], chunk_id: str) -> float:
-        vocab, df, n = self._term_stats(query)
+        vocab, df, n = self.term_stats(query)
         rows = self.conn.get(self.loc.collection, ids=[chunk_id], output_fields=["sparse"])
         if not rows:
             return 0.0  # replaced by a concurrent ingest since it was found: it matches nothing now

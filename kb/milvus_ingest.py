@@ -427,11 +427,10 @@ def ingest_milvus(
     for d in docs:
         lexicon.update({w: lexicon.get(w, 0) + n for w, n in build_lexicon([dehyphenate(d.text)]).items()})
     w = Writer(conn, config, Analyzer(config.analyzer, lexicon), cache_dir, version, interrupted, progress)
-    counts = [w.analyse(d)[1] for d in docs]  # first pass: lengths for the final avgdl
-    w.total = sum(len(c) for c in counts)
+    sizes = [(len(ts), sum(map(len, ts))) for ts in (w.analyse(d)[1] for d in docs)]  # first pass: final avgdl
+    w.total = sum(n for n, _ in sizes)
     final = sparse.CorpusStats(sum(stored[p.doc_id]["n"] for p in unchanged) + w.total,
-                               sum(stored[p.doc_id]["total_len"] for p in unchanged) + sum(len(t) for c in counts for t in c))
-    del counts
+                               sum(stored[p.doc_id]["total_len"] for p in unchanged) + sum(t for _, t in sizes))
     manifest = manifest_of(prev, config, embedder, meta_get(conn, "dense_index"), version)
     meta_put(conn, {"manifest": manifest})
     for d in docs:  # a document never stored, after a completed ingest, is inserted
