@@ -10,9 +10,10 @@ then rows are written in batches instead of a generation:
    count and mean length (``avgdl``) are predicted from the stored per-document sums plus a
    first analysis pass over the new documents, so new passages get their final BM25 weights.
 3. **Write, one document at a time, in batches**: its passages are upserted (vectors, BM25
-   sparse vector, record), then passages of any older version are deleted, then its text, and
-   its ``NAME__docs`` row last: a document row means "this version is completely stored".
-   Removed documents are deleted the same way, row last.
+   sparse vector, record), then passages of any older version are deleted, then its text is
+   written and then its ``NAME__docs`` row: a document row means "this version is completely
+   stored". The old version's text goes last. A new document (after a completed ingest) is
+   inserted, not upserted. Removed documents are deleted: passages, text, row last.
 4. **Commit**: document frequencies, ``N`` and the length sum, the lexicon and the manifest.
 
 Crash safety: the ingest marks itself ``writing`` in ``NAME__meta`` first and ``done`` last.
@@ -299,13 +300,13 @@ class Writer:
             self.conn.upsert(self.conn.loc.side("text"), [
                 {"key": f"{doc.doc_id}#{self.version}#{i:06d}", "doc_id": doc.doc_id, "version": self.version,
                  "value": p, "v": DUMMY} for i, p in batch])
-        if not fresh:
-            self.conn.delete(self.conn.loc.side("text"), filter=newer)
         import json
 
         value = doc_value(doc, len(chunks), sum(len(t) for t in terms), len(pieces))
         self.conn.upsert(self.conn.loc.side("docs"), [{"key": doc.doc_id, "doc_id": doc.doc_id, "version": self.version,
                                                       "value": json.dumps(value, ensure_ascii=False), "v": DUMMY}])
+        if not fresh:  # after the row names the new version: a reader always finds the text it names
+            self.conn.delete(self.conn.loc.side("text"), filter=newer)
         return len(chunks)
 
     def remove(self, doc_id: str) -> None:
@@ -326,7 +327,8 @@ class Writer:
 
 def recount(conn: Connection, docs: dict[str, dict[str, Any]]) -> sparse.CorpusStats:
     """Statistics from the stored passages (after an interrupted run): df of every term, N and
-    the length sum; passages that no document row claims (same id and version) are deleted."""
+    the length sum; passages and text pieces that no document row claims (same id and version)
+    are deleted."""
     df: Counter[int] = Counter()
     n = total = 0
     orphans: list[str] = []
@@ -339,6 +341,10 @@ def recount(conn: Connection, docs: dict[str, dict[str, Any]]) -> sparse.CorpusS
         total += int(r["dlen"])
     for batch in batched(orphans, 1000):
         conn.delete(conn.loc.collection, ids=list(batch))
+    stale = [r["key"] for r in query_all(conn, conn.loc.side("text"), "", ["key", "doc_id", "version"])
+             if docs.get(r["doc_id"], {}).get("version") != r["version"]]
+    for batch in batched(stale, 1000):
+        conn.delete(conn.loc.side("text"), ids=list(batch))
     changed = []
     for r in query_all(conn, conn.loc.side("terms"), "", ["key", "term_id", "df"]):
         want = df.get(int(r["term_id"]), 0)
