@@ -130,8 +130,8 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     from kb import sparse
     from kb.analyze import Analyzer, AnalyzerConfig
     from kb.build import BuildConfig
-    from kb.milvus_ingest import Writer, commit, manifest_of
-    from kb.milvus_store import Connection, create_collections, dense_index, load, meta_put, parse_location
+    from kb.milvus_ingest import Writer, commit, create_for, manifest_of
+    from kb.milvus_store import Connection, dense_index, meta_put, parse_location
     from kb.search import open_index
     from synth import FakeEmbedder
 
@@ -141,9 +141,8 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     n = len(ix.ids)
     conn = Connection(parse_location(uri))
     t0 = time.perf_counter()
-    create_collections(conn, vecs.shape[1], dense_index(n))
-    load(conn)
-    meta_put(conn, {"dense_index": dense_index(n), "ingest": {"state": "writing"}})
+    create_for(conn, vecs.shape[1], n)
+    meta_put(conn, {"ingest": {"state": "writing"}})
     config = BuildConfig(embedder="bench-synthetic")
     an = Analyzer(AnalyzerConfig.from_json(kb.manifest["config"]["analyzer"]), ix.analyzer.lexicon)
     w = Writer(conn, config, an, None, "synthetic", False, lambda *a: None, embedder=FakeEmbedder())

@@ -382,21 +382,26 @@ def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusSta
     return len(ids), sparse.CorpusStats(stats.n_docs, total)
 
 
-def open_for_ingest(conn: Connection, config: BuildConfig, dim: int, model_id: str, expected: int) -> dict[str, Any] | None:
-    """The stored manifest (None for a new collection, which is then created); refuses a
-    collection of another format version or embedder with the folder index's messages."""
+def open_for_ingest(conn: Connection, model_id: str) -> dict[str, Any] | None:
+    """The stored manifest (None when the collection does not exist yet or its first ingest died
+    before writing one); refuses a collection of another format version or embedder with the
+    folder index's messages."""
     if not exists(conn):
-        create_collections(conn, dim, dense_index(expected))
-        load(conn)
-        meta_put(conn, {"dense_index": dense_index(expected)})
         return None
     load(conn)
     prev = meta_get(conn, "manifest")
     if prev is None:
-        return None  # created, but the first ingest died before it wrote its manifest
+        return None
     check_format(prev, str(conn.loc))
     store.check_embedder(prev, model_id, str(conn.loc))  # type: ignore[arg-type]
     return prev
+
+
+def create_for(conn: Connection, dim: int, passages: int) -> None:
+    """Create the collections for an expected number of passages (which picks the dense index)."""
+    create_collections(conn, dim, dense_index(passages))
+    load(conn)
+    meta_put(conn, {"dense_index": dense_index(passages)})
 
 
 def ingest_milvus(
@@ -411,9 +416,10 @@ def ingest_milvus(
     conn = Connection(parse_location(location))
     planned, failures = scan(paths, corpus_root)
     embedder = get_embedder(config.embedder)
-    prev = open_for_ingest(conn, config, embedder.dim, embedder.model_id, 50 * len(planned))
-    state = meta_get(conn, "ingest") or {}
-    stored = stored_docs(conn)
+    prev = open_for_ingest(conn, embedder.model_id)
+    existed = exists(conn)
+    state = (meta_get(conn, "ingest") or {}) if existed else {}
+    stored = stored_docs(conn) if existed else {}
     same = prev is not None and prev.get("config") == config.to_json()
     unchanged = [p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
                  and stored[p.doc_id]["path"] == p.path]
@@ -424,8 +430,7 @@ def ingest_milvus(
         return _report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0)
     version = uuid.uuid4().hex[:16]
     # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
-    interrupted = state.get("state") != "done" and passage_count(conn) > 0
-    meta_put(conn, {"ingest": {"state": "writing", "build": version}})
+    interrupted = existed and state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_planned(todo, progress)
     failures += bad
     removed += [p.doc_id for p in todo if p.doc_id in stored and p.doc_id not in {d.doc_id for d in docs}]
@@ -437,6 +442,9 @@ def ingest_milvus(
     w.total = sum(n for n, _ in sizes)
     final = sparse.CorpusStats(sum(stored[p.doc_id]["n"] for p in unchanged) + w.total,
                                sum(stored[p.doc_id]["total_len"] for p in unchanged) + sum(t for _, t in sizes))
+    if not existed:
+        create_for(conn, embedder.dim, final.n_docs)
+    meta_put(conn, {"ingest": {"state": "writing", "build": version}})
     manifest = manifest_of(prev, config, embedder, meta_get(conn, "dense_index"), version)
     meta_put(conn, {"manifest": manifest})
     for d in docs:  # a document never stored, after a completed ingest, is inserted
