@@ -25,6 +25,7 @@ from kb.answer import answer as extract_answer  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
     ExportMeta,
@@ -116,6 +117,14 @@ def build_panel(root: Path | str, reason: str) -> None:
             report = ingest_any([corpus], root, BuildConfig(), progress=progress)
         except KBError as e:
             st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
+            return
+        except (OSError, ValueError) as e:  # e.g. a folder that cannot be read: a message, not a traceback
+            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
+                     "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
+            return
+        if report.refused:  # nothing could be read: nothing was published (kb.guard)
+            st.error(f"Inget sökindex byggdes: ingen rapport kunde läsas in ({len(report.failed)} misslyckades). "
+                     f"Teknisk orsak: {escape_text(report.refused)}")
             return
         bar.progress(1.0, text="Klart")
         st.success(f"Sökindexet är byggt: {report.documents} rapporter, {report.passages} passager.")
@@ -322,6 +331,7 @@ def main() -> None:
     query = st.text_input(
         "Fråga eller sökord",
         key="query",
+        max_chars=MAX_QUERY_CHARS,
         placeholder="Skriv en fråga, t.ex. ”varför underskott inom LSS 2023”, och tryck Enter",
     )
     query = (query or "").strip()

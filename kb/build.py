@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from . import bm25, store, vectors
+from . import bm25, guard, store, vectors
 from .analyze import Analyzer, AnalyzerConfig, build_lexicon
 from .chunk import ChunkConfig, chunk_document
-from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, get_embedder, text_key
+from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
-from .ingest import discover, file_sha256, make_doc_id, read_document, unexpected_reason
+from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 from .records import Chunk, Document, Failure
 from .text import dehyphenate
 
@@ -40,7 +40,7 @@ Reader = Callable[[Path, str, str], Document]  # (path, doc_id, sha256) -> Docum
 
 # Bump when reading, cleaning, metadata inference or chunking change in a way that alters
 # documents or passages: a new version makes the next `kb ingest` re-read every file.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3  # 3: sidecars validated, inferred titles one line (issue 12)
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    refused: str | None = None  # why nothing was published (kb.guard.publish_refusal)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -157,12 +158,15 @@ class BuildPlan:
         return self.same_config and not (self.added or self.updated or self.removed)
 
 
-def plan_build(paths: list[Path], root: Path, config: BuildConfig) -> BuildPlan:
-    """Scan ``paths``, hash every supported file and compare with the live generation of ``root``."""
+def plan_build(
+    paths: list[Path], root: Path, config: BuildConfig, found: tuple[list[Path], list[Failure]] | None = None
+) -> BuildPlan:
+    """Scan ``paths`` (or take ``found``, the result of :func:`kb.ingest.discover_files`), hash
+    every supported file and compare with the live generation of ``root``."""
     prev_gen, prev = _previous(root)
     prev_files: dict[str, dict[str, Any]] = (prev or {}).get("sources", {})
-    files = discover([Path(p) for p in paths])
-    bad: list[Failure] = []
+    files, skipped = found if found is not None else discover_files([Path(p) for p in paths])
+    bad: list[Failure] = list(skipped)
     shas: dict[str, str] = {}
     for p in files:
         try:
@@ -174,6 +178,8 @@ def plan_build(paths: list[Path], root: Path, config: BuildConfig) -> BuildPlan:
             shas[str(p)] = file_sha256(p)
         except OSError as e:  # unreadable (permissions) or vanished since the scan
             bad.append(Failure(str(p), f"cannot read: {e.strerror or e}"))
+        except IngestError as e:  # not a regular file, too large, a sidecar that cannot be read
+            bad.append(Failure(str(p), str(e)))
     unchanged = tuple(p for p, s in shas.items() if prev_files.get(p, {}).get("sha256") == s)
     return BuildPlan(
         files=tuple(p for p in files if str(p) in shas), shas=shas, bad=tuple(bad), prev_gen=prev_gen, prev=prev,
@@ -303,8 +309,10 @@ def embed_texts(
     texts: Sequence[str], embedder: Embedder, cache: EmbeddingCache, progress: Progress = _noop
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Vectors of ``texts`` (row i for text i), embedding only texts the cache does not hold;
-    returns the matrix and the positions of the texts that were embedded. The cache is saved with exactly the
-    texts of this build (it is only a cache: a failed save leaves the old file)."""
+    returns the matrix and the positions of the texts that were embedded. The cache is saved with
+    the new vectors added and nothing dropped: entries this build no longer uses are dropped only
+    once it is published (:func:`prune_cache`), so a failed build never shrinks the cache (it is
+    only a cache: a failed save leaves the old file)."""
     keys = [text_key(x) for x in texts]
     missing = sorted({k: i for i, k in enumerate(keys) if cache.get(k) is None}.values())
     done = 0
@@ -320,11 +328,23 @@ def embed_texts(
         for i, v in zip(missing, new):
             cache.put(keys[i], v)
     mat = np.stack([cache.get(k) for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
+    if missing:
+        save_cache(cache)
+    return mat, tuple(missing)
+
+
+def save_cache(cache: EmbeddingCache, keep: set[str] | None = None) -> None:
     try:
-        cache.save(keep=set(keys))
+        cache.save(keep=keep)
     except OSError:
         pass  # only a cache (written atomically, the old one stays); the index write reports a full disk
-    return mat, tuple(missing)
+
+
+def prune_cache(cache: EmbeddingCache, texts: Sequence[str]) -> None:
+    """After a publication: drop the cached vectors no passage of the live index uses."""
+    keep = {text_key(x) for x in texts}
+    if len(cache) > len(keep):
+        save_cache(cache, keep)
 
 
 # -- 5. write ----------------------------------------------------------------------------------
@@ -344,7 +364,11 @@ def write_generation(
     staging folder and publish it (:func:`kb.store.publish`). ``manifest`` supplies the embedder,
     config and sources; format version, time, vector parameters, documents and counts are added.
     On an error nothing is published and the staging folder is removed."""
-    staging = store.new_staging(root)
+    try:
+        staging = store.new_staging(root)
+    except OSError as e:  # a read-only index folder
+        raise KBError(f"could not write the index at {root}: {_write_error(e)}; "
+                      "the previous index is unchanged") from None
     try:
         store.write_jsonl(staging / "documents.jsonl", (store.doc_to_json(d) for d in docs))
         store.write_jsonl(staging / "chunks.jsonl", (c.to_json() for c in chunks))
@@ -382,22 +406,40 @@ def build_index(
     progress: Progress = _noop,
     corpus_root: Path | None = None,
     reader: Reader = read_document,
+    follow_symlinks: bool = False,
+    replace: bool = False,
 ) -> BuildReport:
-    """Index the supported files under ``paths`` into the index folder ``root``."""
+    """Index the supported files under ``paths`` into the index folder ``root``.
+
+    The inputs and the embedder spec are checked before the index folder is created or locked
+    (a path that does not exist leaves nothing behind). Symlinks that leave the given folders
+    are skipped unless ``follow_symlinks``. Unless ``replace``, a build that would remove
+    documents not under ``paths`` is refused before reading, and one that would leave no
+    document publishes nothing (:mod:`kb.guard`; the report's ``refused`` says why).
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     root = Path(root)
     if corpus_root is None and len(paths) == 1 and Path(paths[0]).is_dir():
         corpus_root = Path(paths[0])
+    check_spec(config.embedder)
+    found = discover_files([Path(p) for p in paths], follow_symlinks)
     with store.build_lock(root):
         store.clean_leftovers(root)
-        plan = plan_build(paths, root, config)
+        plan = plan_build(paths, root, config, found)
         timings["scan"] = time.perf_counter() - t0
         if plan.is_noop():
             return noop_report(plan, root, time.perf_counter() - t0, timings)
+        guard.check_removals(plan.removed, plan.prev_sources, [Path(p) for p in paths], root, replace)
         t = time.perf_counter()
         read = read_sources(plan, corpus_root, reader, progress)
         timings["read"] = time.perf_counter() - t
+        refusal = guard.publish_refusal(len(read.docs), len((plan.prev or {}).get("documents", [])), root, replace)
+        if refusal:
+            return BuildReport(index=str(root), rebuilt=False, failed=read.failures, refused=refusal,
+                               documents=len((plan.prev or {}).get("documents", [])),
+                               passages=(plan.prev or {}).get("counts", {}).get("passages", 0),
+                               seconds=time.perf_counter() - t0, timings=timings)
         t = time.perf_counter()
         passages = prepare_passages(read.docs, config)
         timings["chunk+analyze"] = time.perf_counter() - t
@@ -414,9 +456,12 @@ def build_index(
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
         write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs, config.bm25, manifest)
+        prune_cache(cache, passages.texts)
         timings["write"] = time.perf_counter() - t
+    indexed = {p for p, info in read.sources.items() if "doc_id" in info}  # a file that failed is not added
     return BuildReport(
-        index=str(root), rebuilt=True, added=plan.added, updated=plan.updated, unchanged=plan.unchanged,
+        index=str(root), rebuilt=True, added=tuple(p for p in plan.added if p in indexed),
+        updated=tuple(p for p in plan.updated if p in indexed), unchanged=plan.unchanged,
         removed=plan.removed, failed=read.failures, documents=len(read.docs), passages=len(passages.chunks),
         embedded=len(embedded), embed_tokens_estimate=sum(len(passages.texts[i]) for i in embedded) // 4,
         seconds=time.perf_counter() - t0, embed_seconds=timings["embed"], timings=timings,

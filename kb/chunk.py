@@ -16,6 +16,7 @@ Ids are ``{doc_id}:{ordinal}``, stable for the same input and parameters.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import asdict, dataclass
 
@@ -97,9 +98,9 @@ def _split_large(text: str, start: int, end: int, max_chars: int, by_lines: bool
     a = 0
     while len(seg) - a > max_chars:
         limit = a + max_chars
-        candidates = [c for c in cuts if a < c <= limit]
-        if candidates:
-            b = candidates[-1]
+        j = bisect.bisect_right(cuts, limit) - 1  # the last cut within reach (O(log n), cuts ascend)
+        if j >= 0 and cuts[j] > a:
+            b = cuts[j]
         else:
             sp = seg.rfind(" ", a + max_chars // 2, limit)
             b = sp if sp > a else limit

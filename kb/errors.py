@@ -24,3 +24,4 @@ class EmbedderError(KBError):
 
 class IngestError(KBError):
     """A single input file could not be read; carries a one-line reason."""
+

@@ -38,18 +38,19 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import replace as replace_report
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import sparse, store
+from . import guard, sparse, store
 from .analyze import Analyzer, build_lexicon
 from .build import BuildConfig, BuildReport, retrieval_text
 from .chunk import chunk_document
 from .embed import EmbeddingCache, get_embedder, text_key
 from .errors import IngestError
-from .ingest import discover, file_sha256, make_doc_id, read_document, unexpected_reason
+from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 from .milvus import check_format
 from .milvus_store import (
     DUMMY,
@@ -90,13 +91,14 @@ def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
-def scan(paths: Sequence[Path], corpus_root: Path | None) -> tuple[list[Planned], list[Failure]]:
+def scan(paths: Sequence[Path], corpus_root: Path | None, follow_symlinks: bool = False) -> tuple[list[Planned], list[Failure]]:
     """Supported files with their hashes, one :class:`Planned` per distinct content (the folder
     build's ids: slug of the path relative to the corpus root, a hash suffix on a clash)."""
-    failures: list[Failure] = []
+    files, skipped = discover_files([Path(x) for x in paths], follow_symlinks)
+    failures: list[Failure] = list(skipped)
     by_sha: dict[str, Planned] = {}
     used: set[str] = set()
-    for p in discover([Path(x) for x in paths]):
+    for p in files:
         try:
             str(p).encode("utf-8")
             sha = file_sha256(p)
@@ -407,14 +409,17 @@ def create_for(conn: Connection, dim: int, passages: int) -> None:
 def ingest_milvus(
     paths: Sequence[Path], location: str, config: BuildConfig = BuildConfig(), progress: Progress = _noop,
     corpus_root: Path | None = None, cache_dir: Path | None = None, reweight_tolerance: float = 0.02,
+    follow_symlinks: bool = False, replace: bool = False,
 ) -> BuildReport:
-    """Index the files under ``paths`` into ``milvus://HOST:PORT/COLLECTION`` (incremental)."""
+    """Index the files under ``paths`` into ``milvus://HOST:PORT/COLLECTION`` (incremental). The
+    folder build's guard applies: no removal of documents outside ``paths`` and no emptying of
+    the collection unless ``replace``."""
     t0 = time.perf_counter()
     sparse.check_params(config.bm25)
     if corpus_root is None and len(paths) == 1 and Path(paths[0]).is_dir():
         corpus_root = Path(paths[0])
     conn = Connection(parse_location(location))
-    planned, failures = scan(paths, corpus_root)
+    planned, failures = scan(paths, corpus_root, follow_symlinks)
     embedder = get_embedder(config.embedder)
     prev = open_for_ingest(conn, embedder.model_id)
     existed = exists(conn)
@@ -428,11 +433,17 @@ def ingest_milvus(
     removed = sorted(set(stored) - {p.doc_id for p in planned})
     if not todo and not removed and same and state.get("state") == "done":
         return _report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0)
+    guard.check_removals([stored[i]["path"] for i in removed], {stored[i]["path"]: {"doc_id": i} for i in removed},
+                         [Path(p) for p in paths], location, replace)  # type: ignore[arg-type]
     version = uuid.uuid4().hex[:16]
     # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
     interrupted = existed and state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_planned(todo, progress)
     failures += bad
+    refusal = guard.publish_refusal(len(docs) + len(unchanged), len(stored), location, replace)  # type: ignore[arg-type]
+    if refusal:
+        return replace_report(_report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0),
+                              refused=refusal, documents=len(stored), passages=sum(d["n"] for d in stored.values()))
     removed += [p.doc_id for p in todo if p.doc_id in stored and p.doc_id not in {d.doc_id for d in docs}]
     lexicon = build_lexicon(dehyphenate(stored_text(conn, p.doc_id, stored[p.doc_id]["version"])) for p in unchanged)
     for d in docs:

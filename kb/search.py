@@ -56,6 +56,24 @@ class SearchParams:
     max_text_chars: int = 1500
 
 
+def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[str, ...]:
+    """One note per filter value that no document in the index has, listing the known values
+    (a search restricted by it finds nothing, and the note says why)."""
+    known = {
+        "years": facets["years"], "organisations": facets["organisations"],
+        "doc_types": facets["doc_types"], "doc_ids": [d for d, _ in facets["documents"]],
+    }
+    words = {"years": "year", "organisations": "organisation", "doc_types": "report type", "doc_ids": "document id"}
+    notes = []
+    for name, values in known.items():
+        have = set(values)
+        for v in getattr(filters, name):
+            if v not in have:
+                shown = ", ".join(map(str, values[:20])) + (f" … ({len(values) - 20} more)" if len(values) > 20 else "")
+                notes.append(f"no document in this index has {words[name]} {v!r:.80}; known: {shown or 'none'}")
+    return tuple(notes)
+
+
 class KnowledgeBase:
     """A loaded index and its embedder. Construct with :func:`open_index`."""
 
@@ -145,7 +163,11 @@ class KnowledgeBase:
         if k < 1:
             raise KBError("k must be at least 1")
         filters = filters or Filters()
+        notes = unknown_filter_values(filters, self.facets()) if not filters.is_empty() else ()
         info = self.interpret(query)
+        if info.truncated:
+            notes = (*notes, f"the question is longer than {MAX_QUERY_CHARS} characters; only the first "
+                             f"{MAX_QUERY_CHARS} were used")
         fused = self._fused(info, filters, mode, params, max(params.depth, k * 3))
         years = info.years if (use_query_years and not filters.years) else ()
         chunks = {c.chunk_id: c for c in self.index.chunks(list(fused))}
@@ -161,7 +183,7 @@ class KnowledgeBase:
             self._hit(rank, chunks[cid], score, [chunks[d] for d in dups], params)
             for rank, (cid, score, dups) in enumerate(kept, 1)
         ]
-        return SearchResult(query=query, hits=tuple(hits), info=info)
+        return SearchResult(query=query, hits=tuple(hits), info=info, notes=notes)
 
     def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams, depth: int) -> dict[str, float]:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""

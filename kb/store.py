@@ -40,12 +40,14 @@ generation (every file of one generation or of the other, never a mixture).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -162,11 +164,48 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def sha256_file(path: Path) -> str:
+class NotRegularFileError(OSError):
+    """A path names a named pipe, device, socket or folder where a regular file was expected."""
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` describes, in words ("named pipe", "character device", ...)."""
+    for test, name in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def check_regular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(errno.EINVAL, f"not a regular file ({file_kind(mode)})", str(path))
+
+
+def open_regular(path: Path):
+    """Open a regular file for binary reading; never blocks on a named pipe and never opens a
+    device. The type is checked before opening (``stat``) and again on the open descriptor
+    (``fstat``), so a file swapped for a pipe in between is refused too."""
+    check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        check_regular(path, os.fstat(fd).st_mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def sha256_file(path: Path, tail: bytes = b"") -> str:
+    """SHA-256 of a regular file's bytes followed by ``tail`` (read in blocks; pipes and
+    devices are refused with :class:`NotRegularFileError`)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+    h.update(tail)
     return h.hexdigest()
 
 
@@ -257,9 +296,14 @@ def file_table(gen: Path) -> dict[str, dict[str, Any]]:
 
 @contextlib.contextmanager
 def build_lock(root: Path):
-    """Exclusive lock so that two builds never write the same index at once."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    """Exclusive lock so that two builds never write the same index at once. A folder that
+    cannot be created or written (a file in the way, no permission) is a KBError."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise KBError(f"cannot use {root} as the index folder: {folder_problem(e)}; "
+                      "choose another folder with --index") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -270,20 +314,35 @@ def build_lock(root: Path):
         os.close(fd)
 
 
+def folder_problem(e: OSError) -> str:
+    """Why a folder could not be created or written, in words."""
+    if isinstance(e, FileExistsError):
+        return "it is a file, not a folder"
+    if isinstance(e, NotADirectoryError):
+        return "a part of the path is a file, not a folder"
+    if e.errno == errno.EROFS:
+        return "the file system is read-only"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    return e.strerror or str(e)
+
+
 def clean_leftovers(root: Path) -> int:
     """Remove what an interrupted build left behind (call under the build lock): temporary
     build folders (``.tmp-*``, including half-deleted old generations) and temporary files of
     atomic writes (``.*.tmp``) in the index folder and in the embedding cache."""
     n = 0
     for p in root.glob(".tmp-*"):
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        n += 1
+        with contextlib.suppress(OSError):  # a read-only folder: the build itself reports it
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            n += 1
     tmps = list(root.glob(".*.tmp"))
     if (root / "cache").is_dir():
         tmps += [p for p in (root / "cache").rglob(".*.tmp") if p.is_file()]
     for p in tmps:
-        p.unlink(missing_ok=True)
-        n += 1
+        with contextlib.suppress(OSError):
+            p.unlink(missing_ok=True)
+            n += 1
     return n
 
 

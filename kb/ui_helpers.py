@@ -21,6 +21,7 @@ from typing import Any
 
 from .cite import hit_location
 from .records import Hit
+from .sanitize import csv_cell, md_inline, md_quote_line
 from .text import TOKEN_PATTERN, tokenize
 
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
@@ -184,36 +185,42 @@ def export_json(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = 
 
 
 def export_csv(meta: ExportMeta, hits: Sequence[Hit]) -> str:
-    """One row per hit; query, export time and index version repeated on each row (easy to merge)."""
+    """One row per hit; query, export time and index version repeated on each row (easy to merge).
+    Every text cell passes :func:`kb.sanitize.csv_cell`, so none is read as a formula."""
     buf = io.StringIO()
     fields = ("query", "exported_at", "index_version", *EXPORT_FIELDS)
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
     w.writeheader()
     for row in export_rows(hits):
         row = {**row, "also_at": " | ".join(row["also_at"] or ())}
-        w.writerow({"query": meta.query, "exported_at": meta.exported_at, "index_version": meta.index_version, **row})
+        row = {"query": meta.query, "exported_at": meta.exported_at, "index_version": meta.index_version, **row}
+        w.writerow({k: csv_cell(v) for k, v in row.items()})  # no cell runs as a formula
     return buf.getvalue()
 
 
 def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = ()) -> str:
+    """Evidence as Markdown. Every value from a document or the user (query, titles, citations,
+    sentences, passage text) is escaped (:mod:`kb.sanitize`): raw HTML shows as text and a line
+    break in a title cannot start a heading."""
     lines = [
         "# Underlag från rapportsökning",
         "",
-        f"- **Fråga:** {meta.query}",
-        f"- **Exporterad:** {meta.exported_at}",
-        f"- **Indexversion:** {meta.index_version}" + (f" (byggt {meta.index_created})" if meta.index_created else ""),
+        f"- **Fråga:** {md_inline(meta.query)}",
+        f"- **Exporterad:** {md_inline(meta.exported_at)}",
+        f"- **Indexversion:** {md_inline(meta.index_version)}"
+        + (f" (byggt {md_inline(meta.index_created)})" if meta.index_created else ""),
     ]
     if meta.filters:
-        lines.append(f"- **Avgränsningar:** {meta.filters}")
+        lines.append(f"- **Avgränsningar:** {md_inline(meta.filters)}")
     if answer:
         lines += ["", "## Svar (citerade meningar)", ""]
-        lines += [f"- {a['sentence']} [{a['hit_rank']}]" for a in answer]
+        lines += [f"- {md_inline(a['sentence'])} [{int(a['hit_rank'])}]" for a in answer]
     lines += ["", "## Källor", ""]
     for h in hits:
-        lines.append(f"### [{h.rank}] {h.citation}")
+        lines.append(f"### [{h.rank}] {md_inline(h.citation)}")
         lines.append("")
-        lines.extend("> " + line.rstrip() if line.strip() else ">" for line in h.text.splitlines())
+        lines.extend("> " + md_quote_line(line) if line.strip() else ">" for line in h.text.splitlines())
         if h.also_at:
-            lines += ["", "Samma text även i: " + "; ".join(h.also_at)]
+            lines += ["", "Samma text även i: " + "; ".join(md_inline(a) for a in h.also_at)]
         lines += ["", f"Poäng: {h.score:.4f}", ""]
     return "\n".join(lines).rstrip() + "\n"

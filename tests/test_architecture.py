@@ -3,12 +3,13 @@ higher stage to a lower one, and no private name used across modules.
 
 Layers, low to high (a module may import only from its own layer or lower ones):
 
-0. records, errors, text            typed records, errors, shared text rules
+0. records, errors, text, sanitize  typed records, errors, shared text rules, safe output of untrusted text
 1. store, analyze, pdfworker, milvus_store
                                     file formats and atomic writes; Swedish analysis; PDF worker;
                                     the Milvus layout and connection
-2. ingest, chunk, embed, bm25, sparse, vectors, fuse, rules, cite, rowstore
-                                    the stages of a build and the pure ranking/citation rules
+2. ingest, chunk, embed, bm25, sparse, vectors, fuse, rules, cite, rowstore, guard
+                                    the stages of a build, the pure ranking/citation rules and the
+                                    rules deciding whether a build may publish
 3. build, backend, local, milvus, milvus_ingest
                                     building an index; the index interface, the folder index and
                                     the Milvus index with its ingest
@@ -23,11 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
-    "records": 0, "errors": 0, "text": 0,
+    "records": 0, "errors": 0, "text": 0, "sanitize": 0,
     "store": 1, "analyze": 1, "pdfworker": 1,
     "milvus_store": 1,
     "ingest": 2, "chunk": 2, "embed": 2, "bm25": 2, "vectors": 2, "fuse": 2, "rules": 2, "cite": 2, "rowstore": 2,
-    "sparse": 2,
+    "sparse": 2, "guard": 2,
     "build": 3, "backend": 3, "local": 3, "milvus": 3, "milvus_ingest": 3,
     "search": 4, "answer": 4, "evaluate": 4, "location": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,

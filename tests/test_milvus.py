@@ -351,3 +351,17 @@ def test_bm25_weights_are_rewritten_when_the_mean_length_drifts(milvus, corpus, 
     for q in QUERIES:
         terms = b.analyzer.query_terms(q)
         assert_same_ranking(after.lexical(terms, 50, Filters()), b.lexical(terms, 50, Filters()))
+
+
+def test_a_careless_ingest_is_refused_as_for_a_folder(milvus, corpus, tmp_path):
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    with pytest.raises(KBError, match="not under the given paths"):
+        ingest_milvus([corpus / "leanlink-budget-2024.txt"], uri, HASH)
+    for f in list(corpus.iterdir()):  # every report deleted from the folder
+        f.unlink()
+    rep = ingest_milvus([corpus], uri, HASH)
+    assert rep.refused and "every document (4)" in rep.refused and rep.documents == 4
+    assert len(MilvusIndex(uri).heads()) == 4
+    rep = ingest_milvus([corpus], uri, HASH, replace=True)
+    assert rep.documents == 0 and len(rep.removed) == 4 and not MilvusIndex(uri).heads()
