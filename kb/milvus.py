@@ -174,13 +174,12 @@ class MilvusIndex:
 
     # -- retrieval --------------------------------------------------------------------------
     def term_stats(self, query: Sequence[tuple[str, float]]) -> tuple[dict[str, int], dict[str, int], int]:
-        """Sparse ids and df of the query's terms, and N, as stored now in the collection."""
+        """Sparse ids and df of the query's terms and N, as stored now (N ≥ every df: df is committed first)."""
         terms = list(dict.fromkeys(t for t, _ in query))
         stats = meta_get(self.conn, "stats") or {"n": 0}
         rows = self.conn.get(self.loc.side("terms"), ids=terms, output_fields=["term_id", "df"]) if terms else []
         vocab = {r["key"]: int(r["term_id"]) for r in rows}
         df = {r["key"]: int(r["df"]) for r in rows}
-        # an ingest commits df just before N: for that moment N is at least every df (IDF ≥ 0)
         return vocab, df, max(int(stats["n"]), *df.values(), 0)
 
     def lexical(self, query: Sequence[tuple[str, float]], depth: int, filters: Filters) -> list[tuple[str, float]]:
