@@ -1,7 +1,8 @@
 """The ``kb`` command: a thin layer over the library.
 
 Commands: ``ingest``, ``search`` (single or batch, human or ``--json``), ``ask`` (extractive
-answer), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb.errors.KBError`)
+answer; with ``--generate`` also a checked answer from a language model server, see
+:mod:`kb.generate`), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb.errors.KBError`)
 become one clear line on stderr and exit code 2; nothing else is caught.
 
 Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="hits to draw the answer from (default 5)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--generate", action="store_true",
+                   help="also have the language model at $KB_LLM_URL write an answer; every sentence is checked")
     _index_arg(p)
     _filter_args(p)
 
@@ -191,14 +194,18 @@ def cmd_ask(a: argparse.Namespace) -> int:
     kb = open_index(_root(a))
     res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
     ans = answer(kb, res)
+    gen = _generated(a, kb, res)  # None unless --generate
     if a.json:
         print(json.dumps(
             {"question": a.question,
              "answer": [{"sentence": s.sentence, "hit_rank": s.hit_rank} for s in ans.sentences],
-             "hits": [h.to_json() for h in res.hits]},
+             "hits": [h.to_json() for h in res.hits],
+             **({"generated": gen.to_json()} if gen is not None else {})},
             ensure_ascii=False))
         return 0
-    if ans.sentences:
+    if _print_generated(gen):
+        pass  # the checked generated answer stands in for the extractive one
+    elif ans.sentences:
         print("Svar:")
         for s in ans.sentences:
             print(textwrap.fill(f"{s.sentence} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
@@ -208,6 +215,48 @@ def cmd_ask(a: argparse.Namespace) -> int:
     for h in res.hits:
         print(f"  [{h.rank}] {h.citation}")
     return 0
+
+
+def _generated(a: argparse.Namespace, kb, res):
+    """``kb ask --generate``: the checked answer of the language model server (kb.generate), or None."""
+    if not a.generate:
+        return None
+    from .generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+
+    settings = LLMSettings.from_env()
+    if settings is None:
+        raise KBError(f"--generate needs a language model server: set {ENV_URL} (an OpenAI-compatible base URL, "
+                      f"e.g. http://127.0.0.1:8080/v1) and {ENV_MODEL}")
+    gen = generate(settings, a.question, sources_from_hits(res.hits, a.k), kb.analyzer)
+    if gen.error:
+        print(f"kb: warning: {gen.error}; showing the extractive answer", file=sys.stderr)
+    return gen
+
+
+def _print_generated(gen) -> bool:
+    """Print a generated answer, unsupported sentences marked; False when the extractive answer stands."""
+    if gen is None:
+        return False
+    if gen.fallback:
+        if gen.error is None:
+            print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
+        return False
+    print(f"Svar skrivet av språkmodellen {gen.model} (varje mening kontrollerad mot källorna):")
+    for s in gen.sentences:
+        text = f"{s.text} {''.join(f'[{n}]' for n in s.citations)}" + ("" if s.supported else "  (ej belagt)")
+        print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+    return True
+
+
+def _llm_info() -> dict:
+    """The language model server in use for ``kb info`` (nothing when ``KB_LLM_URL`` is unset)."""
+    from .generate import LLMSettings
+
+    try:
+        s = LLMSettings.from_env()
+    except KBError as e:
+        return {"llm_error": str(e)}
+    return {} if s is None else {"llm_url": s.display_url(), "llm_model": s.model}
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
@@ -249,7 +298,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     from .search import open_index
 
     kb = open_index(_root(a))
-    st = kb.stats()
+    st = kb.stats() | _llm_info()
     if a.json:
         print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
         return 0

@@ -193,3 +193,141 @@ def test_check_answer_streaming_prefix_leaves_out_the_unfinished_sentence():
     text = "Sjukfrånvaron var 8,1 procent [3]. Underskottet beror på"
     assert [s.text for s in check_answer(text, EV, AN, complete_only=True)] == ["Sjukfrånvaron var 8,1 procent."]
     assert len(check_answer(text, EV, AN)) == 2
+
+
+# -- the client against a fake server ---------------------------------------------------------
+
+
+def settings(url: str, timeout: float = 5.0, key: str | None = None) -> LLMSettings:
+    return LLMSettings(url, "fake-model", key, timeout, max_tokens=64)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_stream_request_and_pieces():
+    pieces = ("Sjukfrånvaron var ", "8,1 procent [3]. ", "Underskottet var 900 mnkr [2].")
+    with llmfake.FakeLLM("sse", pieces) as fake:
+        seen = []
+        gen = generate(settings(fake.url + "/", key="sk-test"), "Hur hög var sjukfrånvaron?", SOURCES, AN, seen.append)
+    path, headers, body = fake.requests[0]
+    assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer sk-test"
+    assert body["stream"] is True and body["model"] == "fake-model" and body["max_tokens"] == 64
+    assert body["messages"] == build_messages("Hur hög var sjukfrånvaron?", SOURCES)
+    assert seen == ["Sjukfrånvaron var ", "Sjukfrånvaron var 8,1 procent [3]. ", "".join(pieces)]
+    assert gen.error is None and not gen.fallback and gen.model == "fake-model"
+    assert [(s.text, s.citations, s.supported) for s in gen.sentences] == [
+        ("Sjukfrånvaron var 8,1 procent.", (3,), True), ("Underskottet var 900 mnkr.", (2,), False)]
+
+
+def test_non_streaming_answer_is_accepted_and_all_unsupported_falls_back():
+    with llmfake.FakeLLM("json", ("Allt gick bra [1].",)) as fake:
+        gen = generate(settings(fake.url), "Hur gick det?", SOURCES, AN)
+    assert gen.error is None and gen.text == "Allt gick bra [1]."
+    assert gen.fallback and [s.supported for s in gen.sentences] == [False]
+
+
+@pytest.mark.parametrize("mode, delay, message", [
+    ("error", 0, "HTTP 500 Internal Server Error: model exploded"),
+    ("malformed", 0, "not JSON"),
+    ("cut", 0, "ended before the answer was finished"),
+    ("slow", 3, "no complete answer within 1 s"),
+    ("trickle", 0.3, "no complete answer within 1 s"),  # each piece in time, the whole answer not
+])
+def test_server_failures_give_one_clear_error(mode, delay, message):
+    with llmfake.FakeLLM(mode, ("Början [1]. ",), delay=delay) as fake:
+        with pytest.raises(LLMError, match=message) as err:
+            "".join(stream_chat(settings(fake.url, timeout=1.0), [{"role": "user", "content": "x"}]))
+        gen = generate(settings(fake.url, timeout=1.0), "x", SOURCES, AN)
+    assert fake.url.removesuffix("/v1") in str(err.value) and "\n" not in str(err.value)
+    assert gen.fallback and gen.sentences == () and message in gen.error
+
+
+def test_server_down_is_one_clear_error():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(LLMError, match="connection refused.*unset KB_LLM_URL"):
+        list(stream_chat(settings(url), [{"role": "user", "content": "x"}]))
+    gen = generate(settings(url), "x", SOURCES, AN)
+    assert gen.fallback and "connection refused" in gen.error
+    assert gen.to_json() == {"model": "fake-model", "sentences": [], "fallback": True, "error": gen.error}
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+Q = "Varför underskott inom LSS?"
+
+
+def ask_json(capsys, index, *extra):
+    assert main(["ask", Q, "--index", str(index), "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def rank_of(out: dict, words: str) -> int:
+    return next(h["rank"] for h in out["hits"] if words in h["text"])
+
+
+def test_cli_ask_generate_json_adds_generated_and_keeps_the_rest(small_index, capsys, monkeypatch):
+    plain = ask_json(capsys, small_index)
+    n, m = rank_of(plain, "personlig"), rank_of(plain, "-46 mkr")
+    pieces = (f"Underskottet beror på personlig assistans [{n}]. ", f"Underskottet inom LSS var -64 mkr [{m}].")
+    with llmfake.FakeLLM("sse", pieces) as fake:
+        monkeypatch.setenv("KB_LLM_URL", fake.url)
+        monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
+        out = ask_json(capsys, small_index, "--generate")
+    assert {k: v for k, v in out.items() if k != "generated"} == plain
+    assert out["generated"] == {"model": "fake-model", "fallback": False, "error": None, "sentences": [
+        {"text": "Underskottet beror på personlig assistans.", "citations": [n], "supported": True, "reason": ""},
+        {"text": "Underskottet inom LSS var -64 mkr.", "citations": [m], "supported": False,
+         "reason": "numbers not in the cited sources: -64 mkr"}]}
+    # the sources sent were the hits, numbered by rank
+    user = fake.requests[0][2]["messages"][1]["content"]
+    assert all(f'<source id="{h["rank"]}" ref="{h["title"]}' in user for h in plain["hits"])
+
+
+def test_cli_ask_generate_human_output_and_fallback(small_index, capsys, monkeypatch):
+    n = rank_of(ask_json(capsys, small_index), "personlig")
+    monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
+    with llmfake.FakeLLM("sse", (f"Underskottet beror på personlig assistans [{n}]. Det steg kraftigt [{n}].",)) as fake:
+        monkeypatch.setenv("KB_LLM_URL", fake.url)
+        assert main(["ask", Q, "--index", str(small_index), "--generate"]) == 0
+    out = capsys.readouterr().out
+    assert "Svar skrivet av språkmodellen fake-model" in out and "\nSvar:" not in out
+    assert f"Underskottet beror på personlig assistans. [{n}]\n" in out and f"Det steg kraftigt. [{n}]  (ej belagt)" in out
+    with llmfake.FakeLLM("sse", (f"Underskottet var 12 mnkr [{n}].",)) as fake:
+        monkeypatch.setenv("KB_LLM_URL", fake.url)
+        assert main(["ask", Q, "--index", str(small_index), "--generate"]) == 0
+        out = capsys.readouterr().out
+        fell_back = ask_json(capsys, small_index, "--generate")
+    assert "kunde inte beläggas i källorna" in out and "Svar:" in out and "12 mnkr" not in out
+    assert fell_back["generated"]["fallback"] is True and fell_back["answer"]
+
+
+def test_cli_ask_generate_errors(small_index, capsys, monkeypatch):
+    monkeypatch.delenv("KB_LLM_URL", raising=False)
+    assert main(["ask", Q, "--index", str(small_index), "--generate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kb: error: --generate needs a language model server: set KB_LLM_URL") and err.count("\n") == 1
+    monkeypatch.setenv("KB_LLM_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("KB_LLM_MODEL", "m")
+    out = ask_json(capsys, small_index, "--generate")
+    assert out["generated"]["fallback"] is True and "connection refused" in out["generated"]["error"]
+    assert main(["ask", Q, "--index", str(small_index), "--generate"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("kb: warning: cannot reach the language model server") and captured.err.count("\n") == 1
+    assert "Svar:" in captured.out and "Traceback" not in captured.err
+
+
+def test_cli_info_names_the_llm_server(small_index, capsys, monkeypatch):
+    monkeypatch.delenv("KB_LLM_URL", raising=False)
+    assert main(["info", "--index", str(small_index)]) == 0
+    assert "llm_url" not in capsys.readouterr().out
+    monkeypatch.setenv("KB_LLM_URL", "http://user:pw@127.0.0.1:8080/v1")
+    monkeypatch.setenv("KB_LLM_MODEL", "gemma-3-270m")
+    assert main(["info", "--index", str(small_index)]) == 0
+    out = capsys.readouterr().out
+    assert "llm_url: http://127.0.0.1:8080/v1" in out and "llm_model: gemma-3-270m" in out and "pw" not in out
+    info = json.loads(main(["info", "--index", str(small_index), "--json"]) == 0 and capsys.readouterr().out)
+    assert (info["llm_url"], info["llm_model"]) == ("http://127.0.0.1:8080/v1", "gemma-3-270m")
