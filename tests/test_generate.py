@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import llmfake
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from kb.analyze import Analyzer, build_lexicon
 from kb.cli import main
 from kb.errors import LLMError
+from kb.ui_helpers import escape_text
 from kb.generate import (
     SYSTEM_PROMPT,
     LLMSettings,
@@ -38,6 +40,7 @@ SOURCES = (S1, S2, S3)
 LEXICON = build_lexicon([s.text for s in SOURCES] + ["hemtjänst verksamheten hemtjänst"])
 AN = Analyzer(lexicon=LEXICON)
 EV = build_evidence(SOURCES, AN)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def verdict(text: str, *cites: int):
@@ -331,3 +334,56 @@ def test_cli_info_names_the_llm_server(small_index, capsys, monkeypatch):
     assert "llm_url: http://127.0.0.1:8080/v1" in out and "llm_model: gemma-3-270m" in out and "pw" not in out
     info = json.loads(main(["info", "--index", str(small_index), "--json"]) == 0 and capsys.readouterr().out)
     assert (info["llm_url"], info["llm_model"]) == ("http://127.0.0.1:8080/v1", "gemma-3-270m")
+
+
+# -- the UI -----------------------------------------------------------------------------------
+
+
+def _app(monkeypatch, index):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KB_INDEX", str(index))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.text_input(key="query").set_value(Q).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_ui_switch_only_with_a_server_configured(small_index, monkeypatch):
+    monkeypatch.delenv("KB_LLM_URL", raising=False)
+    at = _app(monkeypatch, small_index)
+    assert not at.toggle and any("KB_LLM_URL" in c.value for c in at.caption)
+    assert any("Textgenerering: av" in m.value for m in at.markdown)
+
+
+def test_ui_generated_answer_marks_unsupported_sentences(small_index, monkeypatch, capsys):
+    n = rank_of(ask_json(capsys, small_index), "personlig")
+    pieces = (f"Underskottet beror på personlig ", f"assistans [{n}]. ", f"Det <b>steg</b> kraftigt [{n}].")
+    monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
+    with llmfake.FakeLLM("sse", pieces) as fake:
+        monkeypatch.setenv("KB_LLM_URL", fake.url)
+        at = _app(monkeypatch, small_index)
+        assert any(f"`fake-model` på {escape_text(fake.url)}" in m.value for m in at.markdown)
+        at.toggle(key="llm_on").set_value(True).run()
+        assert not at.exception, at.exception
+        [box] = [h.value for h in at.get("html") if "kb-generated" in h.value]
+        at.checkbox[0].check().run()  # another click: the answer is kept, not asked again
+        assert len(fake.requests) == 1 and any("kb-generated" in h.value for h in at.get("html"))
+    ok, bad = escape_text("Underskottet beror på personlig assistans."), escape_text("Det <b>steg</b> kraftigt.")
+    assert f"<li>{ok} <a class='kb-ref' href='#traff-{n}'>[{n}]</a></li>" in box
+    assert f"<li class='kb-unsupported'>{bad} " in box and "<b>" not in box and ">ej belagt</span>" in box
+    assert "skriver …" not in box and any("kontrollerad mot källan" in c.value for c in at.caption)
+
+
+def test_ui_server_failure_and_fallback_are_said_plainly(small_index, monkeypatch):
+    monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
+    monkeypatch.setenv("KB_LLM_URL", f"http://127.0.0.1:{free_port()}/v1")
+    at = _app(monkeypatch, small_index)
+    at.toggle(key="llm_on").set_value(True).run()
+    assert not at.exception and "Språkmodellen kunde inte svara" in at.warning[0].value
+    with llmfake.FakeLLM("sse", ("Allt är bra [1].",)) as fake:
+        monkeypatch.setenv("KB_LLM_URL", fake.url)
+        at = _app(monkeypatch, small_index)
+        at.toggle(key="llm_on").set_value(True).run()
+    assert not at.exception and "Ingen mening i språkmodellens svar kunde beläggas" in at.info[-1].value
