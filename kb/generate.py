@@ -38,8 +38,10 @@ Pipeline (:func:`generate`):
    negation of the source ("ersättningen inte täcker") without negating is rejected;
    (c) every number (integers, decimals with comma or point, thousands with spaces, a sign
    ``-``/``−``/``–`` also with one space after it, an optional unit mnkr/mkr/tkr/kr/%/procent …)
-   appears in a cited source with the same value and sign, and a compatible unit (the same, or
-   none on one side). "-18 mnkr" needs -18 in the source: 18 there is not -18, and neither is
+   appears with the same value and sign, and a compatible unit (the same, or none on one side),
+   in a sentence of a cited passage that shares at least two of the sentence's content words
+   (all of them when it has fewer), as many times as the sentence repeats it. The ref line's
+   year does not count: a figure must stand in the passage. "-18 mnkr" needs -18 in the source: 18 there is not -18, and neither is
    "2019 – 18" (a dash after a number is a separator, not a sign);
    (d) it has something to check (at least one content word or number).
    Sentences that fail are kept with ``supported = False`` and a reason, and shown as "ej
@@ -71,7 +73,7 @@ from .errors import LLMError
 from .records import Hit
 
 ENV_URL, ENV_MODEL, ENV_KEY, ENV_TIMEOUT = "KB_LLM_URL", "KB_LLM_MODEL", "KB_LLM_API_KEY", "KB_LLM_TIMEOUT"
-ENV_MAX_TOKENS = "KB_LLM_MAX_TOKENS"
+ENV_MAX_TOKENS, ENV_EXTRA = "KB_LLM_MAX_TOKENS", "KB_LLM_EXTRA"
 MAX_RESPONSE_BYTES = 1_000_000
 
 SYSTEM_PROMPT = (
@@ -109,6 +111,8 @@ class LLMSettings:
     timeout: float = 60.0  # seconds for the whole answer: connect, wait and stream
     max_tokens: int = 400
     temperature: float = 0.0
+    # a JSON object merged into the request body: server options such as seed, top_p or llama.cpp's grammar
+    extra: str = "{}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings | None:
@@ -124,8 +128,15 @@ class LLMSettings:
         model = env.get(ENV_MODEL, "").strip()
         if not model:
             raise LLMError(f"{ENV_MODEL} is not set; set it to the model name the server at {ENV_URL} serves")
-        return cls(url, model, env.get(ENV_KEY) or None,
-                   _positive(env, ENV_TIMEOUT, 60.0), int(_positive(env, ENV_MAX_TOKENS, 400)))
+        extra = env.get(ENV_EXTRA, "").strip() or "{}"
+        try:
+            ok = isinstance(json.loads(extra), dict) and not {"messages", "stream"} & set(json.loads(extra))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise LLMError(f"{ENV_EXTRA} must be a JSON object of extra request fields (not messages or stream)")
+        return cls(url, model, env.get(ENV_KEY) or None, _positive(env, ENV_TIMEOUT, 60.0),
+                   int(_positive(env, ENV_MAX_TOKENS, 400)), extra=extra)
 
     def display_url(self) -> str:
         """The URL without user name, password or query string (safe to print and show)."""
@@ -301,14 +312,22 @@ def find_numbers(text: str) -> list[Number]:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """What one source offers a sentence citing it: its index terms, numbers and whether it negates."""
+class Unit:
+    """One sentence of a source (or its ref line): its terms, numbers, and the negations in it as
+    the terms on either side ("ersättningen inte täcker" → (ersättning, täck))."""
 
     terms: frozenset[str]
     numbers: tuple[Number, ...]
+    negated_pairs: frozenset[tuple[str, str]]
     negates: bool
-    # the terms of the content words on either side of each negation ("ersättningen inte täcker")
-    negated_pairs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one source offers a sentence citing it: all its terms, and its sentences as units."""
+
+    terms: frozenset[str]
+    units: tuple[Unit, ...]
 
 
 @dataclass(frozen=True)
@@ -325,23 +344,24 @@ class CheckedSentence:
                 "reason": self.reason}
 
 
-def _negated_pairs(text: str, analyzer: Analyzer) -> list[tuple[str, str]]:
-    pairs = []
-    for sent in split_sentences(text):
-        words = [w for w in tokenize(sent) if w in NEGATIONS or not (analyzer.is_stopword(w) or w[0].isdigit())]
-        for i, w in enumerate(words):
-            if w in NEGATIONS and 0 < i < len(words) - 1:
-                before, after = words[i - 1], words[i + 1]
-                if before not in NEGATIONS and after not in NEGATIONS:
-                    pairs.append((analyzer.term(before), analyzer.term(after)))
-    return pairs
+def unit_of(sentence: str, analyzer: Analyzer) -> Unit:
+    """The evidence of one source sentence."""
+    words = [w for w in tokenize(sentence) if w in NEGATIONS or not (analyzer.is_stopword(w) or w[0].isdigit())]
+    pairs = {
+        (analyzer.term(words[i - 1]), analyzer.term(words[i + 1]))
+        for i, w in enumerate(words)
+        if w in NEGATIONS and 0 < i < len(words) - 1 and words[i - 1] not in NEGATIONS and words[i + 1] not in NEGATIONS
+    }
+    return Unit(frozenset(analyzer.passage_terms(sentence)), tuple(find_numbers(sentence)), frozenset(pairs),
+                any(w in NEGATIONS for w in words))
 
 
 def evidence_of(source: Source, analyzer: Analyzer) -> Evidence:
-    """The evidence of a source: its passage and its ref line, analysed as kb analyses passages."""
-    text = f"{source.ref}\n{source.text}"
-    return Evidence(frozenset(analyzer.passage_terms(text)), tuple(find_numbers(text)),
-                    any(w in NEGATIONS for w in tokenize(text)), tuple(_negated_pairs(source.text, analyzer)))
+    """The evidence of a source: its ref line and its sentences, analysed as kb analyses passages."""
+    ref = unit_of(source.ref, analyzer)  # its words count, its numbers (the report's year) do not:
+    ref = Unit(ref.terms, (), ref.negated_pairs, ref.negates)  # a figure must stand in the passage
+    units = (ref, *(unit_of(t, analyzer) for t in split_sentences(source.text)))
+    return Evidence(frozenset(analyzer.passage_terms(f"{source.ref}\n{source.text}")), units)
 
 
 def build_evidence(sources: Sequence[Source], analyzer: Analyzer) -> dict[int, Evidence]:
@@ -353,6 +373,31 @@ def _word_found(word: str, terms: frozenset[str] | set[str], analyzer: Analyzer)
         return True
     parts = analyzer.split_compound(word)
     return bool(parts) and all(analyzer.term(p) in terms for p in parts)
+
+
+def _negation_problem(words: Sequence[str], own: set[str], units: Sequence[Unit]) -> str:
+    """A negated sentence needs a source sentence on its topic that negates; a sentence using both words
+    around a source's negation needs a source sentence that has them without it."""
+    if any(w in NEGATIONS for w in words):
+        if not any(u.negates and u.terms & own for u in units):
+            return "negated, but the cited sources are not"
+        return ""
+    for u in units:
+        for a, b in u.negated_pairs:
+            if a in own and b in own and not any(a in v.terms and b in v.terms and (a, b) not in v.negated_pairs
+                                                 for v in units):
+                return f"drops a negation of the cited source ({a} … {b})"
+    return ""
+
+
+def _number_problem(text: str, own: set[str], units: Sequence[Unit]) -> str:
+    """Every number must stand, same sign and value, in a cited passage sentence that shares a word with
+    the sentence, and as often as the sentence repeats it ("2023 och 2023" needs two)."""
+    near = [p for u in units if len(u.terms & own) >= min(2, len(own)) for p in u.numbers]
+    nums = find_numbers(text)
+    wrong = [n.text for n in nums
+             if sum(n.matches(p) for p in near) < sum((m.sign, m.value) == (n.sign, n.value) for m in nums)]
+    return "numbers not in the cited sources: " + ", ".join(dict.fromkeys(wrong)) if wrong else ""
 
 
 def check_sentence(sentence: Sentence, evidence: Mapping[int, Evidence], analyzer: Analyzer) -> CheckedSentence:
@@ -374,20 +419,13 @@ def check_sentence(sentence: Sentence, evidence: Mapping[int, Evidence], analyze
                and not _word_found(w, terms, analyzer)]
     if missing:
         return verdict("words not in the cited sources: " + ", ".join(dict.fromkeys(missing)))
-    if any(w in NEGATIONS for w in words):
-        if not any(e.negates for e in cited):
-            return verdict("negated, but the cited sources are not")
-    else:
-        own = {analyzer.term(w) for w in words}
-        dropped = [p for e in cited for p in e.negated_pairs if p[0] in own and p[1] in own]
-        if dropped:
-            return verdict("drops a negation of the cited source (" + ", ".join(f"{a} … {b}" for a, b in dropped) + ")")
-    numbers = find_numbers(sentence.text)
-    wrong = [n.text for n in numbers if not any(n.matches(p) for e in cited for p in e.numbers)]
-    if wrong:
-        return verdict("numbers not in the cited sources: " + ", ".join(wrong))
     content = [w for w in words if w not in GLUE_WORDS and not analyzer.is_stopword(w)]
-    if not content and not numbers:
+    own = {t for w in content for t in (analyzer.term(w), *map(analyzer.term, analyzer.split_compound(w)))}
+    units = [u for e in cited for u in e.units]
+    reason = _negation_problem(words, own, units) or _number_problem(sentence.text, own, units)
+    if reason:
+        return verdict(reason)
+    if not content and not find_numbers(sentence.text):
         return verdict("nothing to check")
     return verdict()
 
@@ -487,8 +525,9 @@ def stream_chat(settings: LLMSettings, messages: Sequence[Mapping[str, str]]) ->
     where = settings.display_url()
     deadline = time.monotonic() + settings.timeout
     conn, path = _connection(settings)
-    body = json.dumps({"model": settings.model, "messages": list(messages), "stream": True,
-                       "max_tokens": settings.max_tokens, "temperature": settings.temperature}).encode("utf-8")
+    request = {"model": settings.model, "max_tokens": settings.max_tokens, "temperature": settings.temperature}
+    request |= json.loads(settings.extra) | {"messages": list(messages), "stream": True}
+    body = json.dumps(request).encode("utf-8")
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if settings.api_key:
         headers["Authorization"] = f"Bearer {settings.api_key}"  # OpenAI, vLLM, llama.cpp, Ollama
