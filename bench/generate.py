@@ -166,6 +166,16 @@ def report(args, settings, gen_rows, check, server_cmd) -> str:
         f"| corrupted, both kinds | reject | {pct(both, c['number'][1] + c['citation'][1])} rejected |",
         "",
     ]
+    cited_examples = [(g["query"], s) for g, gen in gen_rows for s in gen.sentences if s.citations][:8]
+    if cited_examples:
+        lines += ["Sentences of the model that cite a source, with the verdict (the first 8):", ""]
+        lines += [f"- {q!r}: \"{s.text[:160]}\" {list(s.citations)} → "
+                  f"{'supported' if s.supported else 'ej belagt: ' + s.reason[:120]}" for q, s in cited_examples]
+        lines += [""]
+    first = next(((g["query"], gen.text) for g, gen in gen_rows if gen.text.strip()), None)
+    if first:
+        lines += [f"The model's whole answer to {first[0]!r}, as streamed (first 600 characters):", "",
+                  "```text", first[1][:600].replace("`", "'"), "```", ""]
     if check["failures"]:
         lines += ["Verbatim sentences that did not pass:", ""] + [f"- {f}" for f in check["failures"][:20]] + [""]
     return "\n".join(x for x in lines if x is not None)

@@ -2,8 +2,8 @@
 
 Commands: ``ingest``, ``search`` (single or batch, human or ``--json``), ``ask`` (extractive
 answer; with ``--generate`` also a checked answer from a language model server, see
-:mod:`kb.generate`), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb.errors.KBError`)
-become one clear line on stderr and exit code 2; nothing else is caught.
+:mod:`kb.generate`), ``eval`` (metrics on a gold file), ``info``. Library errors
+(:class:`kb.errors.KBError`) become one clear line on stderr and exit code 2; nothing else is caught.
 
 Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
 found; failures are listed); 2 a library error (bad index, bad arguments, full disk, ...);

@@ -210,6 +210,7 @@ _CITES_AFTER = r"(?:\s*\[\s*\d{1,3}(?:\s*(?:[,;]|[-–])\s*\d{1,3})*\s*\])*"
 # and a capital, digit, quote, bracket or the end
 _END = re.compile(r"[.!?]+[\"”’)]*" + _CITES_AFTER + r"(?=\s+[\"”“(\[–-]?[A-ZÅÄÖÉÜ0-9\[]|\s*$)")
 _BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ABBREVIATIONS = frozenset("bl.a t.ex s.k m.m dvs d.v.s t.o.m fr.o.m o.s.v osv m.fl resp ca jfr enl inkl exkl p.g.a pga".split())
 
 
@@ -247,7 +248,7 @@ def _split_block(block: str) -> list[str]:
 
 def parse_sentences(output: str) -> tuple[Sentence, ...]:
     """The model's answer as sentences with their citations (HTML entities decoded first)."""
-    text = normalize(html.unescape(output))
+    text = _CONTROL.sub("", normalize(html.unescape(output)))  # no terminal escapes from a model
     out = []
     for line in text.splitlines():
         line = _BULLET.sub("", line)

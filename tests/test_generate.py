@@ -120,6 +120,7 @@ def test_parse_sentences_and_citation_forms():
         ("Sista", (1, 2)),
     ]
     assert parse_sentences("Överskott &lt;b&gt; [1].")[0].text == "Överskott <b>."
+    assert parse_sentences("Titel\x1b]0;hacked\x07 [1].")[0].text == "Titel]0;hacked."  # no terminal escapes
     assert parse_sentences("") == ()
 
 
