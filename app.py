@@ -22,6 +22,7 @@ import streamlit as st  # noqa: E402
 import kb  # noqa: E402
 from kb import store  # noqa: E402
 from kb.answer import answer as extract_answer  # noqa: E402
+from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
@@ -36,7 +37,6 @@ from kb.ui_helpers import (  # noqa: E402
     group_by_year,
     highlight_html,
     hits_per_year,
-    location,
     matching_terms,
 )
 
@@ -77,9 +77,9 @@ def corpus_dir() -> Path:
 @st.cache_resource(show_spinner="Öppnar sökindexet …")
 def load_index(root: str, generation: str) -> kb.KnowledgeBase:
     """The index, opened once per process and generation (a rebuild publishes a new generation)."""
-    k = kb.open_index(root)
-    _ = k.embedder  # load the embedding model now, not on the first query
-    return k
+    kbase = kb.open_index(root)
+    _ = kbase.embedder  # load the embedding model now, not on the first query
+    return kbase
 
 
 def current_generation_name(root: Path) -> str:
@@ -120,6 +120,14 @@ def build_panel(root: Path, reason: str) -> None:
         except KBError as e:
             st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
             return
+        except (OSError, ValueError) as e:  # e.g. a folder that cannot be read: a message, not a traceback
+            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
+                     "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
+            return
+        if report.refused:  # nothing could be read: nothing was published (kb.guard)
+            st.error(f"Inget sökindex byggdes: ingen rapport kunde läsas in ({len(report.failed)} misslyckades). "
+                     f"Teknisk orsak: {escape_text(report.refused)}")
+            return
         bar.progress(1.0, text="Klart")
         st.success(f"Sökindexet är byggt: {report.documents} rapporter, {report.passages} passager.")
         load_index.clear()
@@ -129,8 +137,8 @@ def build_panel(root: Path, reason: str) -> None:
 # -- sidebar --------------------------------------------------------------------------------
 
 
-def sidebar(k: kb.KnowledgeBase) -> tuple[Filters, int]:
-    f = k.facets()
+def sidebar(kbase: kb.KnowledgeBase) -> tuple[Filters, int]:
+    f = kbase.facets()
     titles = dict(f["documents"])
     with st.sidebar:
         st.header("Avgränsa sökningen")
@@ -142,12 +150,12 @@ def sidebar(k: kb.KnowledgeBase) -> tuple[Filters, int]:
         )
         n = st.slider("Antal träffar", 3, 30, 10, key="f_k")
         st.divider()
-        index_panel(k)
+        index_panel(kbase)
     return Filters(years=tuple(years), organisations=tuple(orgs), doc_types=tuple(types), doc_ids=tuple(docs)), n
 
 
-def index_panel(k: kb.KnowledgeBase) -> None:
-    s = k.stats()
+def index_panel(kbase: kb.KnowledgeBase) -> None:
+    s = kbase.stats()
     with st.expander("Om sökindexet", expanded=False):
         created = (s.get("created") or "okänt").replace("T", " ")
         st.markdown(
@@ -158,26 +166,19 @@ def index_panel(k: kb.KnowledgeBase) -> None:
             f"- Version: `{s['generation']}`\n"
             f"- Textgenerering: {llm_status()}"
         )
-        for d in k.facets()["documents"]:
+        for d in kbase.facets()["documents"]:
             st.caption(escape_text(d[1]))
 
 
 # -- rendering ------------------------------------------------------------------------------
 
 
-def page_end(k: kb.KnowledgeBase, hit: Hit) -> int | None:
-    """Last page of a hit's passage (a passage may run over a page break)."""
-    if hit.page is None:
-        return None
-    return k.neighbours(hit.chunk_id, before=0, after=0)[0].page_end
-
-
-def meta_html(k: kb.KnowledgeBase, hit: Hit) -> str:
-    parts = [p for label, p in citation_parts(hit, page_end(k, hit)) if label != "Rapport"]
+def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
+    parts = [p for label, p in citation_parts(hit) if label != "Rapport"]
     return " · ".join(escape_text(p) for p in parts)
 
 
-def render_answer(k: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
+def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
     if not confident or not ans.sentences:
         st.info("Inget säkert svar hittades i rapporterna. Läs träffarna nedan – de kan ändå innehålla det du söker.")
@@ -185,7 +186,7 @@ def render_answer(k: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: boo
     items = []
     for s in ans.sentences:
         h = hits.get(s.hit_rank)
-        src = f" <span class='kb-src'>({escape_text(h.title)}, {escape_text(location(h, page_end(k, h)))})</span>" if h else ""
+        src = f" <span class='kb-src'>({escape_text(h.title)}, {escape_text(hit_location(h))})</span>" if h else ""
         items.append(
             f"<li>”{escape_text(s.sentence)}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
@@ -205,7 +206,7 @@ def llm_status() -> str:
     return f"`{s.model.replace('`', '')}` på {escape_text(s.display_url())}"
 
 
-def render_generated(k: kb.KnowledgeBase, result) -> None:
+def render_generated(kbase: kb.KnowledgeBase, result) -> None:
     """The switch for an answer written by a language model (kb.generate). It streams in sentence by
     sentence, each sentence checked against the passages it cites before it is shown; unsupported
     ones are marked "ej belagt". The result is kept per question, so other clicks do not ask again."""
@@ -242,16 +243,16 @@ def render_generated(k: kb.KnowledgeBase, result) -> None:
     if cached is not None and cached[0] == key:
         gen = cached[1]
     else:
-        evidence, shown = build_evidence(sources, k.analyzer), [-1]
+        evidence, shown = build_evidence(sources, kbase.analyzer), [-1]
 
         def on_text(text: str) -> None:
-            done = check_answer(text, evidence, k.analyzer, complete_only=True)
+            done = check_answer(text, evidence, kbase.analyzer, complete_only=True)
             if len(done) != shown[0]:
                 shown[0] = len(done)
                 box.html(html_of(done, writing=True))
 
         box.html(html_of((), writing=True))
-        gen = generate(settings, result.query, sources, k.analyzer, on_text)
+        gen = generate(settings, result.query, sources, kbase.analyzer, on_text)
         st.session_state["llm_answer"] = (key, gen)
     if gen.error:
         box.warning(f"Språkmodellen kunde inte svara, så svaret ovan är bara citerat ur rapporterna. "
@@ -265,17 +266,17 @@ def render_generated(k: kb.KnowledgeBase, result) -> None:
                    "ord och siffror måste stå där. Meningar märkta ”ej belagt” kunde inte beläggas.")
 
 
-def render_hit(k: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: float) -> None:
+def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: float) -> None:
     with st.container(border=True):
         head, pick = st.columns([5, 1])
         with head:
             st.html(
                 f"<p class='kb-cite' id='traff-{hit.rank}'>[{hit.rank}] {escape_text(hit.title)}</p>"
-                f"<p class='kb-meta'>{meta_html(k, hit)}</p>"
+                f"<p class='kb-meta'>{meta_html(kbase, hit)}</p>"
             )
         with pick:
             st.checkbox("Välj för export", key=f"sel:{hit.chunk_id}")
-        st.html(f"<div class='kb-passage'>{highlight_html(hit.text, k.analyzer, terms)}</div>")
+        st.html(f"<div class='kb-passage'>{highlight_html(hit.text, kbase.analyzer, terms)}</div>")
         rel = hit.score / top_score if top_score else 0.0
         st.caption(f"Poäng {format_score(hit.score)} (relevans {rel:.0%} av bästa träffen)")
         if hit.also_at:
@@ -285,18 +286,18 @@ def render_hit(k: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: 
                 + "</p>"
             )
         with st.expander("Visa sammanhang"):
-            for c in k.neighbours(hit.chunk_id, before=1, after=1):
+            for c in kbase.neighbours(hit.chunk_id, before=1, after=1):
                 cls = "kb-passage kb-current" if c.chunk_id == hit.chunk_id else "kb-passage"
-                where = f"s. {c.page}" if c.page is not None else f"rad {c.line_start}–{c.line_end}"
+                where = chunk_location(c)
                 label = "Denna träff" if c.chunk_id == hit.chunk_id else ("Före" if c.start < hit.start else "Efter")
                 st.html(
                     f"<p class='kb-meta'>{label} · {escape_text(where)}</p>"
-                    f"<div class='{cls}'>{highlight_html(c.text, k.analyzer, terms)}</div>"
+                    f"<div class='{cls}'>{highlight_html(c.text, kbase.analyzer, terms)}</div>"
                 )
-        doc = k.docs[hit.doc_id]
+        doc = kbase.document(hit.doc_id)
         path = Path(doc.path)
         if path.suffix.lower() == ".pdf" and path.is_file():
-            page = f", se {location(hit, page_end(k, hit))}" if hit.page is not None else ""
+            page = f", se {hit_location(hit)}" if hit.page is not None else ""
             st.download_button(
                 f"Ladda ner rapporten (PDF{page})",
                 data=lambda p=path: p.read_bytes(),
@@ -307,8 +308,8 @@ def render_hit(k: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: 
             )
 
 
-def render_years(k: kb.KnowledgeBase, query: str, filters: Filters) -> None:
-    wide = k.search(query, k=30, filters=filters, use_query_years=False)
+def render_years(kbase: kb.KnowledgeBase, query: str, filters: Filters) -> None:
+    wide = kbase.search(query, k=30, filters=filters, use_query_years=False)
     if not wide.hits:
         st.write("Inga träffar att visa per år.")
         return
@@ -324,12 +325,12 @@ def render_years(k: kb.KnowledgeBase, query: str, filters: Filters) -> None:
         st.markdown(f"**{escape_text(year)}** – {counts[year]} träffar, de bästa:")
         for h in hs:
             st.html(
-                f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(k, h)}</p>"
-                f"<div class='kb-passage'>{highlight_html(h.text[:400] + (' …' if len(h.text) > 400 else ''), k.analyzer, matching_terms(k.analyzer, query))}</div>"
+                f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(kbase, h)}</p>"
+                f"<div class='kb-passage'>{highlight_html(h.text[:400] + (' …' if len(h.text) > 400 else ''), kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
             )
 
 
-def render_export(k: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], ans, filters: Filters) -> None:
+def render_export(kbase: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], ans, filters: Filters) -> None:
     chosen = [h for h in hits if st.session_state.get(f"sel:{h.chunk_id}")]
     if chosen:
         st.write(f"{len(chosen)} valda träffar exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
@@ -337,7 +338,7 @@ def render_export(k: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], ans, f
         chosen = list(hits)
         st.write("Inga träffar är valda – alla träffar exporteras. Kryssa i *Välj för export* vid en träff för att välja.")
     st.html("<ul class='kb-meta'>" + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
-    s = k.stats()
+    s = kbase.stats()
     version = f"{s['generation']}"
     fdesc = "; ".join(
         f"{name}: {', '.join(map(str, vals))}"
@@ -357,7 +358,7 @@ def render_export(k: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], ans, f
     st.caption("Exporten innehåller frågan, tidpunkt, indexversion, fullständig källhänvisning och passagens text.")
 
 
-def year_notice(k: kb.KnowledgeBase, info, filters: Filters) -> bool:
+def year_notice(kbase: kb.KnowledgeBase, info, filters: Filters) -> bool:
     """Explain how years named in the question are used; return whether to use them."""
     if not info.years:
         return True
@@ -368,7 +369,7 @@ def year_notice(k: kb.KnowledgeBase, info, filters: Filters) -> bool:
         return True
     use = st.checkbox(f"Använd året i frågan ({years})", value=True, key="use_query_years",
                       help="Träffar ur rapporter om det året visas först. Inga träffar döljs.")
-    known = set(k.facets()["years"])
+    known = set(kbase.facets()["years"])
     missing = [y for y in info.years if y not in known]
     if use:
         msg = f"Frågan nämner {years}: träffar ur rapporter om {years} visas först (andra år visas också)."
@@ -392,7 +393,7 @@ def main() -> None:
 
     root = index_root()
     try:
-        k = load_index(str(root), current_generation_name(root))
+        kbase = load_index(str(root), current_generation_name(root))
     except IndexMissingError as e:
         build_panel(root, str(e))
         return
@@ -400,7 +401,7 @@ def main() -> None:
         build_panel(root, str(e))
         return
 
-    filters, n_hits = sidebar(k)
+    filters, n_hits = sidebar(kbase)
     query = st.text_input(
         "Fråga eller sökord",
         key="query",
@@ -414,11 +415,11 @@ def main() -> None:
             col.button(ex, on_click=set_query, args=(ex,), key=f"ex:{ex}")
         return
 
-    info = k.interpret(query)
-    use_years = year_notice(k, info, filters)
+    info = kbase.interpret(query)
+    use_years = year_notice(kbase, info, filters)
     t0 = time.perf_counter()
-    result = k.search(query, k=n_hits, filters=filters, use_query_years=use_years)
-    ans = extract_answer(k, result)
+    result = kbase.search(query, k=n_hits, filters=filters, use_query_years=use_years)
+    ans = extract_answer(kbase, result)
     elapsed = time.perf_counter() - t0
     st.session_state["last_latency"] = elapsed
 
@@ -428,10 +429,10 @@ def main() -> None:
         return
 
     by_rank = {h.rank: h for h in result.hits}
-    render_answer(k, ans, by_rank, ans.confident)
-    render_generated(k, result)
+    render_answer(kbase, ans, by_rank, ans.confident)
+    render_generated(kbase, result)
 
-    terms = matching_terms(k.analyzer, query)
+    terms = matching_terms(kbase.analyzer, query)
     tab_hits, tab_years, tab_export = st.tabs([f"Träffar ({len(result.hits)})", "Över åren", "Exportera underlag"])
     with tab_hits:
         secs = f"{elapsed:.2f}".replace(".", ",")
@@ -442,11 +443,11 @@ def main() -> None:
         )
         top = result.hits[0].score
         for h in result.hits:
-            render_hit(k, h, terms, top)
+            render_hit(kbase, h, terms, top)
     with tab_years:
-        render_years(k, query, filters)
+        render_years(kbase, query, filters)
     with tab_export:
-        render_export(k, query, result.hits, ans, filters)
+        render_export(kbase, query, result.hits, ans, filters)
 
 
 main()

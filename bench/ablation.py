@@ -12,7 +12,6 @@ parameters (RRF k and the dense weight): parameters chosen on four folds, scored
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from dataclasses import replace
@@ -29,19 +28,20 @@ PLAIN = AnalyzerConfig(conflate_definite=False, decompound=False, question_words
 
 def reindex_bm25(kb, config: AnalyzerConfig, header: bool) -> None:
     """Replace the loaded index's analyzer and BM25 postings (bench only; nothing is written)."""
-    lexicon = json.loads((kb.root / kb.generation / "lexicon.json").read_text(encoding="utf-8"))
-    analyzer = Analyzer(config, lexicon)
-    terms = [analyzer.passage_terms(retrieval_text(kb.docs[c.doc_id], c, header)) for c in kb.chunks]
+    index = kb.index
+    analyzer = Analyzer(config, index.analyzer.lexicon)
+    terms = [analyzer.passage_terms(retrieval_text(index.docs[c.doc_id], c, header)) for c in index.passages]
     params = bm25.BM25Params(**kb.manifest["config"]["bm25"])
-    kb.analyzer = analyzer
-    kb.bm25 = bm25.build(terms, params)
+    kb.analyzer = index.analyzer = analyzer
+    index.bm25 = bm25.build(terms, params)
 
 
 def reembed_dense(kb, header: bool) -> None:
     """Replace the loaded index's vectors by ones of the passages with or without the header."""
-    texts = [retrieval_text(kb.docs[c.doc_id], c, header) for c in kb.chunks]
+    index = kb.index
+    texts = [retrieval_text(index.docs[c.doc_id], c, header) for c in index.passages]
     mat = kb.embedder.embed_passages(texts)
-    kb.vindex = vectors.build(mat, vectors.choose_params(len(texts), mat.shape[1]))
+    index.vindex = vectors.build(mat, vectors.choose_params(len(texts), mat.shape[1]))
 
 
 def run(kb, gold, mode="hybrid", params=SearchParams()):
@@ -93,11 +93,11 @@ def main(argv=None) -> int:
     add("Hybrid, plain BM25 (no Swedish components)", params=SearchParams())
     reindex_bm25(kb, full, header=True)
     d = SearchParams()
-    own = kb.vindex
+    own = kb.index.vindex
     reembed_dense(kb, header=True)
     add("Dense only, header embedded too", mode="dense")
     add("Hybrid, header embedded too", params=d)
-    kb.vindex = own
+    kb.index.vindex = own
     add("Hybrid, no coverage weighting of BM25", params=replace(d, bm25_min_coverage=0))
     add("Hybrid, RRF k=60, no year rule, no folding, no coverage weighting",
         params=replace(d, rrf_k=60, year_boost=0, dedupe=False, bm25_min_coverage=0))

@@ -222,8 +222,8 @@ def bench_corpus_queries(idx: Path, quick: bool) -> dict:
     store.verify_files(gen, store.read_manifest(gen))
     out["verify_checksums_s"] = round(time.perf_counter() - t, 3)
     # naive stack over the same passages, terms and vectors
-    terms = [kb.analyzer.passage_terms(retrieval_text(kb.docs[c.doc_id], c, True)) for c in kb.chunks]
-    vecs = kb.vindex.reconstruct_n(0, kb.vindex.ntotal)
+    terms = [kb.analyzer.passage_terms(retrieval_text(kb.index.docs[c.doc_id], c, True)) for c in kb.index.passages]
+    vecs = kb.index.vindex.reconstruct_n(0, kb.index.vindex.ntotal)
     naive = Naive(terms, vecs)
     emb = kb.embedder
 
@@ -305,7 +305,7 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
             exact.add(np.ascontiguousarray(mat[a : a + 200_000]))
         r10, r100 = [], []
         for v in qv:
-            a, _ = vectors.search(kb.vindex, v, 100)
+            a, _ = vectors.search(kb.index.vindex, v, 100)
             _, e = exact.search(v.reshape(1, -1), 100)
             r10.append(len(set(a[:10]) & set(e[0][:10])) / 10)
             r100.append(len(set(a) & set(e[0])) / 100)
@@ -320,8 +320,8 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     from kb.build import retrieval_text
 
     big = n > 200_000
-    terms = [kb.analyzer.passage_terms(retrieval_text(kb.docs[c.doc_id], c, True)) for c in kb.chunks]
-    vecs = np.load(vec_file) if vec_file.exists() else kb.vindex.reconstruct_n(0, kb.vindex.ntotal)
+    terms = [kb.analyzer.passage_terms(retrieval_text(kb.index.docs[c.doc_id], c, True)) for c in kb.index.passages]
+    vecs = np.load(vec_file) if vec_file.exists() else kb.index.vindex.reconstruct_n(0, kb.index.vindex.ntotal)
     r0 = rss()["VmRSS"]
     naive = Naive(terms, vecs)
     del terms, vecs

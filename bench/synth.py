@@ -1,5 +1,5 @@
 """Synthetic index generations of any size, made from a built corpus index with kb's own
-building blocks (kb.analyze, kb.bm25, kb.vectors, kb.store.publish), so that the real
+building blocks (kb.analyze, kb.bm25, kb.vectors, kb.build.write_generation), so that the real
 :class:`kb.search.KnowledgeBase` code is what the benchmark measures.
 
 Passages: each synthetic passage is a corpus passage (sampled uniformly) with ~25 % of its
@@ -67,17 +67,17 @@ def _zipf_token(rng: np.random.Generator, size: int) -> np.ndarray:
 def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered", seed: int = 0,
                     vectors_out: Path | None = None, log=print) -> dict[str, Any]:
     """Write a synthetic generation of n passages into ``root`` and publish it; returns timings."""
-    from kb import bm25, store, vectors
-    from kb.build import doc_to_json, retrieval_text
+    from kb import bm25
+    from kb.build import retrieval_text, write_generation
     from kb.records import Chunk, DocMeta, Document
     from kb.search import open_index
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     src = open_index(src_index, embedder=None, verify=False)
-    base_chunks = list(src.chunks)
-    base_docs = {d: src.docs[d] for d in src.docs}
-    base_vecs = src.vindex.reconstruct_n(0, src.vindex.ntotal)
+    base_chunks = list(src.index.passages)
+    base_docs = {d: src.index.docs[d] for d in src.index.docs}
+    base_vecs = src.index.vindex.reconstruct_n(0, src.index.vindex.ntotal)
     base_words = [c.text.split() for c in base_chunks]
     cfg = src.manifest["config"]
     rng = np.random.default_rng(seed)
@@ -148,57 +148,28 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
         mat[a:b] = x / np.linalg.norm(x, axis=1, keepdims=True)
     timings["make_vectors"] = time.perf_counter() - t
 
-    # -- write the generation with kb's own building blocks ---------------------------------------
-    root.mkdir(parents=True, exist_ok=True)
-    staging = store.new_staging(root)
-    t = time.perf_counter()
-    with open(staging / "documents.jsonl", "w", encoding="utf-8") as f:
-        for d in docs:
-            f.write(json.dumps(doc_to_json(d), ensure_ascii=False) + "\n")
-    with open(staging / "chunks.jsonl", "w", encoding="utf-8") as f:
-        for c in chunks:
-            f.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
-    doc_pos = {d.doc_id: i for i, d in enumerate(docs)}
-    store.atomic_write_bytes(staging / "chunk_doc.npy", store.npy_bytes(np.array([doc_pos[c.doc_id] for c in chunks], np.int32)))
-    store.atomic_write_bytes(staging / "lexicon.json", (src_index / src.generation / "lexicon.json").read_bytes())
-    timings["write_jsonl"] = time.perf_counter() - t
-    t = time.perf_counter()
-    bparams = bm25.BM25Params(**cfg["bm25"])
-    bi = bm25.build(terms, bparams)
-    del terms
-    bm25.save(bi, staging / "bm25")
-    del bi
-    timings["bm25"] = time.perf_counter() - t
-    log(f"  bm25 built+saved: {timings['bm25']:.1f}s")
-    t = time.perf_counter()
-    vparams = vectors.choose_params(n, dim)
-    vi = vectors.build(mat, vparams)
-    timings["vectors_build"] = time.perf_counter() - t
-    vectors.save(vi, [c.chunk_id for c in chunks], staging)
-    del vi
-    timings["vectors"] = time.perf_counter() - t
-    log(f"  vectors ({vparams.kind}) built+saved: {timings['vectors']:.1f}s")
+    # -- write the generation with kb's own writer (kb.build.write_generation) -------------------
     if vectors_out is not None:
         np.save(vectors_out, mat)
+    root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     manifest = {
-        "format_version": store.FORMAT_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "embedder": {"spec": "bench-synthetic", "id": SYNTH_ID, "dim": dim},
         "config": cfg,
-        "vectors": asdict(vparams),
-        "documents": [{"doc_id": d.doc_id, "path": d.path, "aliases": [], "sha256": d.sha256, **asdict(d.meta)} for d in docs],
         "sources": {},
-        "counts": {"documents": len(docs), "passages": n},
         "synthetic": {"from": str(src_index), "passages": n, "vectors": mode, "seed": seed,
                       "note": "sampled+perturbed corpus passages; vectors are not embeddings of the text"},
     }
-    store.publish(root, staging, manifest)
-    timings["publish(checksums)"] = time.perf_counter() - t
+    lexicon = src.analyzer.lexicon
+    gen = write_generation(root, docs, chunks, lexicon, terms, mat, bm25.BM25Params(**cfg["bm25"]), manifest)
+    del terms
+    vparams = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))["vectors"]
+    timings["write_generation"] = time.perf_counter() - t
+    log(f"  generation written and published ({vparams['kind']} vectors): {timings['write_generation']:.1f}s")
     timings["total"] = time.perf_counter() - t0
     timings["total_without_generate"] = timings["total"] - timings["generate"] - timings["make_vectors"]
     log(f"  published: total {timings['total']:.1f}s")
-    return {"timings": timings, "vectors": asdict(vparams), "documents": len(docs), "passages": n}
+    return {"timings": timings, "vectors": vparams, "documents": len(docs), "passages": n}
 
 
 if __name__ == "__main__":

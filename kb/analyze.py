@@ -23,21 +23,14 @@ Rules, in order, for one surface word ``w`` (lowercased, NFC):
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from importlib import resources
 
 import Stemmer
 
-_FOLD = re.compile(r"[^0-9a-zåäöéü]+")
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
-_HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\r?\n[ \t]*(?=[a-zåäöéü])")
-# Words after which a trailing hyphen is a real elision ("Kultur- och fritid"), not a line break.
-_KEEP_HYPHEN_BEFORE = ("och ", "eller ", "samt ", "till ", "som ")
+from .text import tokenize
 
 SNOWBALL_STOPWORDS = frozenset(
     """alla allt att av blev bli blir blivit de dem den denna deras dess dessa det detta dig din
@@ -82,45 +75,6 @@ class AnalyzerConfig:
     @classmethod
     def from_json(cls, d: Mapping) -> AnalyzerConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-
-def normalize(text: str) -> str:
-    """NFC-normalise text (decomposed å/ä/ö become single code points)."""
-    return unicodedata.normalize("NFC", text)
-
-
-def dehyphenate(text: str) -> str:
-    """Join words split by a line-break hyphen ("verksam-\\nheten" → "verksamheten").
-
-    A hyphen followed by a conjunction ("Kultur-\\noch fritid") is kept: that is an elided compound.
-    After an acronym ("LSS-\\nverksamheten") the hyphen is real and only the line break goes.
-    """
-
-    def repl(m: re.Match) -> str:
-        rest = text[m.end() : m.end() + 6].lower()
-        if rest.startswith(_KEEP_HYPHEN_BEFORE):
-            return m.group(0)
-        word = m.group(1)
-        if len(word) >= 2 and word.isupper():
-            return word + "-"
-        return word
-
-    return _HYPHEN_BREAK.sub(repl, text)
-
-
-def fold(text: str) -> str:
-    """Lowercase letters and digits only (the evidence rule's normalisation; also used to compare
-    passages and sentences for near-identity)."""
-    return _FOLD.sub("", text.lower())
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercased word and number tokens; a line-break hyphen joins its halves first.
-
-    Hyphenated in-line compounds split on the hyphen ("LSS-verksamheten" → lss, verksamheten).
-    Numbers keep decimal commas ("92,5") and lose signs ("-46" → "46").
-    """
-    return _TOKEN.findall(dehyphenate(normalize(text)).lower())
 
 
 def load_glossary(text: str | None = None) -> dict[str, tuple[str, ...]]:
@@ -169,15 +123,6 @@ class Analyzer:
     def is_stopword(self, word: str) -> bool:
         return word in self._stop
 
-    def _snowball_fixpoint(self, word: str) -> str:
-        s = word
-        for _ in range(4):
-            nxt = self._stemmer.stemWord(s)
-            if nxt == s:
-                break
-            s = nxt
-        return s
-
     def term(self, word: str) -> str:
         """The index term of one lowercased surface word (stemmed and conflated)."""
         memo = self._term_memo.get(word)
@@ -188,23 +133,10 @@ class Analyzer:
         else:
             base = word
             if self.config.conflate_definite:
-                base = self._strip_definite(word)
-            out = self._snowball_fixpoint(base)
+                base = strip_definite(word, self.lexicon)
+            out = snowball_fixpoint(self._stemmer, base)
         self._term_memo[word] = out
         return out
-
-    def _strip_definite(self, word: str) -> str:
-        lex = self.lexicon
-        for suffix in ("et", "en", "t", "n"):
-            if len(word) - len(suffix) < 4 or not word.endswith(suffix):
-                continue
-            bare = word[: -len(suffix)]
-            if lex:
-                if lex.get(bare, 0) > 0:
-                    return bare
-            elif suffix == "et" and len(bare) >= 5:
-                return bare
-        return word
 
     def split_compound(self, word: str) -> tuple[str, ...]:
         """Parts of a compound word found in the lexicon, or () when it is not split.
@@ -313,6 +245,27 @@ def build_lexicon(texts: Iterable[str]) -> dict[str, int]:
     return dict(counts)
 
 
-@lru_cache(maxsize=1)
-def default_glossary() -> dict[str, tuple[str, ...]]:
-    return load_glossary()
+def strip_definite(word: str, lexicon: Mapping[str, int]) -> str:
+    """The word without a definite ending (-et, -en, -t, -n) when the bare form is in the lexicon
+    (or, with no lexicon, without -et on a long word); else the word itself."""
+    for suffix in ("et", "en", "t", "n"):
+        if len(word) - len(suffix) < 4 or not word.endswith(suffix):
+            continue
+        bare = word[: -len(suffix)]
+        if lexicon:
+            if lexicon.get(bare, 0) > 0:
+                return bare
+        elif suffix == "et" and len(bare) >= 5:
+            return bare
+    return word
+
+
+def snowball_fixpoint(stemmer, word: str) -> str:
+    """Snowball Swedish applied until the word stops changing (at most four times)."""
+    s = word
+    for _ in range(4):
+        nxt = stemmer.stemWord(s)
+        if nxt == s:
+            break
+        s = nxt
+    return s

@@ -4,11 +4,10 @@ question, each tied to the hit it came from. Nothing is generated.
 Pipeline (:func:`answer`):
 
 1. **Sentences**: the passages of the first ``top_hits`` hits are split into sentences
-   (:func:`split_sentences`): at sentence punctuation followed by a capital letter or digit
-   (not after common abbreviations such as "bl.a."), at blank lines, before bullet lines and
+   (:func:`split_sentences`): at sentence ends (:func:`kb.text.sentence_breaks`), at blank lines, before bullet lines and
    after short heading lines. Table rows and fragments (few words, mostly digits) are dropped.
    A sentence is quoted as it stands; only whitespace is collapsed and line-break hyphens are
-   joined ("Orsa-\\nken" → "Orsaken", :func:`kb.analyze.dehyphenate`).
+   joined ("Orsa-\\nken" → "Orsaken", :func:`kb.text.dehyphenate`).
 2. **Lexical score**: the share of the question's weight its analysed terms
    (:meth:`kb.analyze.Analyzer.query_terms`: stems, compound parts, acronym expansions) found
    among the sentence's terms. Years are left out: the year rule of the search already ranks
@@ -37,18 +36,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analyze import dehyphenate, fold, normalize
+from .text import dehyphenate, fold, is_year, nfc, sentence_breaks
 from .records import SearchResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import KnowledgeBase
 
-_ABBREVIATIONS = frozenset(
-    """bl.a t.ex s.k m.m dvs d.v.s t.o.m fr.o.m o.s.v osv m.fl resp ca kap nr st jfr enl inkl exkl
-    p.g.a pga f.d f.n o.d ev etc""".split()
-)
-# sentence end: . ! ? (optionally followed by a closing quote/bracket), whitespace, then a capital or digit
-_SENT_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"”“(–-]?[A-ZÅÄÖÉÜ0-9])")
 _PARA = re.compile(r"\n[ \t]*\n\s*")
 _BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*•·-]|\d{1,2}[.)])[ \t]+")
 _BULLET_CHARS = "\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*•·- \t"
@@ -60,7 +53,6 @@ _CAUSAL = re.compile(
     r"orsak\w*|anledning\w*|därför|eftersom|med anledning av|främst\w* )",
     re.IGNORECASE,
 )
-_YEAR_TERM = re.compile(r"^(199\d|20[0-4]\d)$")
 
 
 @dataclass(frozen=True)
@@ -107,13 +99,6 @@ class AnswerParams:
 # -- sentences ------------------------------------------------------------------------------
 
 
-def _ends_with_abbreviation(text: str) -> bool:
-    m = re.search(r"(\S+)\.$", text)
-    if not m:
-        return False
-    return m.group(1).lower().lstrip("(\"“") in _ABBREVIATIONS
-
-
 def _lines_to_blocks(paragraph: str) -> list[str]:
     """Split one paragraph into blocks at bullet lines and after short heading-like lines."""
     lines = paragraph.split("\n")
@@ -142,17 +127,14 @@ def _lines_to_blocks(paragraph: str) -> list[str]:
 def split_sentences(text: str) -> list[str]:
     """Sentences of a passage, each as it stands with whitespace collapsed and line-break hyphens joined."""
     out: list[str] = []
-    for para in _PARA.split(normalize(text)):
+    for para in _PARA.split(nfc(text)):
         for block in _lines_to_blocks(para):
             block = dehyphenate(block)
             pieces: list[str] = []
             pos = 0
-            for m in _SENT_END.finditer(block):
-                candidate = block[pos : m.start()].strip()
-                if _ends_with_abbreviation(candidate):
-                    continue
-                pieces.append(candidate)
-                pos = m.end()
+            for end, nxt in sentence_breaks(block):
+                pieces.append(block[pos:end].strip())
+                pos = nxt
             pieces.append(block[pos:].strip())
             for p in pieces:
                 s = " ".join(p.split()).lstrip(_BULLET_CHARS).strip()
@@ -177,7 +159,7 @@ def is_candidate(sentence: str, params: AnswerParams = AnswerParams()) -> bool:
 
 
 def _query_weights(query_terms: Sequence[tuple[str, float]]) -> tuple[dict[str, float], float]:
-    weights = {t: w for t, w in query_terms if not _YEAR_TERM.match(t)}
+    weights = {t: w for t, w in query_terms if not is_year(t)}
     total = sum(w for w in weights.values() if w >= 1.0) or sum(weights.values())
     return weights, total
 

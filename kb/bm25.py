@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import store
+
 
 @dataclass(frozen=True)
 class BM25Params:
@@ -38,15 +40,16 @@ class BM25Index:
     indptr: np.ndarray  # int64, len(vocab) + 1
     indices: np.ndarray  # int32 passage rows
     data: np.ndarray  # float32 BM25 contributions
-    n_docs: int
+    n_passages: int  # rows (passages) the postings refer to
 
 
-def idf(df: np.ndarray, n_docs: int, params: BM25Params) -> np.ndarray:
+def idf(df: np.ndarray, n: int, params: BM25Params) -> np.ndarray:
+    """IDF of terms with document frequencies ``df`` among ``n`` passages."""
     df = df.astype(np.float64)
     if params.method == "lucene":
-        return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        return np.log1p((n - df + 0.5) / (df + 0.5))
     if params.method == "okapi":
-        raw = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+        raw = np.log(n - df + 0.5) - np.log(df + 0.5)
         floor = params.epsilon * raw.mean() if len(raw) else 0.0
         return np.where(raw < 0, floor, raw)
     raise ValueError(f"unknown BM25 method {params.method!r}")
@@ -95,7 +98,7 @@ def build(docs_terms: Sequence[Sequence[str]], params: BM25Params = BM25Params()
 
 def scores(index: BM25Index, query: Iterable[tuple[str, float]]) -> np.ndarray:
     """BM25 score of every passage for weighted query terms (a term repeated counts again)."""
-    out = np.zeros(index.n_docs, dtype=np.float32)
+    out = np.zeros(index.n_passages, dtype=np.float32)
     for term, weight in query:
         c = index.vocab.get(term)
         if c is None:
@@ -113,7 +116,7 @@ def coverage(index: BM25Index, query: Iterable[tuple[str, float]], row: int) -> 
     index's variant; only the ratio matters.
     """
     total = got = 0.0
-    n = index.n_docs
+    n = index.n_passages
     for term, weight in query:
         c = index.vocab.get(term)
         df = 0 if c is None else int(index.indptr[c + 1] - index.indptr[c])
@@ -140,17 +143,16 @@ def top_k(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[n
 
 
 def save(index: BM25Index, folder: Path) -> None:
-    from .store import atomic_write_bytes, npy_bytes
-
     folder.mkdir(parents=True, exist_ok=True)
     terms = [None] * len(index.vocab)
     for t, i in index.vocab.items():
         terms[i] = t
-    atomic_write_bytes(folder / "terms.json", json.dumps(terms, ensure_ascii=False).encode("utf-8"))
-    atomic_write_bytes(folder / "indptr.npy", npy_bytes(index.indptr))
-    atomic_write_bytes(folder / "indices.npy", npy_bytes(index.indices))
-    atomic_write_bytes(folder / "data.npy", npy_bytes(index.data))
-    atomic_write_bytes(folder / "meta.json", json.dumps({"n_docs": index.n_docs}).encode())
+    store.atomic_write_bytes(folder / "terms.json", json.dumps(terms, ensure_ascii=False).encode("utf-8"))
+    store.atomic_write_bytes(folder / "indptr.npy", store.npy_bytes(index.indptr))
+    store.atomic_write_bytes(folder / "indices.npy", store.npy_bytes(index.indices))
+    store.atomic_write_bytes(folder / "data.npy", store.npy_bytes(index.data))
+    # "n_docs" in the file: BM25's name for the scored units, here passages
+    store.atomic_write_bytes(folder / "meta.json", json.dumps({"n_docs": index.n_passages}).encode())
 
 
 def load(folder: Path, mmap: bool = False) -> BM25Index:
@@ -162,5 +164,5 @@ def load(folder: Path, mmap: bool = False) -> BM25Index:
         indptr=np.load(folder / "indptr.npy", allow_pickle=False, mmap_mode=mode),
         indices=np.load(folder / "indices.npy", allow_pickle=False, mmap_mode=mode),
         data=np.load(folder / "data.npy", allow_pickle=False, mmap_mode=mode),
-        n_docs=int(meta["n_docs"]),
+        n_passages=int(meta["n_docs"]),
     )

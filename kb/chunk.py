@@ -2,31 +2,28 @@
 
 1. Lines are grouped into *blocks*: paragraphs separated by blank lines, with a heading line
    always starting a block of its own.
-2. A *heading* is a short line (≤ 80 characters, ≤ 12 words) that starts with a capital
-   letter, does not end a sentence or a hyphenated word, holds at most one number, and either
-   starts with a space (how the bundled PDF extractions mark headings) or follows a blank line
-   and precedes text. The latest heading is the passage's ``section``.
-3. A *table* block is one where most lines are dominated by numbers; it is never split from the
-   heading above it and is split only at line boundaries when it is too large.
+2. A *heading* is a line :func:`kb.text.is_heading` accepts (short, capitalised, marked or
+   followed by text). The latest heading is the passage's ``section``.
+3. A *table* block is one where most lines are dominated by numbers
+   (:func:`kb.text.is_numeric_line`); it is never split from the heading above it and is split
+   only at line boundaries when it is too large.
 4. Blocks are packed greedily into passages of at most ``target_chars`` characters (a passage
    never crosses a heading unless the section so far is tiny); a block larger than
-   ``max_chars`` is cut at sentence ends (or line ends), never mid-word.
+   ``max_chars`` is cut at sentence ends (:func:`kb.text.sentence_breaks`, or line ends), never mid-word.
 
 Every passage is an exact slice of the document text: ``chunk.text == doc.text[start:end]``.
 Ids are ``{doc_id}:{ordinal}``, stable for the same input and parameters.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import asdict, dataclass
 
 from .records import Chunk, Document
+from .text import is_heading, is_numeric_line, sentence_breaks
 
-_SENT_END = re.compile(r"(?<=[.!?:])\s+(?=[A-ZÅÄÖ0-9•\-–])")
-_NUM = re.compile(r"-?\d+(?:[ ,.]\d+)*")
 SECTION_SEP = " › "
-_SINGLE_NUM = re.compile(r"\d+(?:[,.]\d+)?")
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -48,34 +45,6 @@ class Block:
     kind: str  # "heading" | "table" | "text"
 
 
-def _is_numeric_line(s: str) -> bool:
-    s = s.strip()
-    if not s:
-        return False
-    nums = _NUM.findall(s)
-    digits = sum(len(n) for n in nums)
-    words = _WORD.findall(s)
-    return (digits >= 2 and digits * 2 >= sum(len(w) for w in words)) or (len(nums) >= 3)
-
-
-def is_heading(line: str, prev_blank: bool, next_line: str | None) -> bool:
-    s = line.strip()
-    if not (2 < len(s) <= 80) or len(s.split()) > 12:
-        return False
-    if not (s[0].isupper() or s[0].isdigit()):
-        return False
-    if s[0].isdigit() and not re.match(r"^\d+(\.\d+)*\.?\s+[A-ZÅÄÖ]", s):
-        return False
-    if s[-1] in ".,;-–" or s.endswith(("och", "samt", "eller")):
-        return False
-    if len(_SINGLE_NUM.findall(s)) > 1 or s.startswith(("•", "●", "-", "–", "*")):
-        return False
-    if next_line is None or not next_line.strip():
-        return line.startswith(" ") and prev_blank
-    nxt = next_line.strip()
-    return line.startswith(" ") or (prev_blank and nxt[:1].isupper() and len(nxt) > len(s))
-
-
 def blocks(text: str) -> list[Block]:
     """Blocks of the text with their kind, in order, covering all non-blank lines."""
     lines = text.split("\n")
@@ -93,7 +62,7 @@ def blocks(text: str) -> list[Block]:
         start = offsets[first] + (len(lines[first]) - len(lines[first].lstrip()))
         end = offsets[last] + len(lines[last].rstrip())
         body = [lines[i] for i in cur]
-        numeric = sum(_is_numeric_line(b) for b in body)
+        numeric = sum(is_numeric_line(b) for b in body)
         kind = "table" if numeric >= 2 and numeric * 2 >= len(body) else "text"
         if end > start:
             out.append(Block(start, end, kind))
@@ -124,14 +93,14 @@ def _split_large(text: str, start: int, end: int, max_chars: int, by_lines: bool
     if by_lines:
         cuts = [m.end() for m in re.finditer(r"\n", seg)]
     else:
-        cuts = [m.start() for m in _SENT_END.finditer(seg)] or [m.end() for m in re.finditer(r"\n", seg)]
+        cuts = [end for end, _ in sentence_breaks(seg)] or [m.end() for m in re.finditer(r"\n", seg)]
     cuts = [c for c in cuts if 0 < c < len(seg)]
     a = 0
     while len(seg) - a > max_chars:
         limit = a + max_chars
-        candidates = [c for c in cuts if a < c <= limit]
-        if candidates:
-            b = candidates[-1]
+        j = bisect.bisect_right(cuts, limit) - 1  # the last cut within reach (O(log n), cuts ascend)
+        if j >= 0 and cuts[j] > a:
+            b = cuts[j]
         else:
             sp = seg.rfind(" ", a + max_chars // 2, limit)
             b = sp if sp > a else limit
@@ -211,6 +180,11 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
             trailing_heading = None
     emit()
 
+    return make_chunks(doc, spans)
+
+
+def make_chunks(doc: Document, spans: list[tuple[int, int, str | None, bool]]) -> list[Chunk]:
+    """Passages from (start, end, section, is_table) spans, with ids, pages or lines."""
     chunks = []
     for i, (s, e, sec, tab) in enumerate(spans):
         page = doc.page_at(s)
@@ -221,7 +195,7 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
                 ordinal=i,
                 start=s,
                 end=e,
-                text=text[s:e],
+                text=doc.text[s:e],
                 section=sec,
                 page=page,
                 page_end=doc.page_at(max(s, e - 1)) if page is not None else None,

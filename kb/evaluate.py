@@ -8,22 +8,22 @@ success@5, MRR@10, recall@10 and nDCG@10 (graded). This module must agree with
 """
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import math
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from .analyze import fold
+from . import store
+from .errors import KBError
+from .text import fold
 
 METRICS = ("success@1", "success@5", "mrr@10", "recall@10", "ndcg@10")
-
-
-def norm(text: str) -> str:
-    """Lowercase letters and digits only, as ``score.py`` normalises hits and quotes."""
-    return fold(text)
 
 
 def covers(hit_norm: str, quote_norm: str) -> bool:
@@ -41,12 +41,12 @@ def covers(hit_norm: str, quote_norm: str) -> bool:
 
 def score_query(relevant: Sequence[dict], hits: Sequence[str], k: int = 10) -> dict[str, float]:
     """Metrics for one query given its gold quotes and the hit texts in rank order."""
-    quotes = [(norm(r["quote"]), r.get("grade", 2)) for r in relevant]
+    quotes = [(fold(r["quote"]), r.get("grade", 2)) for r in relevant]
     covered: set[int] = set()
     gains: list[int] = []
     first_rel = None
     for rank, text in enumerate(hits[:k], start=1):
-        h = norm(text)
+        h = fold(text)
         gain = 0
         for i, (q, g) in enumerate(quotes):
             if i not in covered and covers(h, q):
@@ -89,8 +89,109 @@ def evaluate_run(gold: Sequence[dict], run: dict[str, list[str]], k: int = 10) -
 
 
 def load_jsonl(path: str | Path) -> list[dict]:
+    """Rows of a trusted JSONL file (the project's own eval files); user input goes through
+    :func:`read_jsonl_objects`."""
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+MAX_LINE_CHARS = 100_000
+MAX_INPUT_BYTES = 256 * 2**20
+
+
+def read_jsonl_objects(path: Path, what: str) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line of a user's JSONL file ``what`` (e.g.
+    "query file"). Only a regular file of at most MAX_INPUT_BYTES is read, line by line, each
+    line at most MAX_LINE_CHARS; anything else is a KBError naming the file and line."""
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_INPUT_BYTES:
+            raise KBError(f"{what} {path} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
+        with store.open_regular(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as f:
+            return list(_objects(f, path, what))
+    except UnicodeDecodeError:
+        raise KBError(f"{what} {path} is not UTF-8 text") from None
+    except OSError as e:
+        raise KBError(f"cannot read {what} {path}: {e.strerror or e}") from None
+
+
+def _objects(f: io.TextIOBase, path: Path, what: str):
+    for n in itertools.count(1):
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise KBError(f"{what} {path} line {n} is longer than {MAX_LINE_CHARS} characters")
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            raise KBError(f"{what} {path} line {n} is not valid JSON ({str(e)[:80]})") from None
+        if not isinstance(row, dict):
+            raise KBError(f"{what} {path} line {n} must be a JSON object, not {_kind(row)}")
+        yield n, row
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "true/false", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def row_id(row: dict, n: int, where: str, default: str | None = None) -> str:
+    """A row's ``id`` as text (text or a whole number); ``default`` when absent, if given."""
+    if "id" not in row and default is not None:
+        return default
+    v = row.get("id")
+    if isinstance(v, bool) or not isinstance(v, (str, int)) or (isinstance(v, str) and not v.strip()):
+        raise KBError(f"{where} line {n}: \"id\" must be text or a whole number, not {_kind(v)}")
+    return str(v)
+
+
+def row_query(row: dict, n: int, where: str) -> str:
+    if "query" not in row:
+        raise KBError(f"{where} line {n}: missing \"query\"")
+    if not isinstance(row["query"], str):
+        raise KBError(f"{where} line {n}: \"query\" must be text, not {_kind(row['query'])}")
+    return row["query"]
+
+
+GRADES = (0, 1, 2, 3)
+
+
+def load_gold(path: Path) -> list[dict]:
+    """The gold file of ``kb eval``, checked: every line an object with a unique ``id``, a text
+    ``query``, ``relevant`` a list of ``{"quote": text, "grade": 0–3 (default 2)}``, an
+    optional text ``type``; at least one query. Problems are KBErrors naming the line."""
+    where = f"gold file {path}"
+    gold, seen = [], {}
+    for n, row in read_jsonl_objects(path, "gold file"):
+        qid = row_id(row, n, where)
+        if qid in seen:
+            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); ids must be unique")
+        seen[qid] = n
+        rel = row.get("relevant")
+        if not isinstance(rel, list):
+            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, not {_kind(rel)}")
+        for r in rel:
+            _check_relevant(r, n, where)
+        kind = row.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise KBError(f"{where} line {n}: \"type\" must be text, not {_kind(kind)}")
+        gold.append({**row, "id": qid, "query": row_query(row, n, where)})
+    if not gold:
+        raise KBError(f"{where} holds no queries; one JSON object per line: {{\"id\", \"query\", \"relevant\"}}")
+    return gold
+
+
+def _check_relevant(r: object, n: int, where: str) -> None:
+    if not isinstance(r, dict):
+        raise KBError(f"{where} line {n}: each of \"relevant\" must be an object, not {_kind(r)}")
+    if not isinstance(r.get("quote"), str) or not r["quote"].strip():
+        raise KBError(f"{where} line {n}: \"quote\" must be non-empty text, not {_kind(r.get('quote'))}")
+    g = r.get("grade", 2)
+    if isinstance(g, bool) or g not in GRADES:
+        raise KBError(f"{where} line {n}: \"grade\" must be one of {', '.join(map(str, GRADES))}, not {str(g)[:20]}")
 
 
 def trec_lines(query_id: str, hits: Sequence[dict], tag: str = "kb") -> list[str]:

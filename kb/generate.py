@@ -67,10 +67,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
-from .analyze import Analyzer, normalize, tokenize
+from .analyze import Analyzer
 from .answer import split_sentences
 from .errors import LLMError
 from .records import Hit
+from .text import ends_with_abbreviation, nfc, tokenize
 
 ENV_URL, ENV_MODEL, ENV_KEY, ENV_TIMEOUT = "KB_LLM_URL", "KB_LLM_MODEL", "KB_LLM_API_KEY", "KB_LLM_TIMEOUT"
 ENV_MAX_TOKENS, ENV_EXTRA = "KB_LLM_MAX_TOKENS", "KB_LLM_EXTRA"
@@ -184,7 +185,7 @@ def sources_from_hits(hits: Sequence[Hit], limit: int = 5) -> tuple[Source, ...]
 
 def escape_source(text: str) -> str:
     """Source text with ``&``, ``<`` and ``>`` escaped: it cannot open or close a delimiter."""
-    return html.escape(normalize(text), quote=False)
+    return html.escape(nfc(text), quote=False)
 
 
 def build_messages(question: str, sources: Sequence[Source]) -> list[dict[str, str]]:
@@ -211,7 +212,6 @@ _CITES_AFTER = r"(?:\s*\[\s*\d{1,3}(?:\s*(?:[,;]|[-–])\s*\d{1,3})*\s*\])*"
 _END = re.compile(r"[.!?]+[\"”’)]*" + _CITES_AFTER + r"(?=\s+[\"”“(\[–-]?[A-ZÅÄÖÉÜ0-9\[]|\s*$)")
 _BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_ABBREVIATIONS = frozenset("bl.a t.ex s.k m.m dvs d.v.s t.o.m fr.o.m o.s.v osv m.fl resp ca jfr enl inkl exkl p.g.a pga".split())
 
 
 @dataclass(frozen=True)
@@ -237,8 +237,7 @@ def _citation_numbers(group: str) -> list[int]:
 def _split_block(block: str) -> list[str]:
     pieces, pos = [], 0
     for m in _END.finditer(block):
-        word = re.search(r"(\S+?)[.!?]+[\"”’)]*$", block[pos : m.start() + 1])
-        if word and word.group(1).lower().lstrip("(\"“") in _ABBREVIATIONS:
+        if ends_with_abbreviation(block[pos : m.start() + 1]):
             continue
         pieces.append(block[pos : m.end()])
         pos = m.end()
@@ -248,7 +247,7 @@ def _split_block(block: str) -> list[str]:
 
 def parse_sentences(output: str) -> tuple[Sentence, ...]:
     """The model's answer as sentences with their citations (HTML entities decoded first)."""
-    text = _CONTROL.sub("", normalize(html.unescape(output)))  # no terminal escapes from a model
+    text = _CONTROL.sub("", nfc(html.unescape(output)))  # no terminal escapes from a model
     out = []
     for line in text.splitlines():
         line = _BULLET.sub("", line)
@@ -294,7 +293,7 @@ class Number:
 def find_numbers(text: str) -> list[Number]:
     """Numbers in a text (whitespace collapsed first). A sign counts only at the start, after a space
     or an opening bracket, not after a number or a word ("2019 – 2020", "covid-19" have none)."""
-    text = " ".join(normalize(text).split())
+    text = " ".join(nfc(text).split())
     out = []
     for m in _NUMBER.finditer(text):
         sign = (m.group("sign") or "").strip()

@@ -7,7 +7,7 @@ organisation, report type, year) is inferred from the file name and the text, an
 ``NAME.meta.json`` next to a file overrides any of it.
 
 A file that cannot be read raises :class:`~kb.errors.IngestError` with a one-line reason;
-:func:`read_corpus` turns those into :class:`~kb.records.Failure` records and goes on.
+:func:`kb.build.read_sources` records it as a :class:`~kb.records.Failure` and goes on.
 """
 from __future__ import annotations
 
@@ -15,38 +15,119 @@ import hashlib
 import json
 import os
 import re
+import stat
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+from . import store
 from .errors import IngestError
 from .records import DocMeta, Document, Failure
+from .sanitize import has_control, one_line
+from .text import HEADING_MARK, is_heading, is_numeric_line, mark_heading, years_in
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUFFIXES = (".pdf", *TEXT_SUFFIXES)
 SIDECAR_SUFFIX = ".meta.json"
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_SIDECAR_BYTES = 64 * 1024
 
 # -- discovery ---------------------------------------------------------------------------
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """Supported files under the given files and folders, recursively, sorted, hidden skipped."""
+SYSTEM_DIRS = ("/dev", "/proc", "/sys")  # never read, even through a symlink the user allows
+OUTSIDE = "symlink to outside the given folders; use --follow-symlinks to index it"
+
+
+def discover(paths: list[Path], follow_symlinks: bool = False) -> list[Path]:
+    """Supported files under the given files and folders (see :func:`discover_files`); a path
+    that was skipped raises IngestError."""
+    files, skipped = discover_files(paths, follow_symlinks)
+    if skipped:
+        raise IngestError(f"{skipped[0].path}: {skipped[0].reason}")
+    return files
+
+
+def discover_files(paths: list[Path], follow_symlinks: bool = False) -> tuple[list[Path], list[Failure]]:
+    """Supported files under the given files and folders, recursively, sorted, hidden skipped;
+    and the entries skipped, each with a one-line reason.
+
+    Only regular files are returned: named pipes, devices and sockets are skipped (reading
+    them would hang or never end), and so is anything under /dev, /proc or /sys. A symlink
+    (to a file or a folder) found in a folder is followed only when its target lies inside one
+    of the given folders, or with ``follow_symlinks``; a file named on the command line is
+    taken as asked for. A path that does not exist raises IngestError before anything else.
+    """
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise IngestError(f"{missing[0]}: no such file or folder")
+    roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     found: set[Path] = set()
-    for p in paths:
+    skipped: list[Failure] = []
+    seen_dirs: set[str] = set()
+    for p in map(Path, paths):
         if p.is_dir():
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for f in files:
-                    fp = Path(root) / f
-                    if not f.startswith(".") and _supported(fp):
-                        found.add(fp)
-        elif p.is_file():
-            found.add(p)
+            _walk(p, roots, follow_symlinks, found, skipped, seen_dirs)
         else:
-            raise IngestError(f"{p}: no such file or folder")
-    return sorted(found, key=lambda x: str(x))
+            problem = entry_problem(p, roots, follow=True)
+            if problem:
+                skipped.append(Failure(str(p), problem))
+            else:
+                found.add(p)
+    return sorted(found, key=str), sorted(skipped, key=lambda f: f.path)
+
+
+def _walk(top: Path, roots: list[str], follow: bool, found: set[Path], skipped: list[Failure],
+          seen_dirs: set[str]) -> None:
+    for root, dirs, files in os.walk(top, followlinks=follow):
+        real = os.path.realpath(root)
+        if real in seen_dirs:  # a symlink loop, or a folder reached twice
+            dirs[:] = []
+            continue
+        seen_dirs.add(real)
+        keep = []
+        for d in sorted(x for x in dirs if not x.startswith(".")):
+            dp = Path(root) / d
+            if dp.is_symlink():
+                problem = entry_problem(dp, roots, follow)
+                if problem:
+                    skipped.append(Failure(str(dp), problem))
+                    continue
+            keep.append(d)
+        dirs[:] = keep
+        for f in files:
+            fp = Path(root) / f
+            if f.startswith(".") or not _supported(fp):
+                continue
+            problem = entry_problem(fp, roots, follow)
+            if problem:
+                skipped.append(Failure(str(fp), problem))
+            else:
+                found.add(fp)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def entry_problem(p: Path, roots: list[str], follow: bool) -> str | None:
+    """Why a found file or folder is not read (None: read it). See :func:`discover_files`."""
+    try:
+        st = os.stat(p)
+    except OSError as e:
+        return "broken symlink (its target does not exist)" if p.is_symlink() else f"cannot read: {e.strerror or e}"
+    target = os.path.realpath(p)
+    if any(_inside(target, d) for d in SYSTEM_DIRS):
+        return f"{'symlink to ' if p.is_symlink() else ''}a system file ({target}); never read"
+    if p.is_symlink() and not follow and not any(_inside(target, r) for r in roots):
+        return OUTSIDE
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a regular file ({store.file_kind(st.st_mode)})"
+    return None
 
 
 def _supported(p: Path) -> bool:
@@ -54,15 +135,69 @@ def _supported(p: Path) -> bool:
     return name.endswith(SUFFIXES) and not name.endswith(SIDECAR_SUFFIX)
 
 
+def regular_size(path: Path) -> int:
+    """Size in bytes of a regular file (symlinks followed); named pipes, devices, sockets and
+    folders are refused with their kind named, before anything is opened."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise IngestError(f"not a regular file ({store.file_kind(st.st_mode)})")
+    return st.st_size
+
+
+def too_large(size: int, limit: int = MAX_FILE_BYTES) -> IngestError:
+    return IngestError(f"file too large ({size // 2**20} MiB > {limit // 2**20} MiB)")
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (checked before reading and while
+    reading, in case the file grows); anything else is an IngestError with a one-line reason."""
+    size = regular_size(path)
+    if size > limit:
+        raise too_large(size, limit)
+    try:
+        with store.open_regular(path) as f:
+            data = f.read(limit + 1)
+    except store.NotRegularFileError as e:
+        raise IngestError(e.strerror) from None
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise too_large(len(data), limit)
+    return data
+
+
+def has_sidecar(path: Path) -> bool:
+    sc = sidecar_path(path)
+    return sc.is_symlink() or sc.exists()
+
+
+def read_sidecar_bytes(path: Path) -> bytes | None:
+    """The raw sidecar of ``path`` (None when there is none); a sidecar that is not a small
+    regular file is an IngestError naming the sidecar."""
+    if not has_sidecar(path):
+        return None
+    sc = sidecar_path(path)
+    try:
+        return read_regular(sc, MAX_SIDECAR_BYTES)
+    except IngestError as e:
+        raise IngestError(f"sidecar {sc.name}: {e}") from None
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    sidecar = sidecar_path(path)
-    if sidecar.exists():
-        h.update(b"\0sidecar\0" + sidecar.read_bytes())
-    return h.hexdigest()
+    """Content hash of a document and its sidecar. Only regular files within
+    :data:`MAX_FILE_BYTES` are read; anything else raises IngestError before a byte is read."""
+    size = regular_size(path)
+    if size > MAX_FILE_BYTES:
+        raise too_large(size)
+    sidecar = read_sidecar_bytes(path)
+    tail = b"" if sidecar is None else b"\0sidecar\0" + sidecar
+    try:
+        return store.sha256_file(path, tail)
+    except store.NotRegularFileError as e:
+        raise IngestError(e.strerror) from None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -131,6 +266,16 @@ def _bomless_utf16(sample: bytes) -> str | None:
 
 # -- PDF ---------------------------------------------------------------------------------
 
+def pdf_head(path: Path) -> bytes:
+    """The first KiB of a file (a regular file only)."""
+    regular_size(path)
+    try:
+        with store.open_regular(path) as f:
+            return f.read(1024)
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror or e}") from None
+
+
 _PAGE_NUMBER = re.compile(r"^\s*(?:sida\s+)?\d{1,4}(?:\s*(?:/|av)\s*\d{1,4})?\s*$", re.I)
 _DIGITS = re.compile(r"\d+")
 
@@ -146,11 +291,7 @@ def read_pdf_pages(path: Path, worker=None) -> tuple[list[str], list[list[str]]]
     """
     from .pdfworker import WorkerError, extract_pdf
 
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1024)
-    except OSError as e:
-        raise IngestError(f"cannot read: {e.strerror}") from None
+    head = pdf_head(path)
     if b"%PDF-" not in head:
         raise IngestError("not a PDF file (no %PDF header); broken or misnamed")
     try:
@@ -188,9 +329,7 @@ def _clean_pdf_page(page: str) -> str:
 
 def mark_headings(page: str, headings: list[str]) -> str:
     """Give lines set in a heading style a leading space and a blank line before them (the
-    convention of the bundled text extractions, which :func:`kb.chunk.is_heading` reads)."""
-    from .chunk import is_heading
-
+    convention of the bundled text extractions, which :func:`kb.text.is_heading` reads)."""
     wanted = {" ".join(h.split()) for h in headings}
     if not wanted:
         return page
@@ -199,10 +338,10 @@ def mark_headings(page: str, headings: list[str]) -> str:
     for i, ln in enumerate(lines):
         s = " ".join(ln.split())
         nxt = next((x for x in lines[i + 1 :] if x.strip()), None)
-        if s in wanted and is_heading(" " + s, True, nxt if nxt is not None else "x"):
+        if s in wanted and is_heading(mark_heading(s), True, nxt if nxt is not None else "x"):
             if out and out[-1].strip():
                 out.append("")
-            out.append(" " + s)
+            out.append(mark_heading(s))
         else:
             out.append(ln)
     return "\n".join(out)
@@ -283,14 +422,12 @@ def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
 
 
 def _continues(prev: str, nxt: str) -> bool:
-    from .chunk import _is_numeric_line
-
     before = [ln for ln in prev.split("\n") if ln.strip()][-1:]
     after = [ln for ln in nxt.split("\n") if ln.strip()][:2]
     if not before or not after:
         return False
     last, first = before[0].strip(), after[0]
-    if _is_numeric_line(last) and any(_is_numeric_line(x) for x in after) and not first.startswith(" "):
+    if is_numeric_line(last) and any(is_numeric_line(x) for x in after) and not first.startswith(HEADING_MARK):
         return True
     return last[-1:] not in ".!?:" and first[:1].islower()
 
@@ -316,7 +453,6 @@ DOC_TYPES = (
     (r"verksamhetsplan", "verksamhetsplan"),
     (r"årsredovisning|arsredovisning", "årsredovisning"),
 )
-_YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
 
 
 def infer_meta(path: Path, text: str) -> DocMeta:
@@ -338,11 +474,11 @@ def infer_meta(path: Path, text: str) -> DocMeta:
                 return value
         return None
 
-    years = [int(y) for y in _YEAR.findall(name)]
+    years = years_in(name)
     if years:
         year = years[-1]
     else:
-        counts = Counter(int(y) for y in _YEAR.findall(head))
+        counts = Counter(years_in(head))
         year = counts.most_common(1)[0][0] if counts else None
     org = first(ORGANISATIONS, name)
     if org is None:
@@ -354,31 +490,78 @@ def infer_meta(path: Path, text: str) -> DocMeta:
     if doc_type and org and year:
         title = f"{doc_type[:1].upper()}{doc_type[1:]} {year} – {org}"
     else:
-        title = re.sub(r"[-_]+", " ", stem).strip()
-        title = title[:1].upper() + title[1:] if title else path.name
+        title = one_line(re.sub(r"[-_]+", " ", stem))[:MAX_FIELD_CHARS]
+        title = title[:1].upper() + title[1:] if title else one_line(path.name) or "?"
     return DocMeta(title=title, organisation=org, doc_type=doc_type, year=year)
 
 
-def apply_sidecar(meta: DocMeta, path: Path) -> DocMeta:
-    """Override metadata from ``NAME.meta.json`` (keys: title, organisation, doc_type, year)."""
-    sc = sidecar_path(path)
-    if not sc.exists():
-        return meta
-    try:
-        data = json.loads(sc.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise IngestError(f"sidecar {sc.name} is not valid JSON: {e}") from None
+SIDECAR_KEYS = ("title", "organisation", "doc_type", "year")
+MAX_FIELD_CHARS = 300
+YEAR_RANGE = (1900, 2100)
+
+def check_sidecar(data: object) -> dict[str, object]:
+    """The validated overrides of a parsed sidecar, or an IngestError naming the first problem.
+
+    Keys: ``title`` (text), ``organisation`` and ``doc_type`` (text or null), ``year`` (a whole
+    number in :data:`YEAR_RANGE`, or null). Text is one line (no control characters or line
+    breaks), 1 to :data:`MAX_FIELD_CHARS` characters after trimming, normalised to NFC. Any
+    other key is refused (a typo would otherwise be ignored silently).
+    """
     if not isinstance(data, dict):
-        raise IngestError(f"sidecar {sc.name} must hold a JSON object")
-    year = data.get("year", meta.year)
-    if year is not None and not isinstance(year, int):
-        raise IngestError(f"sidecar {sc.name}: year must be an integer")
-    return DocMeta(
-        title=str(data.get("title", meta.title)),
-        organisation=data.get("organisation", meta.organisation),
-        doc_type=data.get("doc_type", meta.doc_type),
-        year=year,
-    )
+        raise IngestError("must hold a JSON object such as {\"year\": 2023}")
+    unknown = sorted(str(k) for k in data if k not in SIDECAR_KEYS)
+    if unknown:
+        raise IngestError(f"unknown key {unknown[0][:40]!r}; allowed: {', '.join(SIDECAR_KEYS)}")
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        if key == "year":
+            out[key] = _check_year(value)
+        elif value is None and key != "title":
+            out[key] = None
+        else:
+            out[key] = _check_text(key, value)
+    return out
+
+
+def _check_year(value: object) -> int | None:
+    lo, hi = YEAR_RANGE
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise IngestError(f"year must be a whole number such as 2023 or null, not {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise IngestError(f"year {str(value)[:12]} is outside {lo}–{hi}")
+    return value
+
+
+def _check_text(key: str, value: object) -> str:
+    if not isinstance(value, str):
+        kind = "null" if value is None else type(value).__name__
+        raise IngestError(f"{key} must be text, not {kind}")
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise IngestError(f"{key} is empty")
+    if has_control(text):
+        raise IngestError(f"{key} must be one line without control characters")
+    if len(text) > MAX_FIELD_CHARS:
+        raise IngestError(f"{key} is longer than {MAX_FIELD_CHARS} characters")
+    return text
+
+
+def apply_sidecar(meta: DocMeta, path: Path) -> DocMeta:
+    """Override metadata from ``NAME.meta.json`` (validated by :func:`check_sidecar`)."""
+    raw = read_sidecar_bytes(path)
+    if raw is None:
+        return meta
+    name = sidecar_path(path).name
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as e:
+        raise IngestError(f"sidecar {name} is not valid JSON: {str(e)[:120]}") from None
+    try:
+        return replace(meta, **check_sidecar(data))
+    except IngestError as e:
+        raise IngestError(f"sidecar {name}: {e}") from None
 
 
 # -- documents ---------------------------------------------------------------------------
@@ -395,14 +578,11 @@ def make_doc_id(path: Path, root: Path | None) -> str:
 
 def read_document(path: Path, doc_id: str, sha256: str | None = None) -> Document:
     """Read one file into a Document. Raises IngestError with a one-line reason."""
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise IngestError(f"cannot read: {e.strerror}") from None
+    size = regular_size(path)
     if size == 0:
         raise IngestError("empty file (0 bytes)")
     if size > MAX_FILE_BYTES:
-        raise IngestError(f"file too large ({size // 2**20} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
+        raise too_large(size)
     sha = sha256 or file_sha256(path)
     page_starts: tuple[int, ...] = ()
     if path.suffix.lower() == ".pdf":
@@ -410,10 +590,7 @@ def read_document(path: Path, doc_id: str, sha256: str | None = None) -> Documen
         pages = [mark_headings(p, h) for p, h in zip(strip_running_lines(raw), headings)]
         text, page_starts = join_pages(pages)
     else:
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise IngestError(f"cannot read: {e.strerror}") from None
+        data = read_regular(path, MAX_FILE_BYTES)
         if data[:5] == b"%PDF-":
             raise IngestError("a PDF file named as text; rename it to .pdf")
         text = decode_text(data)
@@ -421,17 +598,6 @@ def read_document(path: Path, doc_id: str, sha256: str | None = None) -> Documen
         raise IngestError("no text found")
     meta = apply_sidecar(infer_meta(path, text), path)
     return Document(doc_id=doc_id, path=str(path), sha256=sha, meta=meta, text=text, page_starts=page_starts)
-
-
-def read_corpus(paths: list[Path], root: Path | None = None) -> Iterator[Document | Failure]:
-    """Read every supported file; yield Documents and Failures (never raises for one bad file)."""
-    for path in discover(paths):
-        try:
-            yield read_document(path, make_doc_id(path, root))
-        except IngestError as e:
-            yield Failure(path=str(path), reason=str(e))
-        except Exception as e:  # never stop the other files
-            yield Failure(path=str(path), reason=unexpected_reason(e))
 
 
 def unexpected_reason(e: Exception) -> str:

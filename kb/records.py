@@ -4,8 +4,13 @@ All are frozen dataclasses; stages are pure functions from one record type to an
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from numbers import Integral
 from typing import Any
+
+from .errors import KBError
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,26 @@ class DocMeta:
     organisation: str | None = None
     doc_type: str | None = None
     year: int | None = None
+
+    def __post_init__(self) -> None:
+        # kb.ingest validates sidecars; an index built before that may hold values of another
+        # type (a number as organisation, true as year): they read as unknown, never as a crash
+        if not isinstance(self.title, str):
+            object.__setattr__(self, "title", "" if self.title is None else str(self.title))
+        for name in ("organisation", "doc_type"):
+            if not isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, None)
+        y = self.year
+        if isinstance(y, bool) or not isinstance(y, int) or not 0 < y < 10_000:
+            object.__setattr__(self, "year", None)
+
+
+@dataclass(frozen=True)
+class DocHead:
+    """A document's id and metadata only (what filters and facets need)."""
+
+    doc_id: str
+    meta: DocMeta
 
 
 @dataclass(frozen=True)
@@ -35,16 +60,37 @@ class Document:
     aliases: tuple[str, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
-        """1-based page number of a character offset, or None for text files."""
+        """1-based page number of a character offset, or None for text files (O(log pages))."""
         if not self.page_starts:
             return None
-        import bisect
-
         return bisect.bisect_right(self.page_starts, offset)
 
     def line_at(self, offset: int) -> int:
-        """1-based line number of a character offset."""
-        return self.text.count("\n", 0, offset) + 1
+        """1-based line number of a character offset (O(log lines), see :attr:`newlines`)."""
+        return bisect.bisect_left(self.newlines, offset) + 1
+
+    @cached_property
+    def newlines(self) -> tuple[int, ...]:
+        """Offsets of every line break in ``text``, computed once on first use (not a field:
+        never compared, serialised or passed to ``replace``)."""
+        return newline_offsets(self.text)
+
+
+def newline_offsets(text: str) -> tuple[int, ...]:
+    """Ascending offsets of the ``"\\n"`` characters of ``text``."""
+    out = []
+    i = text.find("\n")
+    while i != -1:
+        out.append(i)
+        i = text.find("\n", i + 1)
+    return tuple(out)
+
+
+def chunk_order(chunk_id: str) -> tuple[str, int]:
+    """(doc_id, ordinal) of a passage id ``<doc_id>:<ordinal>``: the order of passages in an index
+    (documents by id, passages in document order), used to break ties between equal scores."""
+    doc_id, _, ordinal = chunk_id.rpartition(":")
+    return (doc_id, int(ordinal)) if ordinal.isdigit() else (chunk_id, -1)
 
 
 @dataclass(frozen=True)
@@ -85,6 +131,24 @@ class Filters:
     doc_types: tuple[str, ...] = ()
     doc_ids: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Lists become tuples and a single value a one-element tuple; a value of the wrong
+        type (a year given as text, a number as organisation) is a KBError, not a crash later."""
+        for name, kind in (("years", int), ("organisations", str), ("doc_types", str), ("doc_ids", str)):
+            value = getattr(self, name)
+            if value is None:
+                value = ()
+            elif isinstance(value, (str, int)):
+                value = (value,)
+            try:
+                value = tuple(value)
+            except TypeError:
+                raise KBError(f"Filters.{name} must be a tuple, not {type(value).__name__}") from None
+            for v in value:
+                if isinstance(v, bool) or not isinstance(v, Integral if kind is int else str):
+                    raise KBError(f"Filters.{name} holds {v!r:.40}; give {'whole numbers' if kind is int else 'text'}")
+            object.__setattr__(self, name, tuple(int(v) for v in value) if kind is int else value)
+
     def is_empty(self) -> bool:
         return not (self.years or self.organisations or self.doc_types or self.doc_ids)
 
@@ -110,11 +174,21 @@ class Hit:
     citation: str
     chunk_id: str = ""
     also_at: tuple[str, ...] = field(default=())
+    page_end: int | None = None  # last page of a PDF passage that runs over a page break
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["also_at"] = list(self.also_at)
         return d
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """An evidence sentence: ``document.text[start:end]`` inside passage ``chunk_id``."""
+
+    chunk_id: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -126,12 +200,15 @@ class QueryInfo:
     terms: tuple[str, ...]
     weights: tuple[float, ...]  # weight of each of ``terms`` in BM25
     expansions: tuple[str, ...] = ()
+    truncated: bool = False  # the question was longer than the search reads (the rest was ignored)
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits for one query plus how the query was interpreted."""
+    """Hits for one query plus how the query was interpreted. ``notes`` explain an empty or
+    short answer, e.g. a filter value that no document in the index has (with the known ones)."""
 
     query: str
     hits: tuple[Hit, ...]
     info: QueryInfo
+    notes: tuple[str, ...] = ()

@@ -1,8 +1,8 @@
 """Passages and documents of a generation, loaded eagerly when small and lazily when large.
 
-A loaded :class:`kb.search.KnowledgeBase` used to hold every passage and every document text as
-Python objects: at a million passages that is several GB of RAM and tens of seconds of load
-time. Above ``LAZY_THRESHOLD`` passages the same files are read on demand instead:
+Holding every passage and document text as Python objects costs several GB of RAM and tens of
+seconds of load time at a million passages. So below ``LAZY_THRESHOLD`` passages the files are
+read into lists and a dict; above it the same files are read on demand:
 
 * :class:`LazyChunks` memory-maps ``chunks.jsonl`` and keeps only an int64 array of line
   offsets (8 bytes per passage); ``chunks[i]`` parses line i into a :class:`kb.records.Chunk`
@@ -12,8 +12,7 @@ time. Above ``LAZY_THRESHOLD`` passages the same files are read on demand instea
 * ``chunk_doc.npy`` (int32, written by the build) gives each passage's document position
   without reading the passages; when absent (older indexes) it is computed from the passage ids.
 
-Below the threshold the behaviour is exactly the old one (lists and a dict), so small indexes
-pay nothing. The file formats are unchanged; nothing is pickled.
+The file formats are those of :mod:`kb.store`; nothing is pickled.
 """
 from __future__ import annotations
 
@@ -26,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .records import Chunk, DocMeta, Document
+from .records import Chunk, DocHead, DocMeta, Document
+from .store import doc_from_json, load_chunks, load_documents
 
 LAZY_THRESHOLD = 100_000  # passages
 _CACHE = 4096
@@ -105,8 +105,6 @@ class LazyDocs(Mapping):
     """Read-only ``Mapping[str, Document]`` over ``documents.jsonl``, parsed on access."""
 
     def __init__(self, path: Path, doc_ids: Sequence[str]) -> None:
-        from .build import doc_from_json
-
         self._from_json = doc_from_json
         self._lines = _Lines(path)
         if len(doc_ids) != len(self._lines):
@@ -137,16 +135,6 @@ class LazyDocs(Mapping):
         return d
 
 
-class DocHead:
-    """A document's id and metadata only (what filters and facets need)."""
-
-    __slots__ = ("doc_id", "meta")
-
-    def __init__(self, doc_id: str, meta: DocMeta) -> None:
-        self.doc_id = doc_id
-        self.meta = meta
-
-
 def manifest_heads(manifest: dict[str, Any]) -> list[DocHead]:
     fields = DocMeta.__dataclass_fields__
     return [
@@ -166,8 +154,6 @@ def chunk_doc_rows(gen: Path, chunk_ids: Sequence[str], doc_pos: dict[str, int])
 
 def open_rows(gen: Path, manifest: dict[str, Any], n_passages: int):
     """(docs mapping, chunks sequence, document heads, lazy?) for a generation."""
-    from .build import load_chunks, load_documents
-
     heads = manifest_heads(manifest)
     if n_passages < LAZY_THRESHOLD:
         docs = {d.doc_id: d for d in load_documents(gen)}

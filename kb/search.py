@@ -1,43 +1,44 @@
-"""Hybrid search over a built index: BM25 + dense retrieval, fused, with filters and a year rule.
+"""Hybrid search over a loaded index: BM25 + dense retrieval, fused, with filters and a year rule.
 
-:func:`open_index` loads one generation (see :mod:`kb.store`) into a :class:`KnowledgeBase`, which
-only holds loaded state and is safe to share between threads (searching mutates nothing).
+:func:`open_index` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
+into a :class:`KnowledgeBase`, which holds that index and the embedder and is safe to share
+between threads (searching mutates nothing but memo tables).
 
-Query pipeline (:meth:`KnowledgeBase.search`):
+Query pipeline (:meth:`KnowledgeBase.search`), each step a pure function elsewhere:
 
-1. **Years named in the query** (four-digit 1990–2049) are parsed (:func:`query_years`).
-2. **Candidates**: the ``depth`` best passages from BM25 (weighted Swedish query terms, see
-   :mod:`kb.analyze`) and from the dense index, both restricted by the hard filters.
-3. **Fusion**: weighted reciprocal rank fusion (:func:`kb.fuse.rrf`). When BM25's best passage
-   matches less than half of the query's IDF mass (a paraphrase whose key words the reports do
-   not use), BM25's weight shrinks in proportion, so the dense ranking decides.
-4. **Year rule** (soft, never hides anything): when the query names years and no year filter is
-   set, a passage from a report about one of those years has its fused score multiplied by
-   ``1 + year_boost``; a passage of another report that itself mentions the year gets half that.
-   Cross-year questions ("2019 och 2023") name several years and favour all of them.
-5. **Near-duplicates**: a passage whose text is nearly identical to a better-ranked one is folded
-   into it (listed in ``also_at``) so repeated statements do not crowd out other evidence.
+1. **Interpretation** (:meth:`KnowledgeBase.interpret`): years named in the question
+   (:func:`kb.text.query_years`) and weighted Swedish query terms (:mod:`kb.analyze`). A question
+   longer than :data:`MAX_QUERY_CHARS` is cut there (the rest is ignored, ``info.truncated``).
+2. **Candidates**: the ``depth`` best passages from BM25 and from the dense index, both
+   restricted by the hard filters (:class:`kb.backend.PassageIndex`).
+3. **Fusion**: weighted reciprocal rank fusion (:func:`kb.fuse.rrf`), BM25's weight scaled by its
+   coverage of the query (:func:`kb.rules.coverage_weight`).
+4. **Year rule** (:func:`kb.rules.year_rule`) when the question names years and no year filter is set.
+5. **Near-duplicates** folded into the better-ranked passage (:func:`kb.rules.fold_duplicates`),
+   and typed hits with citations made (:func:`kb.cite.make_hit`).
 """
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from . import bm25, fuse, rowstore, store, vectors
-from .analyze import Analyzer, AnalyzerConfig, fold
+from . import fuse, rules, store
+from .backend import PassageIndex
+from .cite import format_citation, make_hit
 from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
-from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult
+from .local import LocalIndex
+from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult, chunk_order
+from .text import query_years
 
-_QUERY_YEAR = re.compile(r"(?<!\d)(?<!\d[,.])(199\d|20[0-4]\d)(?!\d|[,.]\d)")
 MODES = ("hybrid", "bm25", "dense")
+# Questions are cut to this many characters: the embedder reads at most 512 tokens anyway, and an
+# unbounded question costs seconds of query encoding.
+MAX_QUERY_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -48,154 +49,103 @@ class SearchParams:
     rrf_k: float = 30.0
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
-    # BM25's fusion weight is scaled by coverage / bm25_min_coverage (at most 1), where coverage
-    # is the share of the query's IDF mass its best passage matches: when BM25 only matches the
-    # generic words of a paraphrase, the dense ranking decides (0 turns this off)
-    bm25_min_coverage: float = 0.5
+    bm25_min_coverage: float = 0.5  # see kb.rules.coverage_weight (0 turns it off)
     year_boost: float = 0.5
     dedupe: bool = True
     dedupe_threshold: float = 0.8
     max_text_chars: int = 1500
 
 
-def query_years(text: str) -> tuple[int, ...]:
-    """Four-digit years (1990–2049) named in a query, in order of appearance, without repeats.
-
-    Years inside ranges ("2024-2025") count; numbers with decimals or longer digit runs do not.
-    """
-    return tuple(dict.fromkeys(int(y) for y in _QUERY_YEAR.findall(text)))
-
-
-def format_citation(doc: Document, chunk: Chunk) -> str:
-    m = doc.meta
-    parts = [m.title]
-    if m.organisation and m.organisation.lower() not in m.title.lower():
-        parts.append(m.organisation)
-    if m.year is not None and str(m.year) not in m.title:
-        parts.append(str(m.year))
-    if chunk.page is not None:
-        parts.append(f"s. {chunk.page}" if chunk.page_end in (None, chunk.page) else f"s. {chunk.page}–{chunk.page_end}")
-    elif chunk.line_start is not None:
-        parts.append(f"rad {chunk.line_start}–{chunk.line_end}")
-    if chunk.section:
-        parts.append(f"avsnitt ”{chunk.section}”")
-    return ", ".join(parts)
-
-
-def _shingles(text: str, n: int = 5) -> set[str]:
-    s = fold(text)
-    return {s[i : i + n] for i in range(0, max(1, len(s) - n + 1))}
-
-
-def near_duplicate(a: set[str], b: set[str], threshold: float) -> bool:
-    if not a or not b:
-        return False
-    inter = len(a & b)
-    return inter / min(len(a), len(b)) >= threshold
+def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[str, ...]:
+    """One note per filter value that no document in the index has, listing the known values
+    (a search restricted by it finds nothing, and the note says why)."""
+    known = {
+        "years": facets["years"], "organisations": facets["organisations"],
+        "doc_types": facets["doc_types"], "doc_ids": [d for d, _ in facets["documents"]],
+    }
+    words = {"years": "year", "organisations": "organisation", "doc_types": "report type", "doc_ids": "document id"}
+    notes = []
+    for name, values in known.items():
+        have = set(values)
+        for v in getattr(filters, name):
+            if v not in have:
+                shown = ", ".join(map(str, values[:20])) + (f" … ({len(values) - 20} more)" if len(values) > 20 else "")
+                notes.append(f"no document in this index has {words[name]} {v!r:.80}; known: {shown or 'none'}")
+    return tuple(notes)
 
 
 class KnowledgeBase:
-    """A loaded index generation. Construct with :func:`open_index`."""
+    """A loaded index and its embedder. Construct with :func:`open_index`."""
 
-    def __init__(self, root: Path, gen: Path, manifest: dict[str, Any], embedder: Embedder | None = None) -> None:
-        self.root = root
-        self.generation = gen.name
-        self.manifest = manifest
-        cfg = manifest["config"]
-        # small indexes load eagerly as before; large ones read passages/documents on demand
-        n_rows = int(manifest.get("counts", {}).get("passages", 0))
-        self.docs, self.chunks, heads, lazy = rowstore.open_rows(gen, manifest, n_rows)
-        lexicon = json.loads((gen / "lexicon.json").read_text(encoding="utf-8"))
-        self.analyzer = Analyzer(AnalyzerConfig.from_json(cfg["analyzer"]), lexicon)
-        self.bm25 = bm25.load(gen / "bm25", mmap=True)
-        self.vindex, ids = vectors.load(gen)
-        if len(ids) != len(self.chunks) or self.bm25.n_docs != len(self.chunks):
-            raise IndexCorruptError(f"index at {root} is inconsistent (row counts differ); run `kb ingest`")
-        self._ids = ids  # passage ids, row i = chunks[i].chunk_id
+    def __init__(self, index: PassageIndex, embedder: Embedder | None = None) -> None:
+        self.index = index
+        self.manifest = index.manifest
+        self.generation = index.generation
+        self.analyzer = index.analyzer
+        self.embedder_spec = index.manifest["embedder"]["spec"]
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
-        self.embedder_spec = manifest["embedder"]["spec"]
-        # per-passage metadata arrays for filtering and the year rule
-        n = len(self.chunks)
-        self._doc_list = heads  # doc_id + meta of each document, in index order
-        self._doc_pos = {d.doc_id: i for i, d in enumerate(heads)}
-        if lazy:
-            self._chunk_doc = rowstore.chunk_doc_rows(gen, ids, self._doc_pos)
-        else:
-            self._chunk_doc = np.array([self._doc_pos[c.doc_id] for c in self.chunks], dtype=np.int32)
-        self._doc_year = np.array([d.meta.year if d.meta.year is not None else -1 for d in heads], dtype=np.int32)
-        self._chunk_year = self._doc_year[self._chunk_doc] if n else np.zeros(0, np.int32)
-        self._shingle_memo: dict[int, set[str]] = {}
+        self._heads = {h.doc_id: h for h in index.heads()}
+        self._shingle_memo: dict[str, frozenset[str]] = {}
 
     # -- state ------------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
+        """The index's own embedder, loaded on first use."""
         with self._embedder_lock:
             if self._embedder is None:
                 emb = get_embedder(self.embedder_spec)
-                store.check_embedder(self.manifest, emb.model_id, self.root)
+                store.check_embedder(self.manifest, emb.model_id, self.index.location)
                 self._embedder = emb
             return self._embedder
 
     def documents(self) -> list[Document]:
-        return [self.docs[d.doc_id] for d in self._doc_list]
+        return [self.index.document(h.doc_id) for h in self.index.heads()]
+
+    def document(self, doc_id: str) -> Document:
+        return self.index.document(doc_id)
 
     def facets(self) -> dict[str, list]:
         """Values available for filters: years, organisations, report types, documents."""
-        docs = self._doc_list
+        heads = self.index.heads()
         return {
-            "years": sorted({d.meta.year for d in docs if d.meta.year is not None}),
-            "organisations": sorted({d.meta.organisation for d in docs if d.meta.organisation}),
-            "doc_types": sorted({d.meta.doc_type for d in docs if d.meta.doc_type}),
-            "documents": [(d.doc_id, d.meta.title) for d in docs],
+            "years": sorted({d.meta.year for d in heads if d.meta.year is not None}),
+            "organisations": sorted({d.meta.organisation for d in heads if d.meta.organisation}),
+            "doc_types": sorted({d.meta.doc_type for d in heads if d.meta.doc_type}),
+            "documents": [(d.doc_id, d.meta.title) for d in heads],
         }
 
     def neighbours(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same document (for "show context")."""
-        row = self._row_of(chunk_id)
-        c = self.chunks[row]
-        out = []
-        for r in range(row - before, row + after + 1):
-            if 0 <= r < len(self.chunks) and self.chunks[r].doc_id == c.doc_id:
-                out.append(self.chunks[r])
-        return out
+        return self.index.neighbours(chunk_id, before, after)
 
-    def _row_of(self, chunk_id: str) -> int:
-        if not hasattr(self, "_rows"):
-            self._rows = {c: i for i, c in enumerate(self._ids)}
-        try:
-            return self._rows[chunk_id]
-        except KeyError:
-            raise KBError(f"no passage {chunk_id!r} in this index") from None
-
-    # -- filtering --------------------------------------------------------------------------
-    def _mask(self, filters: Filters) -> np.ndarray | None:
-        if filters.is_empty():
-            return None
-        ok_docs = np.ones(len(self._doc_list), dtype=bool)
-        for i, d in enumerate(self._doc_list):
-            m = d.meta
-            if filters.years and m.year not in filters.years:
-                ok_docs[i] = False
-            elif filters.organisations and m.organisation not in filters.organisations:
-                ok_docs[i] = False
-            elif filters.doc_types and m.doc_type not in filters.doc_types:
-                ok_docs[i] = False
-            elif filters.doc_ids and d.doc_id not in filters.doc_ids:
-                ok_docs[i] = False
-        return ok_docs[self._chunk_doc]
+    def stats(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "index": self.index.location,
+            "generation": self.generation,
+            "documents": len(self._heads),
+            "passages": int(m.get("counts", {}).get("passages", 0)),
+            "embedder": m["embedder"]["id"],
+            "created": m.get("created"),
+            "format_version": m.get("format_version"),
+            "vector_index": m.get("vectors", {}).get("kind"),
+        }
 
     # -- search -----------------------------------------------------------------------------
     def interpret(self, query: str) -> QueryInfo:
-        terms = self.analyzer.query_terms(query)
-        words = self.analyzer.query_words(query)
+        """How a question is understood: its years and its weighted analysed terms."""
+        text = query[:MAX_QUERY_CHARS]
+        terms = self.analyzer.query_terms(text)
+        words = self.analyzer.query_words(text)
         stems = [self.analyzer.term(w) for w in words]
         return QueryInfo(
-            text=query,
-            years=query_years(query),
+            text=text,
+            years=query_years(text),
             terms=tuple(t for t, _ in terms),
-            expansions=tuple(self.analyzer.expansions(words, stems)),
             weights=tuple(w for _, w in terms),
+            expansions=tuple(self.analyzer.expansions(words, stems)),
+            truncated=len(query) > MAX_QUERY_CHARS,
         )
 
     def search(
@@ -213,94 +163,55 @@ class KnowledgeBase:
         if k < 1:
             raise KBError("k must be at least 1")
         filters = filters or Filters()
+        notes = unknown_filter_values(filters, self.facets()) if not filters.is_empty() else ()
         info = self.interpret(query)
-        mask = self._mask(filters)
-        depth = max(params.depth, k * 3)
-        rankings: list[list[int]] = []
-        weights: list[float] = []
-        if mode in ("hybrid", "bm25"):
-            s = bm25.scores(self.bm25, zip(info.terms, info.weights))
-            rows, _ = bm25.top_k(s, depth, mask)
-            rankings.append(rows.tolist())
-            w = params.bm25_weight
-            if mode == "hybrid" and params.bm25_min_coverage > 0 and len(rows):
-                cov = bm25.coverage(self.bm25, zip(info.terms, info.weights), int(rows[0]))
-                w *= min(1.0, cov / params.bm25_min_coverage)
-            weights.append(w)
-        if mode in ("hybrid", "dense") and query.strip():
-            qv = self.embedder.embed_query(query)
-            allowed = None if mask is None else np.flatnonzero(mask)
-            rows, _ = vectors.search(self.vindex, qv, depth, allowed)
-            rankings.append(rows.tolist())
-            weights.append(params.dense_weight)
-        fused = fuse.rrf(rankings, k=params.rrf_k, weights=weights)
+        fused = self._fused(info, filters, mode, params, max(params.depth, k * 3))
         years = info.years if (use_query_years and not filters.years) else ()
+        chunks = {c.chunk_id: c for c in self.index.chunks(list(fused))}
         if years and params.year_boost:
-            fused = self._apply_year_rule(fused, years, params.year_boost)
-        ordered = fuse.ranked(fused)
-        return SearchResult(query=query, hits=tuple(self._hits(ordered, k, params)), info=info)
+            year_of = {cid: self._heads[c.doc_id].meta.year for cid, c in chunks.items()}
+            fused = rules.year_rule(fused, years, params.year_boost, year_of, {cid: c.text for cid, c in chunks.items()})
+        ordered = fuse.ranked(fused, order=chunk_order)
+        if params.dedupe:
+            kept = rules.fold_duplicates(ordered, k, lambda cid: self._shingles(chunks[cid]), params.dedupe_threshold)
+        else:
+            kept = [(cid, score, []) for cid, score in ordered[:k]]
+        hits = [
+            self._hit(rank, chunks[cid], score, [chunks[d] for d in dups], params)
+            for rank, (cid, score, dups) in enumerate(kept, 1)
+        ]
+        return SearchResult(query=query, hits=tuple(hits), info=info, notes=notes)
 
-    def _apply_year_rule(self, fused: dict[int, float], years: Sequence[int], boost: float) -> dict[int, float]:
-        out = {}
-        year_strs = tuple(str(y) for y in years)
-        for row, score in fused.items():
-            if self._chunk_year[row] in years:
-                score *= 1 + boost
-            elif any(y in self.chunks[row].text for y in year_strs):
-                score *= 1 + boost / 2
-            out[row] = score
-        return out
+    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams, depth: int) -> dict[str, float]:
+        """Fused scores of the candidates of the retrievers that ``mode`` uses."""
+        rankings: list[list[str]] = []
+        weights: list[float] = []
+        query = list(zip(info.terms, info.weights))
+        if mode in ("hybrid", "bm25"):
+            found = self.index.lexical(query, depth, filters)
+            rankings.append([cid for cid, _ in found])
+            w = params.bm25_weight
+            if mode == "hybrid" and found:
+                w = rules.coverage_weight(w, self.index.coverage(query, found[0][0]), params.bm25_min_coverage)
+            weights.append(w)
+        if mode in ("hybrid", "dense") and info.text.strip():
+            found = self.index.dense(self.embedder.embed_query(info.text), depth, filters)
+            rankings.append([cid for cid, _ in found])
+            weights.append(params.dense_weight)
+        return fuse.rrf(rankings, k=params.rrf_k, weights=weights)
 
-    def _shingles(self, row: int) -> set[str]:
-        s = self._shingle_memo.get(row)
+    def _shingles(self, chunk: Chunk) -> frozenset[str]:
+        s = self._shingle_memo.get(chunk.chunk_id)
         if s is None:
-            s = _shingles(self.chunks[row].text)
+            s = rules.shingles(chunk.text)
             if len(self._shingle_memo) < 100_000:
-                self._shingle_memo[row] = s
+                self._shingle_memo[chunk.chunk_id] = s
         return s
 
-    def _hits(self, ordered: list[tuple[int, float]], k: int, params: SearchParams) -> list[Hit]:
-        """The first k passages of the fused order, near-duplicates folded into the better one."""
-        kept: list[tuple[int, float, list[str]]] = []
-        for row, score in ordered:
-            if len(kept) >= k:
-                break
-            if params.dedupe:
-                sh = self._shingles(row)
-                dup_of = next(
-                    (i for i, (r, _, _) in enumerate(kept) if near_duplicate(sh, self._shingles(r), params.dedupe_threshold)),
-                    None,
-                )
-                if dup_of is not None:
-                    c = self.chunks[row]
-                    kept[dup_of][2].append(format_citation(self.docs[c.doc_id], c))
-                    continue
-            kept.append((row, score, []))
-        return [self.make_hit(rank, row, score, params, tuple(also)) for rank, (row, score, also) in enumerate(kept, 1)]
-
-    def make_hit(self, rank: int, row: int, score: float, params: SearchParams = SearchParams(), also_at=()) -> Hit:
-        c = self.chunks[row]
-        d = self.docs[c.doc_id]
-        text = c.text if len(c.text) <= params.max_text_chars else c.text[: params.max_text_chars].rsplit(" ", 1)[0] + " …"
-        m = d.meta
-        return Hit(
-            rank=rank, score=round(float(score), 6), doc_id=d.doc_id, title=m.title, year=m.year,
-            organisation=m.organisation, doc_type=m.doc_type, page=c.page, line_start=c.line_start,
-            line_end=c.line_end, section=c.section, start=c.start, end=c.end, text=text,
-            citation=format_citation(d, c), chunk_id=c.chunk_id, also_at=tuple(also_at),
-        )
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "index": str(self.root),
-            "generation": self.generation,
-            "documents": len(self.docs),
-            "passages": len(self.chunks),
-            "embedder": self.manifest["embedder"]["id"],
-            "created": self.manifest.get("created"),
-            "format_version": self.manifest.get("format_version"),
-            "vector_index": self.manifest.get("vectors", {}).get("kind"),
-        }
+    def _hit(self, rank: int, chunk: Chunk, score: float, folded: Sequence[Chunk], params: SearchParams) -> Hit:
+        head = self._heads[chunk.doc_id]
+        also_at = [format_citation(self._heads[c.doc_id].meta, c) for c in folded]
+        return make_hit(rank, score, chunk, head.doc_id, head.meta, params.max_text_chars, also_at)
 
 
 def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
@@ -311,7 +222,7 @@ def open_index(root: str | Path | None = None, embedder: Embedder | None = None,
         if embedder is not None:
             store.check_embedder(manifest, embedder.model_id, root)
         try:
-            return KnowledgeBase(root, gen, manifest, embedder)
+            return KnowledgeBase(LocalIndex(root, gen, manifest), embedder)
         except FileNotFoundError:
             raise  # the generation vanished while loading: store.load_live retries with CURRENT
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:  # RuntimeError: faiss
@@ -319,3 +230,4 @@ def open_index(root: str | Path | None = None, embedder: Embedder | None = None,
 
     # one generation, re-resolved if a rebuild removes it while it is being loaded (kb.store.load_live)
     return store.load_live(root, load, verify=verify)
+

@@ -7,8 +7,9 @@ Layout of an index directory::
       gen-<id>/            one complete, immutable build
         manifest.json      format version, embedder, analyzer/chunk/BM25/vector parameters,
                            per-document checksums, and a SHA-256 of every other file
-        documents.jsonl    document metadata and text (offsets refer to it)
-        chunks.jsonl       passages (row i = line i)
+        documents.jsonl    document metadata and text (offsets refer to it; :func:`doc_to_json`)
+        chunks.jsonl       passages (row i = line i; :class:`kb.records.Chunk` fields)
+        chunk_doc.npy      int32 document row of each passage
         lexicon.json       corpus vocabulary used for conflation and decompounding
         bm25/              terms.json, indptr.npy, indices.npy, data.npy, meta.json
         vectors.faiss      FAISS index; vector_ids.txt: one passage id per line
@@ -39,20 +40,25 @@ generation (every file of one generation or of the other, never a mixture).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError, KBError
+from .records import Chunk, DocMeta, Document
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -72,18 +78,81 @@ def npy_bytes(arr: np.ndarray) -> bytes:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same folder, fsync, then rename over ``path``."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write_with(path, write)
+
+
+def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write(tmp)`` create a temporary file beside ``path`` (e.g. a library writing its own
+    format, such as FAISS), fsync it, then rename it over ``path``; on any error the temporary
+    file is removed and ``path`` is unchanged."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """JSON lines (UTF-8, one object per line), written atomically."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    atomic_write_bytes(path, data.encode("utf-8"))
+
+
+# -- documents.jsonl and chunks.jsonl -------------------------------------------------------
+
+
+def doc_to_json(doc: Document) -> dict[str, Any]:
+    """One line of ``documents.jsonl``."""
+    return {
+        "doc_id": doc.doc_id,
+        "path": doc.path,
+        "sha256": doc.sha256,
+        "meta": asdict(doc.meta),
+        "page_starts": list(doc.page_starts),
+        "aliases": list(doc.aliases),
+        "text": doc.text,
+    }
+
+
+def doc_from_json(d: dict[str, Any]) -> Document:
+    return Document(
+        doc_id=d["doc_id"],
+        path=d["path"],
+        sha256=d["sha256"],
+        meta=DocMeta(**d["meta"]),
+        text=d["text"],
+        page_starts=tuple(d.get("page_starts", ())),
+        aliases=tuple(d.get("aliases", ())),
+    )
+
+
+def load_documents(gen: Path) -> list[Document]:
+    with open(gen / "documents.jsonl", encoding="utf-8") as f:
+        return [doc_from_json(json.loads(line)) for line in f if line.strip()]
+
+
+def load_chunks(gen: Path) -> list[Chunk]:
+    with open(gen / "chunks.jsonl", encoding="utf-8") as f:
+        return [Chunk(**json.loads(line)) for line in f if line.strip()]
+
+
+def manifest_documents(docs: Iterable[Document]) -> list[dict[str, Any]]:
+    """The manifest's per-document entries: id, path, aliases, checksum and metadata."""
+    return [
+        {"doc_id": d.doc_id, "path": d.path, "aliases": list(d.aliases), "sha256": d.sha256, **asdict(d.meta)}
+        for d in docs
+    ]
 
 
 def fsync_dir(path: Path) -> None:
@@ -95,11 +164,48 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def sha256_file(path: Path) -> str:
+class NotRegularFileError(OSError):
+    """A path names a named pipe, device, socket or folder where a regular file was expected."""
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` describes, in words ("named pipe", "character device", ...)."""
+    for test, name in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def check_regular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(errno.EINVAL, f"not a regular file ({file_kind(mode)})", str(path))
+
+
+def open_regular(path: Path):
+    """Open a regular file for binary reading; never blocks on a named pipe and never opens a
+    device. The type is checked before opening (``stat``) and again on the open descriptor
+    (``fstat``), so a file swapped for a pipe in between is refused too."""
+    check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        check_regular(path, os.fstat(fd).st_mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def sha256_file(path: Path, tail: bytes = b"") -> str:
+    """SHA-256 of a regular file's bytes followed by ``tail`` (read in blocks; pipes and
+    devices are refused with :class:`NotRegularFileError`)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+    h.update(tail)
     return h.hexdigest()
 
 
@@ -194,9 +300,14 @@ def file_table(gen: Path) -> dict[str, dict[str, Any]]:
 
 @contextlib.contextmanager
 def build_lock(root: Path):
-    """Exclusive lock so that two builds never write the same index at once."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    """Exclusive lock so that two builds never write the same index at once. A folder that
+    cannot be created or written (a file in the way, no permission) is a KBError."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise KBError(f"cannot use {root} as the index folder: {folder_problem(e)}; "
+                      "choose another folder with --index") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -207,20 +318,35 @@ def build_lock(root: Path):
         os.close(fd)
 
 
+def folder_problem(e: OSError) -> str:
+    """Why a folder could not be created or written, in words."""
+    if isinstance(e, FileExistsError):
+        return "it is a file, not a folder"
+    if isinstance(e, NotADirectoryError):
+        return "a part of the path is a file, not a folder"
+    if e.errno == errno.EROFS:
+        return "the file system is read-only"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    return e.strerror or str(e)
+
+
 def clean_leftovers(root: Path) -> int:
     """Remove what an interrupted build left behind (call under the build lock): temporary
     build folders (``.tmp-*``, including half-deleted old generations) and temporary files of
     atomic writes (``.*.tmp``) in the index folder and in the embedding cache."""
     n = 0
     for p in root.glob(".tmp-*"):
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        n += 1
+        with contextlib.suppress(OSError):  # a read-only folder: the build itself reports it
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            n += 1
     tmps = list(root.glob(".*.tmp"))
     if (root / "cache").is_dir():
         tmps += [p for p in (root / "cache").rglob(".*.tmp") if p.is_file()]
     for p in tmps:
-        p.unlink(missing_ok=True)
-        n += 1
+        with contextlib.suppress(OSError):
+            p.unlink(missing_ok=True)
+            n += 1
     return n
 
 

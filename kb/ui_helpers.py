@@ -14,15 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .cite import hit_location
 from .records import Hit
+from .sanitize import csv_cell, md_inline, md_quote_line
+from .text import TOKEN_PATTERN, tokenize
 
-_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
 # interpret, each replaced by a character reference
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
@@ -34,11 +35,6 @@ def escape_text(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def escape_markdown(text: str) -> str:
-    """Backslash-escape Markdown punctuation for labels rendered as Markdown (e.g. widget labels)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$<>:])", r"\\\1", text)
-
-
 def matching_terms(analyzer, query: str) -> frozenset[str]:
     """The analysed terms to highlight for a query: its words' terms and their compound parts'.
 
@@ -46,8 +42,6 @@ def matching_terms(analyzer, query: str) -> frozenset[str]:
     full form, "funktionshindrade" → LSS); the words of a multi-word full form ("lag", "stöd",
     "service" for LSS) would mark too much unrelated text.
     """
-    from .analyze import tokenize
-
     terms = set()
     words = analyzer.query_words(query)  # the words the search used ("hur hög": not "hög")
     for w in words:
@@ -80,7 +74,7 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
         text = " ".join(text.split())
     parts: list[str] = []
     pos = 0
-    for m in _WORD.finditer(text):
+    for m in TOKEN_PATTERN.finditer(text):
         if m.start() > pos:
             parts.append(escape_text(text[pos : m.start()]))
         word = m.group(0)
@@ -99,16 +93,7 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
 # -- citations ------------------------------------------------------------------------------
 
 
-def location(hit: Hit, page_end: int | None = None) -> str:
-    """Where in the report: page(s) for PDFs, lines for text files."""
-    if hit.page is not None:
-        return f"s. {hit.page}–{page_end}" if page_end not in (None, hit.page) else f"s. {hit.page}"
-    if hit.line_start is not None:
-        return f"rad {hit.line_start}–{hit.line_end}" if hit.line_end not in (None, hit.line_start) else f"rad {hit.line_start}"
-    return ""
-
-
-def citation_parts(hit: Hit, page_end: int | None = None) -> list[tuple[str, str]]:
+def citation_parts(hit: Hit) -> list[tuple[str, str]]:
     """Labelled citation fields for display, in Swedish, skipping unknown ones."""
     out = [("Rapport", hit.title)]
     if hit.organisation:
@@ -117,7 +102,7 @@ def citation_parts(hit: Hit, page_end: int | None = None) -> list[tuple[str, str
         out.append(("År", str(hit.year)))
     if hit.doc_type:
         out.append(("Typ", hit.doc_type))
-    loc = location(hit, page_end)
+    loc = hit_location(hit)
     if loc:
         out.append(("Plats", loc))
     if hit.section:
@@ -200,36 +185,42 @@ def export_json(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = 
 
 
 def export_csv(meta: ExportMeta, hits: Sequence[Hit]) -> str:
-    """One row per hit; query, export time and index version repeated on each row (easy to merge)."""
+    """One row per hit; query, export time and index version repeated on each row (easy to merge).
+    Every text cell passes :func:`kb.sanitize.csv_cell`, so none is read as a formula."""
     buf = io.StringIO()
     fields = ("query", "exported_at", "index_version", *EXPORT_FIELDS)
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
     w.writeheader()
     for row in export_rows(hits):
         row = {**row, "also_at": " | ".join(row["also_at"] or ())}
-        w.writerow({"query": meta.query, "exported_at": meta.exported_at, "index_version": meta.index_version, **row})
+        row = {"query": meta.query, "exported_at": meta.exported_at, "index_version": meta.index_version, **row}
+        w.writerow({k: csv_cell(v) for k, v in row.items()})  # no cell runs as a formula
     return buf.getvalue()
 
 
 def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = ()) -> str:
+    """Evidence as Markdown. Every value from a document or the user (query, titles, citations,
+    sentences, passage text) is escaped (:mod:`kb.sanitize`): raw HTML shows as text and a line
+    break in a title cannot start a heading."""
     lines = [
         "# Underlag från rapportsökning",
         "",
-        f"- **Fråga:** {meta.query}",
-        f"- **Exporterad:** {meta.exported_at}",
-        f"- **Indexversion:** {meta.index_version}" + (f" (byggt {meta.index_created})" if meta.index_created else ""),
+        f"- **Fråga:** {md_inline(meta.query)}",
+        f"- **Exporterad:** {md_inline(meta.exported_at)}",
+        f"- **Indexversion:** {md_inline(meta.index_version)}"
+        + (f" (byggt {md_inline(meta.index_created)})" if meta.index_created else ""),
     ]
     if meta.filters:
-        lines.append(f"- **Avgränsningar:** {meta.filters}")
+        lines.append(f"- **Avgränsningar:** {md_inline(meta.filters)}")
     if answer:
         lines += ["", "## Svar (citerade meningar)", ""]
-        lines += [f"- {a['sentence']} [{a['hit_rank']}]" for a in answer]
+        lines += [f"- {md_inline(a['sentence'])} [{int(a['hit_rank'])}]" for a in answer]
     lines += ["", "## Källor", ""]
     for h in hits:
-        lines.append(f"### [{h.rank}] {h.citation}")
+        lines.append(f"### [{h.rank}] {md_inline(h.citation)}")
         lines.append("")
-        lines.extend("> " + line.rstrip() if line.strip() else ">" for line in h.text.splitlines())
+        lines.extend("> " + md_quote_line(line) if line.strip() else ">" for line in h.text.splitlines())
         if h.also_at:
-            lines += ["", "Samma text även i: " + "; ".join(h.also_at)]
+            lines += ["", "Samma text även i: " + "; ".join(md_inline(a) for a in h.also_at)]
         lines += ["", f"Poäng: {h.score:.4f}", ""]
     return "\n".join(lines).rstrip() + "\n"

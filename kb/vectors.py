@@ -12,8 +12,6 @@ Index type by size (:func:`choose_params`, recorded in the manifest under ``vect
   this holds ~1.15 GB (vs 1.5 GB for float32 vectors alone, ~1.8 GB for HNSW) and builds in a
   minute or two on two cores, where HNSW (M=32, efConstruction=80) takes far longer. Recall@10
   against exact search is checked by ``tests/test_scale.py`` and ``bench/run.py``.
-* ``hnsw`` (``IndexHNSWFlat``) is still built when asked for explicitly and read back from older
-  indexes.
 
 Filters: a filter that leaves at most ``EXACT_FILTER_MAX`` rows is searched exactly over those
 rows (their vectors are reconstructed from the index), so a selective filter never loses hits
@@ -27,11 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import store
+
 ANN_THRESHOLD = 200_000
-HNSW_THRESHOLD = ANN_THRESHOLD  # kept for callers of the old name
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
 IVF_TRAIN_MAX = 100_000  # k-means training sample
 IVF_NPROBE = 48
 IVF_K_FACTOR = 4
@@ -40,11 +36,8 @@ EXACT_FILTER_MAX = 50_000
 
 @dataclass(frozen=True)
 class VectorParams:
-    kind: str  # "flat" | "ivf" | "hnsw"
+    kind: str  # "flat" | "ivf"
     dim: int
-    hnsw_m: int = HNSW_M
-    ef_construction: int = HNSW_EF_CONSTRUCTION
-    ef_search: int = HNSW_EF_SEARCH
     nlist: int = 0  # ivf: number of cells
     nprobe: int = IVF_NPROBE  # ivf: cells searched per query
     k_factor: int = IVF_K_FACTOR  # ivf: candidates re-scored per result (exact fp16 refine)
@@ -69,10 +62,6 @@ def build(vectors: np.ndarray, params: VectorParams, seed: int = 0):
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if params.kind == "flat":
         index = faiss.IndexFlatIP(params.dim)
-    elif params.kind == "hnsw":
-        index = faiss.IndexHNSWFlat(params.dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = params.ef_construction
-        index.hnsw.efSearch = params.ef_search
     elif params.kind == "ivf":
         nlist = params.nlist or ivf_nlist(len(x))
         quantizer = faiss.IndexFlatIP(params.dim)
@@ -137,9 +126,7 @@ def search(index, query: np.ndarray, k: int, allowed_rows: np.ndarray | None = N
         if len(allowed_rows) <= EXACT_FILTER_MAX:
             return _exact_among(index, q, k, allowed_rows)
         sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_rows, dtype=np.int64))
-        if isinstance(index, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, k))
-        elif isinstance(index, faiss.IndexRefine):
+        if isinstance(index, faiss.IndexRefine):
             base = faiss.downcast_index(index.base_index)
             params = faiss.IndexRefineSearchParameters(
                 k_factor=index.k_factor,
@@ -156,31 +143,18 @@ def search(index, query: np.ndarray, k: int, allowed_rows: np.ndarray | None = N
 
 
 def save(index, ids: list[str], folder: Path) -> None:
+    """``vectors.faiss`` (FAISS writes it to a temporary file, no in-memory copy of a large
+    index) and ``vector_ids.txt``, both replaced atomically."""
     import faiss
 
-    from .store import atomic_write_bytes
-
-    import os
-    import uuid
-
-    # written through a temporary file (no in-memory copy of a large index), then renamed
-    tmp = folder / f".vectors.faiss.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        faiss.write_index(index, str(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / "vectors.faiss")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    atomic_write_bytes(folder / "vector_ids.txt", ("\n".join(ids) + "\n").encode("utf-8"))
+    store.atomic_write_with(folder / "vectors.faiss", lambda tmp: faiss.write_index(index, str(tmp)))
+    store.atomic_write_bytes(folder / "vector_ids.txt", ("\n".join(ids) + "\n").encode("utf-8"))
 
 
-def load(folder: Path, ef_search: int = HNSW_EF_SEARCH):
+def load(folder: Path):
+    """The FAISS index and the passage id of each of its rows."""
     import faiss
 
     index = faiss.read_index(str(folder / "vectors.faiss"))
-    if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = ef_search
     ids = (folder / "vector_ids.txt").read_text(encoding="utf-8").split("\n")[: index.ntotal]
     return index, ids

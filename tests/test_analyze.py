@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon, dehyphenate, load_glossary, normalize, tokenize
+from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon, load_glossary
+from kb.text import dehyphenate, tokenize
+from kb.text import nfc as normalize
 
 
 def test_tokenize_keeps_acronyms_and_numbers():

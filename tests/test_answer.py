@@ -15,7 +15,7 @@ import time
 import pytest
 
 import kb
-from kb.analyze import dehyphenate
+from kb.text import dehyphenate
 from kb.answer import (
     Answer,
     AnswerParams,

@@ -34,7 +34,7 @@ QUERIES = [
 def test_okapi_equals_rank_bm25(k1, b, eps):
     ref = BM25Okapi(CORPUS, k1=k1, b=b, epsilon=eps)
     idx = bm25.build(CORPUS, BM25Params(k1=k1, b=b, method="okapi", epsilon=eps))
-    assert idx.n_docs == len(CORPUS)
+    assert idx.n_passages == len(CORPUS)
     for q in QUERIES:
         mine = bm25.scores(idx, [(t, 1.0) for t in q])
         assert np.allclose(mine, ref.get_scores(q), rtol=1e-5, atol=1e-5), q
@@ -110,7 +110,7 @@ def test_postings_are_term_major():
 
 def test_empty_corpus_and_empty_passage():
     idx = bm25.build([])
-    assert idx.n_docs == 0 and bm25.scores(idx, [("a", 1.0)]).shape == (0,)
+    assert idx.n_passages == 0 and bm25.scores(idx, [("a", 1.0)]).shape == (0,)
     idx = bm25.build([[], ["a"]])
     assert bm25.scores(idx, [("a", 1.0)])[0] == 0 and bm25.scores(idx, [("a", 1.0)])[1] > 0
 
@@ -147,7 +147,7 @@ def test_save_load_round_trip(tmp_path, mmap, monkeypatch):
     monkeypatch.setattr(np, "load", spy)
     back = bm25.load(tmp_path / "bm25", mmap=mmap)
     assert calls == [False, False, False]
-    assert back.vocab == idx.vocab and back.n_docs == idx.n_docs
+    assert back.vocab == idx.vocab and back.n_passages == idx.n_passages
     for name in ("indptr", "indices", "data"):
         arr = getattr(back, name)
         assert np.array_equal(arr, getattr(idx, name)) and arr.dtype == getattr(idx, name).dtype

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS, SMALL_DOCS
 
-from kb.chunk import SECTION_SEP, ChunkConfig, blocks, chunk_document, is_heading
+from kb.chunk import SECTION_SEP, ChunkConfig, blocks, chunk_document
+from kb.text import is_heading
 from kb.ingest import read_document
 from kb.records import DocMeta, Document
 

@@ -47,7 +47,7 @@ def two_corpora(tmp_path):
 def test_readers_during_rebuilds_see_old_or_new_never_a_mix(tmp_path, two_corpora):
     a, b, res = two_corpora
     root = tmp_path / "live"
-    build_index([a], root, CFG, corpus_root=a)
+    build_index([a], root, CFG, corpus_root=a, replace=True)
     long_lived = open_index(root)  # opened before all rebuilds: keeps answering from its generation
     stop = threading.Event()
     seen: dict[str, int] = {"a": 0, "b": 0}
@@ -73,7 +73,7 @@ def test_readers_during_rebuilds_see_old_or_new_never_a_mix(tmp_path, two_corpor
     try:
         for i in range(10):  # quick successive rebuilds, alternating corpora (each prunes)
             folder = b if i % 2 == 0 else a
-            build_index([folder], root, CFG, corpus_root=folder)
+            build_index([folder], root, CFG, corpus_root=folder, replace=True)
             time.sleep(0.02)
     finally:
         stop.set()
@@ -91,16 +91,16 @@ def test_reader_whose_generation_is_pruned_while_loading_retries(tmp_path, two_c
     that generation before the reader has read its files."""
     a, b, res = two_corpora
     root = tmp_path / "live"
-    build_index([a], root, CFG, corpus_root=a)
+    build_index([a], root, CFG, corpus_root=a, replace=True)
     real_verify = store.verify_files
     fired = []
 
     def verify_then_race(gen, manifest):
         if not fired:
             fired.append(gen.name)
-            build_index([b], root, CFG, corpus_root=b)
-            build_index([a], root, CFG, corpus_root=a)  # the generation being opened is now gone
-            build_index([b], root, CFG, corpus_root=b)
+            build_index([b], root, CFG, corpus_root=b, replace=True)
+            build_index([a], root, CFG, corpus_root=a, replace=True)  # the generation being opened is now gone
+            build_index([b], root, CFG, corpus_root=b, replace=True)
             assert not gen.exists()
         return real_verify(gen, manifest)
 
@@ -110,24 +110,24 @@ def test_reader_whose_generation_is_pruned_while_loading_retries(tmp_path, two_c
 
 
 def test_reader_pruned_mid_load_without_verification(tmp_path, two_corpora, monkeypatch):
-    """Same race without checksums (verify=False): files vanish during KnowledgeBase loading."""
-    from kb import search
+    """Same race without checksums (verify=False): files vanish while the index loads."""
+    from kb import local, search
 
     a, b, res = two_corpora
     root = tmp_path / "live"
-    build_index([a], root, CFG, corpus_root=a)
-    real_init = search.KnowledgeBase.__init__
+    build_index([a], root, CFG, corpus_root=a, replace=True)
+    real_init = local.LocalIndex.__init__
     fired = []
 
-    def init(self, r, gen, manifest, embedder=None):
+    def init(self, r, gen, manifest):
         if not fired:
             fired.append(1)
-            build_index([b], root, CFG, corpus_root=b)
-            build_index([a], root, CFG, corpus_root=a)
-            build_index([b], root, CFG, corpus_root=b)
-        return real_init(self, r, gen, manifest, embedder)
+            build_index([b], root, CFG, corpus_root=b, replace=True)
+            build_index([a], root, CFG, corpus_root=a, replace=True)
+            build_index([b], root, CFG, corpus_root=b, replace=True)
+        return real_init(self, r, gen, manifest)
 
-    monkeypatch.setattr(search.KnowledgeBase, "__init__", init)
+    monkeypatch.setattr(local.LocalIndex, "__init__", init)
     kb = search.open_index(root, verify=False)
     assert [(h.chunk_id, round(h.score, 6), h.text) for h in kb.search(QUERY, k=5).hits] == res["b"]
 
@@ -135,7 +135,7 @@ def test_reader_pruned_mid_load_without_verification(tmp_path, two_corpora, monk
 def test_damage_in_the_live_generation_is_not_retried_forever(tmp_path, two_corpora):
     a, _, _ = two_corpora
     root = tmp_path / "live"
-    build_index([a], root, CFG, corpus_root=a)
+    build_index([a], root, CFG, corpus_root=a, replace=True)
     gen = store.current_generation(root)
     (gen / "lexicon.json").write_text("{}")
     with pytest.raises(KBError, match="damaged"):
@@ -146,7 +146,7 @@ def test_subprocess_readers_during_cli_rebuilds(tmp_path, two_corpora):
     """Separate processes: `kb search --json` in a loop while `kb ingest` replaces the index."""
     a, b, res = two_corpora
     root = tmp_path / "live"
-    build_index([a], root, CFG, corpus_root=a)
+    build_index([a], root, CFG, corpus_root=a, replace=True)
     script = textwrap.dedent(f"""
         import json, sys, time
         from kb.search import open_index
@@ -161,7 +161,7 @@ def test_subprocess_readers_during_cli_rebuilds(tmp_path, two_corpora):
     for i in range(4):
         folder = b if i % 2 == 0 else a
         r = subprocess.run([sys.executable, "-m", "kb.cli", "ingest", str(folder), "--index", str(root),
-                            "--embedder", "hash:64", "--quiet"], capture_output=True, text=True, timeout=60)
+                            "--embedder", "hash:64", "--quiet", "--replace"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
     out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err

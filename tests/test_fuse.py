@@ -1,9 +1,9 @@
-"""Fusion: reciprocal rank fusion maths, weights, deterministic ties; min-max fusion."""
+"""Fusion: reciprocal rank fusion maths, weights, deterministic ties."""
 from __future__ import annotations
 
 import pytest
 
-from kb.fuse import minmax_fusion, ranked, rrf
+from kb.fuse import ranked, rrf
 
 
 def test_rrf_maths():
@@ -39,13 +39,3 @@ def test_rrf_empty_and_numpy_ids():
     assert rrf([]) == {} and rrf([[], []]) == {}
     s = rrf([np.array([4, 2], dtype=np.int64)])
     assert set(s) == {4, 2} and all(type(k) is int for k in s)
-
-
-def test_minmax_fusion():
-    s = minmax_fusion([([1, 2, 3], [10.0, 5.0, 0.0]), ([3, 4], [0.9, 0.1])])
-    assert s == pytest.approx({1: 1.0, 2: 0.5, 3: 0.0 + 1.0, 4: 0.0})
-    w = minmax_fusion([([1, 2], [2.0, 1.0]), ([2, 1], [2.0, 1.0])], weights=[2.0, 1.0])
-    assert w == pytest.approx({1: 2.0, 2: 1.0})
-    # equal scores in one list all normalise to 1; empty lists are skipped
-    assert minmax_fusion([([1, 2], [3.0, 3.0]), ([], [])]) == {1: 1.0, 2: 1.0}
-    assert ranked(minmax_fusion([([8, 4], [1.0, 1.0])])) == [(4, 1.0), (8, 1.0)]

@@ -15,7 +15,6 @@ from kb.ingest import (
     join_pages,
     make_doc_id,
     mark_headings,
-    read_corpus,
     read_document,
     strip_running_lines,
 )
@@ -80,14 +79,17 @@ def test_sidecar_overrides_and_bad_sidecar_is_a_failure(tmp_path):
         read_document(p, "r")
 
 
-def test_read_corpus_yields_failures_and_goes_on(tmp_path):
+def test_reading_a_folder_records_failures_and_goes_on(tmp_path):
+    from kb.build import BuildConfig, plan_build, read_sources
+
     (tmp_path / "a.txt").write_text("Hemtjänsten växer.\n", encoding="utf-8")
     (tmp_path / "b.txt").write_bytes(b"")
     (tmp_path / "c.pdf").write_bytes(b"%PDF-1.4 trasig")
     (tmp_path / "d.txt").write_text("Äldreomsorgen växer.\n", encoding="utf-8")
-    out = list(read_corpus([tmp_path], tmp_path))
-    assert [type(x).__name__ for x in out] == ["Document", "Failure", "Failure", "Document"]
-    assert all("\n" not in x.reason for x in out if isinstance(x, Failure))
+    read = read_sources(plan_build([tmp_path], tmp_path / "index", BuildConfig(embedder="hash:64")), tmp_path)
+    assert [d.doc_id for d in read.docs] == ["a", "d"]
+    assert [f.path.rsplit("/", 1)[1] for f in read.failures] == ["b.txt", "c.pdf"]
+    assert all(isinstance(f, Failure) and f.reason and "\n" not in f.reason for f in read.failures)
 
 
 def test_strip_running_lines():

@@ -102,7 +102,7 @@ def test_every_bad_input_is_one_line_reason_and_good_files_are_indexed(tmp_path,
     assert len(dup) == 1
     assert {Path(dup[0]["path"]).name, *(Path(a).name for a in dup[0]["aliases"])} == {"dubblett a.txt", "dubblett b.txt"}
     # every encoding came out as the same Swedish text (NFC)
-    texts = {Path(d.path).name: d.text for d in kb.docs.values()}
+    texts = {Path(d.path).name: d.text for d in kb.documents()}
     nfc = unicodedata.normalize("NFC", SWEDISH)
     for name in ("latin1.txt", "utf8-bom.txt", "utf16.txt", "utf16-be-bom.txt", "utf16-le-utan-bom.txt",
                  unicodedata.normalize("NFD", "nfd-äldrenämnden-ö.txt")):
@@ -113,7 +113,7 @@ def test_every_bad_input_is_one_line_reason_and_good_files_are_indexed(tmp_path,
     # NFD text is found by an NFC query; passages stay bounded on a 1 MB line
     hits = kb.search("äldrenämnden hemtjänsten", k=20, mode="bm25").hits
     assert any("nfd" in h.doc_id for h in hits)
-    long_chunks = [c for c in kb.chunks if c.doc_id.startswith("lang-rad")]
+    long_chunks = [c for c in kb.index.passages if c.doc_id.startswith("lang-rad")]
     assert len(long_chunks) > 100 and max(len(c.text) for c in long_chunks) <= ChunkConfig().max_chars
     # a rebuild over the same files is a no-op that still reports the same failures
     again = build_index([folder], tmp_path / "idx", BuildConfig(embedder="hash:64"))

@@ -134,17 +134,21 @@ def test_lazy_store_matches_eager(small_index: Path, monkeypatch):
     eager = open_index(small_index)
     monkeypatch.setattr(rowstore, "LAZY_THRESHOLD", 0)
     lazy = open_index(small_index)
-    assert isinstance(lazy.chunks, rowstore.LazyChunks) and isinstance(lazy.docs, rowstore.LazyDocs)
-    assert len(lazy.chunks) == len(eager.chunks) and list(lazy.chunks) == list(eager.chunks)
-    assert lazy.chunks[-1] == eager.chunks[-1] and lazy.chunks[1:3] == eager.chunks[1:3]
-    assert dict(lazy.docs) == eager.docs and lazy.documents() == eager.documents()
-    assert lazy._chunk_doc.tolist() == eager._chunk_doc.tolist()
+    li, ei = lazy.index, eager.index
+    assert isinstance(li.passages, rowstore.LazyChunks) and isinstance(li.docs, rowstore.LazyDocs)
+    assert len(li.passages) == len(ei.passages) and list(li.passages) == list(ei.passages)
+    assert li.passages[-1] == ei.passages[-1] and li.passages[1:3] == ei.passages[1:3]
+    assert dict(li.docs) == ei.docs and lazy.documents() == eager.documents()
+    assert [li.row_of(c.chunk_id) for c in ei.passages] == list(range(len(ei.passages)))
     assert lazy.facets() == eager.facets()
-    cid = eager.chunks[1].chunk_id
+    cid = ei.passages[1].chunk_id
     assert lazy.neighbours(cid) == eager.neighbours(cid)
     for q in ("underskott LSS 2019", "hemtjänst kostnader"):
         for mode in ("bm25", "dense", "hybrid"):
             assert lazy.search(q, 5, mode=mode) == eager.search(q, 5, mode=mode)
     # chunk_doc.npy missing (an older index): derived from the passage ids
     gen = small_index / (small_index / "CURRENT").read_text().strip()
-    assert rowstore.chunk_doc_rows(gen / "nowhere", lazy._ids, lazy._doc_pos).tolist() == eager._chunk_doc.tolist()
+    doc_pos = {h.doc_id: i for i, h in enumerate(ei.heads())}
+    eager_rows = [doc_pos[c.doc_id] for c in ei.passages]
+    assert rowstore.chunk_doc_rows(gen, li.ids, doc_pos).tolist() == eager_rows
+    assert rowstore.chunk_doc_rows(gen / "nowhere", li.ids, doc_pos).tolist() == eager_rows

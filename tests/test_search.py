@@ -10,7 +10,9 @@ import pytest
 from kb import Filters, KBError, open_index
 from kb.build import BuildConfig, build_index
 from kb.errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError
-from kb.search import SearchParams, query_years
+from kb.cite import location
+from kb.search import SearchParams
+from kb.text import query_years
 
 KS = "kommunstyrelsen-verksamhetsberattelse-2023"
 LL = "leanlink-verksamhetsberattelse-2019"
@@ -109,7 +111,7 @@ HIT_TYPES = {
     "rank": int, "score": float, "doc_id": str, "title": str, "year": (int, type(None)),
     "organisation": (str, type(None)), "doc_type": (str, type(None)), "page": (int, type(None)),
     "line_start": (int, type(None)), "line_end": (int, type(None)), "section": (str, type(None)),
-    "start": int, "end": int, "text": str, "citation": str,
+    "start": int, "end": int, "text": str, "citation": str, "page_end": (int, type(None)),
 }
 
 
@@ -131,7 +133,8 @@ def test_json_contract(index3):
         assert h["page"] is None and 1 <= h["line_start"] <= h["line_end"]
         assert h["title"] == d.meta.title and h["year"] == d.meta.year
         assert h["organisation"] == d.meta.organisation and h["doc_type"] == d.meta.doc_type
-        assert h["title"] in h["citation"] and f"rad {h['line_start']}–{h['line_end']}" in h["citation"]
+        assert h["title"] in h["citation"] and location(None, None, h["line_start"], h["line_end"]) in h["citation"]
+        assert h["page_end"] is None
         if h["section"]:
             assert h["section"] in h["citation"]
         assert len(h["text"]) <= 1502
@@ -181,13 +184,13 @@ def test_k_mode_and_empty_query(small_index):
 
 def test_neighbours_and_stats(small_index):
     kb = open_index(small_index)
-    first = kb.chunks[0]
+    first = kb.index.passages[0]
     around = kb.neighbours(first.chunk_id, before=1, after=5)
     assert around[0] == first and all(c.doc_id == first.doc_id for c in around)
     with pytest.raises(KBError):
         kb.neighbours("nope:1")
     st = kb.stats()
-    assert st["documents"] == 2 and st["passages"] == len(kb.chunks) and st["embedder"] == "hash:64"
+    assert st["documents"] == 2 and st["passages"] == len(kb.index.passages) and st["embedder"] == "hash:64"
 
 
 def test_open_index_missing(tmp_path):
@@ -198,7 +201,7 @@ def test_open_index_missing(tmp_path):
 
 def test_open_index_default_location(small_index, monkeypatch, tmp_path):
     monkeypatch.setenv("KB_INDEX", str(small_index))
-    assert open_index().root == small_index
+    assert open_index().index.location == str(small_index)
     monkeypatch.delenv("KB_INDEX")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
@@ -250,16 +253,16 @@ def test_bm25_weight_follows_its_coverage_of_the_query(index3):
     covered = "underskottet beror på personlig assistans"
     a, b = kb.search(covered, k=10, params=base), kb.search(covered, k=10, params=off)
     info = kb.interpret(covered)
-    rows, _ = bm25.top_k(bm25.scores(kb.bm25, zip(info.terms, info.weights)), 10)
-    assert bm25.coverage(kb.bm25, zip(info.terms, info.weights), int(rows[0])) == pytest.approx(1.0)
+    rows, _ = bm25.top_k(bm25.scores(kb.index.bm25, zip(info.terms, info.weights)), 10)
+    assert bm25.coverage(kb.index.bm25, zip(info.terms, info.weights), int(rows[0])) == pytest.approx(1.0)
     assert [(h.chunk_id, h.score) for h in a.hits] == [(h.chunk_id, h.score) for h in b.hits]
 
     para = "hemtjänsten telefonoperatörsbyten mobilabonnemangsbytet"
     info = kb.interpret(para)
-    rows, _ = bm25.top_k(bm25.scores(kb.bm25, zip(info.terms, info.weights)), 10)
-    cov = bm25.coverage(kb.bm25, zip(info.terms, info.weights), int(rows[0]))
+    rows, _ = bm25.top_k(bm25.scores(kb.index.bm25, zip(info.terms, info.weights)), 10)
+    cov = bm25.coverage(kb.index.bm25, zip(info.terms, info.weights), int(rows[0]))
     assert 0 < cov < 0.5
-    top_bm25 = kb.chunks[int(rows[0])].chunk_id
+    top_bm25 = kb.index.passages[int(rows[0])].chunk_id
     on_score = next(h.score for h in kb.search(para, k=10, params=base).hits if h.chunk_id == top_bm25)
     off_score = next(h.score for h in kb.search(para, k=10, params=off).hits if h.chunk_id == top_bm25)
     assert off_score - on_score == pytest.approx((1 - cov / 0.5) / (base.rrf_k + 1), abs=2e-6)

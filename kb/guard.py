@@ -1,0 +1,56 @@
+"""When a build may publish: pure rules that protect the live index from a careless ingest.
+
+A build makes the index hold exactly the documents found under the paths it was given. Two
+mistakes would silently empty or shrink a good index, and both are refused unless the user says
+``replace`` (``kb ingest --replace``):
+
+* :func:`outside_removals`: the build would remove documents that are *not under* the given
+  paths (``kb ingest one-file.txt`` against an index of a whole folder). This is known right
+  after the scan, before any reading, and is an error that names one such document.
+* :func:`publish_refusal`: the build would leave no document at all (an empty folder, every
+  file failed, every file deleted). Known after reading, before embedding: nothing is
+  published, the previous index stays live and the embedding cache is not touched.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import KBError
+
+
+def _under(path: str, given: Iterable[str]) -> bool:
+    p = os.path.abspath(path)
+    return any(p == g or p.startswith(g.rstrip(os.sep) + os.sep) for g in given)
+
+
+def outside_removals(removed: Iterable[str], prev_sources: Mapping[str, Mapping[str, Any]],
+                     paths: Iterable[Path]) -> list[str]:
+    """The removed source paths that held a document and lie outside every given path."""
+    given = [os.path.abspath(p) for p in paths]
+    return sorted(p for p in removed if prev_sources.get(p, {}).get("doc_id") and not _under(p, given))
+
+
+def check_removals(removed: Iterable[str], prev_sources: Mapping[str, Mapping[str, Any]], paths: list[Path],
+                   root: Path, replace: bool) -> None:
+    """Raise KBError when the build would drop documents from outside the given paths."""
+    outside = outside_removals(removed, prev_sources, paths)
+    if outside and not replace:
+        raise KBError(
+            f"this ingest would remove {len(outside)} document(s) that are not under the given paths "
+            f"(e.g. {outside[0]}); the index at {root} is unchanged. Give their folders too, or pass "
+            "--replace to make the index hold only the given paths"
+        )
+
+
+def publish_refusal(new_documents: int, previous_documents: int, root: Path, replace: bool) -> str | None:
+    """Why a build that read its files must not publish (None: publish). A build that leaves no
+    document is refused unless ``replace``; with a previous index, the message says so."""
+    if new_documents > 0 or (replace and previous_documents > 0):
+        return None
+    if previous_documents == 0:
+        return "nothing could be indexed; no index was written"
+    return (f"this ingest would remove every document ({previous_documents}) from the index; the index at "
+            f"{root} is unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
