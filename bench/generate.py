@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with the tests
 
 from kb import open_index  # noqa: E402
-from kb.analyze import fold  # noqa: E402
+from kb.text import fold  # noqa: E402
 from kb.answer import answer, is_candidate, split_sentences  # noqa: E402
 from kb.evaluate import load_jsonl  # noqa: E402
 from kb.generate import (  # noqa: E402
