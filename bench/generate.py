@@ -126,16 +126,18 @@ def report(args, settings, gen_rows, check, server_cmd) -> str:
     c = check["counts"]
     rej = lambda k: pct(c[k][1] - c[k][0], c[k][1])  # noqa: E731
     both = (c["number"][1] - c["number"][0]) + (c["citation"][1] - c["citation"][0])
+    gold = Path(args.gold).resolve()
+    gold_shown = gold.relative_to(ROOT) if gold.is_relative_to(ROOT) else gold
     lines = [
         "# Generated answers: measured",
         "",
-        f"Made by `python bench/generate.py --index {args.index} --gold {args.gold}"
+        f"Made by `python bench/generate.py --index {args.index} --gold {gold_shown}"
         + (f" --limit {args.limit}" if args.limit else "") + "` "
         f"on {time.strftime('%Y-%m-%d')} ({platform.machine()}, {platform.python_version()}).",
         "",
         f"Server: `{settings.display_url()}`, model `{settings.model}`, max_tokens {settings.max_tokens}, "
         f"temperature {settings.temperature:g}." + (f" Started by the script: `{server_cmd}`." if server_cmd else ""),
-        f"Questions: {len(gen_rows)} of `{args.gold}`" + (" (a subset: the first N)" if args.limit else "") +
+        f"Questions: {len(gen_rows)} of `{gold_shown}`" + (" (a subset: the first N)" if args.limit else "") +
         "; the top 5 hits of kb's hybrid search are the sources.",
         "",
         "## The model's answers through the check",
