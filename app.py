@@ -25,6 +25,7 @@ from kb.answer import answer as extract_answer  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
     ExportMeta,
@@ -405,6 +406,7 @@ def main() -> None:
     query = st.text_input(
         "Fråga eller sökord",
         key="query",
+        max_chars=MAX_QUERY_CHARS,
         placeholder="Skriv en fråga, t.ex. ”varför underskott inom LSS 2023”, och tryck Enter",
     )
     query = (query or "").strip()

@@ -18,7 +18,6 @@ import re
 import stat
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -176,10 +175,13 @@ def has_sidecar(path: Path) -> bool:
 
 def read_sidecar_bytes(path: Path) -> bytes | None:
     """The raw sidecar of ``path`` (None when there is none); a sidecar that is not a small
-    regular file is an IngestError naming the sidecar."""
+    regular file, or a symlink to a file outside the report's own folder, is an IngestError
+    naming the sidecar."""
     if not has_sidecar(path):
         return None
     sc = sidecar_path(path)
+    if sc.is_symlink() and not _inside(os.path.realpath(sc), os.path.realpath(path.parent)):
+        raise IngestError(f"sidecar {sc.name}: symlink to outside the report's folder; copy the file instead")
     try:
         return read_regular(sc, MAX_SIDECAR_BYTES)
     except IngestError as e:

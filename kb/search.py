@@ -165,6 +165,9 @@ class KnowledgeBase:
         filters = filters or Filters()
         notes = unknown_filter_values(filters, self.facets()) if not filters.is_empty() else ()
         info = self.interpret(query)
+        if info.truncated:
+            notes = (*notes, f"the question is longer than {MAX_QUERY_CHARS} characters; only the first "
+                             f"{MAX_QUERY_CHARS} were used")
         fused = self._fused(info, filters, mode, params, max(params.depth, k * 3))
         years = info.years if (use_query_years and not filters.years) else ()
         chunks = {c.chunk_id: c for c in self.index.chunks(list(fused))}

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 import kb
 from kb.build import BuildConfig, build_index
+from kb.search import MAX_QUERY_CHARS
 from kb.records import Hit
 from kb.ui_helpers import (
     ExportMeta,
@@ -82,6 +83,7 @@ def test_start_page_shows_search_field_examples_and_index_panel(real_app, real_i
     at = real_app
     assert at.title[0].value == "Sök i Linköpings rapporter"
     assert at.text_input(key="query").label == "Fråga eller sökord"
+    assert at.text_input(key="query").max_chars == MAX_QUERY_CHARS  # the box takes no longer question
     assert [b.label for b in at.button][:1] == [LSS]
     panel = " ".join(m.value for m in at.sidebar.markdown)
     stats = kb.open_index(real_index).stats()

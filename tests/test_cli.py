@@ -181,3 +181,13 @@ def test_console_script_subprocess(small_index, tmp_path):
     p = subprocess.run([sys.executable, "-m", "kb.cli", "info", "--index", str(small_index), "--json"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and json.loads(p.stdout)["documents"] == 2
+
+
+def test_long_question_note_on_stderr_json_unchanged(small_index, capsys):
+    from kb.search import MAX_QUERY_CHARS
+
+    q = "hemtjänst " * 500
+    assert main(["search", q, "--index", str(small_index), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["query"] == q  # the contract echoes the question as given
+    assert f"only the first {MAX_QUERY_CHARS}" in err and err.count("\n") == 1

@@ -619,3 +619,26 @@ def test_a_failed_write_never_shrinks_the_embedding_cache(built, monkeypatch):
     monkeypatch.undo()
     build_index([folder], root, HASH)
     assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 1  # dropped once the build is live
+
+
+def test_sidecar_symlink_leaving_the_folder_is_refused(tmp_path):
+    """A sidecar describes the report beside it: a symlink to a file elsewhere is not read."""
+    from kb.build import BuildConfig, build_index
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.json").write_text('{"title": "Hemlig titel"}', encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Hemtjänsten växer i kommunen.\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("Äldreomsorgen växer i kommunen.\n", encoding="utf-8")
+    (corpus / "a.txt.meta.json").symlink_to(outside / "secret.json")
+    (corpus / "local.json").write_text('{"title": "Lokal titel"}', encoding="utf-8")
+    (corpus / "b.txt.meta.json").symlink_to(corpus / "local.json")  # inside the folder: fine
+    report = build_index([corpus], tmp_path / "idx", BuildConfig(embedder="hash:64"))
+    assert [f.reason for f in report.failed if f.path.endswith("a.txt")] == [
+        "sidecar a.txt.meta.json: symlink to outside the report's folder; copy the file instead"]
+    import kb
+
+    titles = [d.meta.title for d in kb.open_index(tmp_path / "idx").documents()]
+    assert titles == ["Lokal titel"]

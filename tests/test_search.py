@@ -266,3 +266,15 @@ def test_bm25_weight_follows_its_coverage_of_the_query(index3):
     on_score = next(h.score for h in kb.search(para, k=10, params=base).hits if h.chunk_id == top_bm25)
     off_score = next(h.score for h in kb.search(para, k=10, params=off).hits if h.chunk_id == top_bm25)
     assert off_score - on_score == pytest.approx((1 - cov / 0.5) / (base.rrf_k + 1), abs=2e-6)
+
+
+def test_long_question_is_cut_with_a_note(small_index):
+    from kb.search import MAX_QUERY_CHARS
+
+    kb = open_index(small_index)
+    long_q = "underskott inom LSS " + "x" * 20_000
+    res = kb.search(long_q, k=3)
+    assert res.info.truncated and len(res.info.text) == MAX_QUERY_CHARS and res.query == long_q
+    assert any(str(MAX_QUERY_CHARS) in n for n in res.notes) and res.hits
+    short = kb.search("underskott inom LSS", k=3)
+    assert not short.info.truncated and not short.notes
