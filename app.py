@@ -21,7 +21,7 @@ import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
 from kb import store  # noqa: E402
-from kb.answer import answer as extract_answer  # noqa: E402
+from kb.answer import MAX_QUESTION_CHARS, QuestionError, ask  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
@@ -39,6 +39,8 @@ from kb.ui_helpers import (  # noqa: E402
     highlight_html,
     hits_per_year,
     matching_terms,
+    passage_html,
+    screen_text,
 )
 
 EXAMPLES = (
@@ -62,6 +64,8 @@ CSS = """
 .kb-unsupported {color: #8a8a8a;}
 .kb-flag {font-size: 0.8rem; font-weight: 600; color: #9a3412; background: #ffedd5; border-radius: 0.3rem;
   padding: 0 0.35rem; margin-left: 0.3rem; white-space: nowrap;}
+.kb-quote {background: #dcebfa; border-bottom: 2px solid #2f6fb3; padding: 0 1px;}
+.kb-where {color: #2f6fb3; font-size: 0.85rem; white-space: nowrap;}
 </style>
 """
 
@@ -182,18 +186,21 @@ def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
 def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
     if not confident or not ans.sentences:
-        st.info("Inget säkert svar hittades i rapporterna. Läs träffarna nedan – de kan ändå innehålla det du söker.")
+        st.info("Rapporterna säger inte tydligt svaret på frågan. Här nedan är de passager som ligger närmast "
+                "– läs dem, de kan ändå innehålla det du söker.")
         return
     items = []
     for s in ans.sentences:
         h = hits.get(s.hit_rank)
-        src = f" <span class='kb-src'>({escape_text(h.title)}, {escape_text(hit_location(h))})</span>" if h else ""
+        where = s.where or (hit_location(h) if h else "")
+        src = f" <span class='kb-src'>({escape_text(h.title)}, {escape_text(where)})</span>" if h else ""
         items.append(
-            f"<li>”{escape_text(s.sentence)}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
+            f"<li>”{escape_text(screen_text(s.sentence))}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
         )
     st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
-    st.caption("Meningarna är citerade ordagrant ur rapporterna; siffran i hakparentes hänvisar till träffen nedan.")
+    st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
+               "siffran i hakparentes går till träffen.")
 
 
 def llm_status() -> str:
@@ -267,7 +274,15 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
                    "ord och siffror måste stå där. Meningar märkta ”ej belagt” kunde inte beläggas.")
 
 
-def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: float) -> None:
+QUESTION_PROBLEMS = {
+    "empty": "Skriv en fråga först, t.ex. ”varför underskott inom LSS 2023”.",
+    "no_words": "Frågan innehåller inga ord att söka på (bara vanliga småord eller ett årtal). "
+                "Skriv vad du vill veta något om, t.ex. ”sjukfrånvaro 2023”.",
+    "too_long": f"Frågan är för lång. Skriv en kortare fråga, högst {MAX_QUESTION_CHARS} tecken.",
+}
+
+
+def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: float, quotes=()) -> None:
     with st.container(border=True):
         head, pick = st.columns([5, 1])
         with head:
@@ -277,7 +292,7 @@ def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_sco
             )
         with pick:
             st.checkbox("Välj för export", key=f"sel:{hit.chunk_id}")
-        st.html(f"<div class='kb-passage'>{highlight_html(hit.text, kbase.analyzer, terms)}</div>")
+        st.html(f"<div class='kb-passage'>{passage_html(hit.text, quotes, kbase.analyzer, terms)}</div>")
         rel = hit.score / top_score if top_score else 0.0
         st.caption(f"Poäng {format_score(hit.score)} (relevans {rel:.0%} av bästa träffen)")
         if hit.also_at:
@@ -420,8 +435,11 @@ def main() -> None:
     info = kbase.interpret(query)
     use_years = year_notice(kbase, info, filters)
     t0 = time.perf_counter()
-    result = kbase.search(query, k=n_hits, filters=filters, use_query_years=use_years)
-    ans = extract_answer(kbase, result)
+    try:
+        result, ans = ask(kbase, query, k=n_hits, filters=filters, use_query_years=use_years)
+    except QuestionError as e:
+        st.warning(QUESTION_PROBLEMS[e.reason])
+        return
     elapsed = time.perf_counter() - t0
     st.session_state["last_latency"] = elapsed
 
@@ -445,7 +463,8 @@ def main() -> None:
         )
         top = result.hits[0].score
         for h in result.hits:
-            render_hit(kbase, h, terms, top)
+            quotes = [(s.start - h.start, s.end - h.start, s.where) for s in ans.sentences if s.hit_rank == h.rank]
+            render_hit(kbase, h, terms, top, quotes)
     with tab_years:
         render_years(kbase, query, filters)
     with tab_export:

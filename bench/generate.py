@@ -10,7 +10,7 @@ uses that server. For each question: kb's search (top 5 hits), kb's extractive a
 
 The checker is also run, without any model, on
 - the extractive answer sentences (quoted verbatim, so every one must pass),
-- every sentence of the 5 passages sent for each question (verbatim too),
+- every prose or bullet sentence (4+ words, kb.sentences) of the 5 passages sent (verbatim too),
 - corrupted copies of those sentences: a number changed (last digit +1, or the sign flipped), and
   the citation moved to another of the 5 passages (only when that passage does not itself
   contain the sentence). Each corrupted sentence should be rejected.
@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with the tests
 
 from kb import open_index  # noqa: E402
+from kb.sentences import sentence_text, split_spans  # noqa: E402
 from kb.text import fold  # noqa: E402
-from kb.answer import answer, is_candidate, split_sentences  # noqa: E402
+from kb.answer import answer  # noqa: E402
 from kb.evaluate import load_jsonl  # noqa: E402
 from kb.generate import (  # noqa: E402
     LLMSettings,
@@ -61,6 +62,12 @@ def change_number(sentence: str) -> list[str]:
     return [sentence[:at] + v + sentence[at + len(n.text):] for v in (bumped, flipped)]
 
 
+def passage_sentences(text: str) -> list[str]:
+    """The quotable units of a passage (kb.sentences): prose and bullet units of at least 4 words."""
+    units = [(sp.kind, sentence_text(text[sp.start : sp.end])) for sp in split_spans(text)]
+    return [t for kind, t in units if kind in ("text", "bullet") and len(re.findall(r"[^\W\d_]{2,}", t)) >= 4]
+
+
 def checker_rows(kb, results) -> dict:
     """The checker on verbatim sentences (must pass) and corrupted ones (must fail)."""
     a = kb.analyzer
@@ -76,9 +83,7 @@ def checker_rows(kb, results) -> dict:
             if not ok.supported:
                 failures.append(f"answer [{s.hit_rank}] {s.sentence!r}: {ok.reason}")
         for src in sources:
-            for sent in split_sentences(src.text):
-                if not is_candidate(sent):
-                    continue
+            for sent in passage_sentences(src.text):
                 ok = check_sentence(Sentence(sent, (src.number,)), ev, a)
                 counts["passage"][0] += ok.supported
                 counts["passage"][1] += 1
@@ -162,7 +167,7 @@ def report(args, settings, gen_rows, check, server_cmd) -> str:
         "| sentences | expected | result |",
         "|---|---|---|",
         f"| extractive answer sentences, citing their hit | pass | {pct(c['answer'][0], c['answer'][1])} pass |",
-        f"| every candidate sentence of the 5 passages, citing its passage | pass | {pct(c['passage'][0], c['passage'][1])} pass |",
+        f"| every prose/bullet sentence (4+ words) of the 5 passages, citing its passage | pass | {pct(c['passage'][0], c['passage'][1])} pass |",
         f"| corrupted: a number changed (last digit +1, or sign flipped) | reject | {rej('number')} rejected |",
         f"| corrupted: citation moved to another of the 5 passages | reject | {rej('citation')} rejected |",
         f"| corrupted, both kinds | reject | {pct(both, c['number'][1] + c['citation'][1])} rejected |",

@@ -7,10 +7,17 @@ Python API::
     result = kb.search("varför underskott inom LSS 2023", k=10, filters=Filters(years=(2023,)))
     for hit in result.hits:
         print(hit.rank, hit.citation, hit.text)
+
+    from kb import ask
+    result, answer = ask(kb, "varför underskott inom LSS 2023")   # QuestionError for an empty or wordless question
+    for s in answer.sentences:                                     # empty when the reports do not state it clearly
+        print(s.sentence, s.hit_rank, s.citation)
 """
+from .answer import Answer, QuestionError, ask
 from .errors import KBError
 from .records import Chunk, Document, Filters, Hit, SearchResult
 from .search import KnowledgeBase, SearchParams, open_index
 
 __version__ = "0.1.0"
-__all__ = ["open_index", "KnowledgeBase", "SearchParams", "Filters", "Hit", "SearchResult", "Document", "Chunk", "KBError"]
+__all__ = ["open_index", "KnowledgeBase", "SearchParams", "Filters", "Hit", "SearchResult", "Document", "Chunk", "KBError",
+           "ask", "Answer", "QuestionError"]

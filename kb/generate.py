@@ -68,9 +68,9 @@ from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 from .analyze import Analyzer
-from .answer import split_sentences
 from .errors import LLMError
 from .records import Hit
+from .sentences import sentence_text, split_spans
 from .text import ends_with_abbreviation, nfc, tokenize
 
 ENV_URL, ENV_MODEL, ENV_KEY, ENV_TIMEOUT = "KB_LLM_URL", "KB_LLM_MODEL", "KB_LLM_API_KEY", "KB_LLM_TIMEOUT"
@@ -360,7 +360,8 @@ def evidence_of(source: Source, analyzer: Analyzer) -> Evidence:
     """The evidence of a source: its ref line and its sentences, analysed as kb analyses passages."""
     ref = unit_of(source.ref, analyzer)  # its words count, its numbers (the report's year) do not:
     ref = Unit(ref.terms, (), ref.negated_pairs, ref.negates)  # a figure must stand in the passage
-    units = (ref, *(unit_of(t, analyzer) for t in split_sentences(source.text)))
+    sentences = [sentence_text(source.text[sp.start : sp.end]) for sp in split_spans(source.text)]
+    units = (ref, *(unit_of(t, analyzer) for t in sentences))
     return Evidence(frozenset(analyzer.passage_terms(f"{source.ref}\n{source.text}")), units)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from . import bm25, rowstore, vectors
+from . import bm25, rowstore, store, vectors
 from .analyze import Analyzer, AnalyzerConfig
-from .errors import IndexCorruptError, KBError
-from .records import Chunk, DocHead, Document, Filters, chunk_order
+from .errors import IndexCorruptError, IndexIncompatibleError, KBError
+from .records import Chunk, DocHead, Document, Filters, Sentence, chunk_order
 
 
 class LocalIndex:
@@ -42,6 +42,9 @@ class LocalIndex:
             self._chunk_doc = np.array([self._doc_pos[c.doc_id] for c in self.passages], dtype=np.int32)
         # first row of each document: passage <doc_id>:<ordinal> is at first_row + ordinal
         self._first_row = np.searchsorted(self._chunk_doc, np.arange(len(heads)), side="left")
+        self._sentences = store.load_sentences(gen)
+        if self._sentences is not None and len(self._sentences[1]) != len(self.passages) + 1:
+            raise IndexCorruptError(f"index at {root} is inconsistent (sentence rows); run `kb ingest`")
 
     # -- PassageIndex -------------------------------------------------------------------------
     def heads(self) -> Sequence[DocHead]:
@@ -72,6 +75,24 @@ class LocalIndex:
             if 0 <= r < len(self.passages) and self.passages[r].doc_id == doc_id:
                 out.append(self.passages[r])
         return out
+
+    def sentences(self, chunk_ids: Sequence[str]) -> tuple[list[Sentence], np.ndarray]:
+        if self._sentences is None:
+            raise IndexIncompatibleError(f"the index at {self.location} has no evidence sentences (built by an "
+                                         "older kb); run `kb ingest` to rebuild it")
+        spans, ptr, vecs = self._sentences
+        out: list[Sentence] = []
+        parts = []
+        for cid in chunk_ids:
+            row = self.row_of(cid)
+            a, b = int(ptr[row]), int(ptr[row + 1])
+            out.extend(store.sentence_records(cid, spans[a:b]))
+            parts.append(np.asarray(vecs[a:b], dtype=np.float32))
+        dim = vecs.shape[1] if vecs.ndim == 2 else 0
+        return out, (np.concatenate(parts) if parts else np.zeros((0, dim), np.float32))
+
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        return [bm25.term_idf(self.bm25, t) for t in terms]
 
     def document(self, doc_id: str) -> Document:
         try:

@@ -184,11 +184,20 @@ class Hit:
 
 @dataclass(frozen=True)
 class Sentence:
-    """An evidence sentence: ``document.text[start:end]`` inside passage ``chunk_id``."""
+    """An evidence sentence: ``document.text[start:end]`` inside passage ``chunk_id``.
+
+    ``kind`` is "text", "bullet", "row" (a table line) or "heading" (:mod:`kb.sentences`); the
+    page range (PDF) or line range (text file) say where it is.
+    """
 
     chunk_id: str
     start: int
     end: int
+    kind: str = "text"
+    page: int | None = None
+    page_end: int | None = None
+    line_start: int | None = None
+    line_end: int | None = None
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from . import fuse, rules, store
 from .backend import PassageIndex
 from .cite import format_citation, make_hit
@@ -74,6 +76,26 @@ def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[st
     return tuple(notes)
 
 
+class RecentMemo:
+    """The last ``size`` computed values by key (thread-safe; a value is computed outside the lock)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            v = self._d.get(key)
+        if v is None:
+            v = compute()
+            with self._lock:
+                self._d[key] = v
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
+        return v
+
+
 class KnowledgeBase:
     """A loaded index and its embedder. Construct with :func:`open_index`."""
 
@@ -87,6 +109,7 @@ class KnowledgeBase:
         self._embedder_lock = threading.Lock()
         self._heads = {h.doc_id: h for h in index.heads()}
         self._shingle_memo: dict[str, frozenset[str]] = {}
+        self._qvecs = RecentMemo(64)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -98,6 +121,10 @@ class KnowledgeBase:
                 store.check_embedder(self.manifest, emb.model_id, self.index.location)
                 self._embedder = emb
             return self._embedder
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The embedder's vector of a question (the last few are memoised: answering reuses the search's)."""
+        return self._qvecs.get(text, lambda: np.asarray(self.embedder.embed_query(text), dtype=np.float32))
 
     def documents(self) -> list[Document]:
         return [self.index.document(h.doc_id) for h in self.index.heads()]
@@ -198,7 +225,7 @@ class KnowledgeBase:
                 w = rules.coverage_weight(w, self.index.coverage(query, found[0][0]), params.bm25_min_coverage)
             weights.append(w)
         if mode in ("hybrid", "dense") and info.text.strip():
-            found = self.index.dense(self.embedder.embed_query(info.text), depth, filters)
+            found = self.index.dense(self.query_vector(info.text), depth, filters)
             rankings.append([cid for cid, _ in found])
             weights.append(params.dense_weight)
         return fuse.rrf(rankings, k=params.rrf_k, weights=weights)

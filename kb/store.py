@@ -13,6 +13,9 @@ Layout of an index directory::
         lexicon.json       corpus vocabulary used for conflation and decompounding
         bm25/              terms.json, indptr.npy, indices.npy, data.npy, meta.json
         vectors.faiss      FAISS index; vector_ids.txt: one passage id per line
+        sentences/         evidence sentences (:func:`write_sentences`): spans.npy (int64 rows of
+                           start, end, kind, page, page_end, line_start, line_end; -1 = none),
+                           ptr.npy (passage row i owns spans ptr[i]:ptr[i+1]), vectors.npy (float16)
       cache/               embedding cache, per model (cache.npz)
       .tmp-*               a build in progress (removed by the next build if left behind)
       .lock                held by the running build
@@ -50,7 +53,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -58,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError, KBError
-from .records import Chunk, DocMeta, Document
+from .records import Chunk, DocMeta, Document, Sentence
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -145,6 +148,52 @@ def load_documents(gen: Path) -> list[Document]:
 def load_chunks(gen: Path) -> list[Chunk]:
     with open(gen / "chunks.jsonl", encoding="utf-8") as f:
         return [Chunk(**json.loads(line)) for line in f if line.strip()]
+
+
+# -- sentences/ ----------------------------------------------------------------------------
+
+SENTENCE_KINDS = ("text", "bullet", "row", "heading")
+SENTENCE_DIR = "sentences"
+
+
+def write_sentences(folder: Path, sentences: Sequence[Sentence], chunk_ids: Sequence[str], vecs: np.ndarray) -> None:
+    """The evidence sentences of a generation: spans, a per-passage pointer and float16 vectors.
+
+    ``sentences`` come grouped by passage, in the order of ``chunk_ids`` (the passage rows)."""
+    row_of = {c: i for i, c in enumerate(chunk_ids)}
+    counts = np.zeros(len(chunk_ids) + 1, dtype=np.int64)
+    spans = np.full((len(sentences), 7), -1, dtype=np.int64)
+    last = -1
+    for i, s in enumerate(sentences):
+        row = row_of[s.chunk_id]
+        if row < last:
+            raise ValueError("sentences must come in passage order")
+        last = row
+        counts[row + 1] += 1
+        spans[i] = (s.start, s.end, SENTENCE_KINDS.index(s.kind), *(-1 if v is None else v for v in
+                    (s.page, s.page_end, s.line_start, s.line_end)))
+    out = folder / SENTENCE_DIR
+    out.mkdir(exist_ok=True)
+    atomic_write_bytes(out / "spans.npy", npy_bytes(spans))
+    atomic_write_bytes(out / "ptr.npy", npy_bytes(np.cumsum(counts)))
+    atomic_write_bytes(out / "vectors.npy", npy_bytes(np.asarray(vecs, dtype=np.float16)))
+
+
+def load_sentences(gen: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(spans, ptr, vectors) of a generation, memory-mapped; None when it has no sentences."""
+    folder = gen / SENTENCE_DIR
+    if not folder.is_dir():
+        return None
+    return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ("spans", "ptr", "vectors"))
+
+
+def sentence_records(chunk_id: str, spans: np.ndarray) -> list[Sentence]:
+    """Sentence records of one passage from its rows of ``spans.npy``."""
+    out = []
+    for start, end, kind, *where in spans.tolist():
+        page, page_end, line_start, line_end = (None if v < 0 else v for v in where)
+        out.append(Sentence(chunk_id, start, end, SENTENCE_KINDS[kind], page, page_end, line_start, line_end))
+    return out
 
 
 def manifest_documents(docs: Iterable[Document]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,9 @@ from .records import Hit
 from .sanitize import csv_cell, md_inline, md_quote_line
 from .text import TOKEN_PATTERN, tokenize
 
+# PDF conversions write list bullets as private-use characters (U+F0B7, U+F0A7 …) that fonts show
+# as boxes; on screen they become "•" (one character for one, so offsets hold; exports stay exact)
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
 # interpret, each replaced by a character reference
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
@@ -64,12 +68,18 @@ def word_matches(analyzer, word: str, terms: frozenset[str]) -> bool:
     return any(analyzer.term(p) in terms for p in analyzer.split_compound(w))
 
 
+def screen_text(text: str) -> str:
+    """Text as shown on screen: private-use bullet characters from PDF conversions become "•"."""
+    return _PRIVATE_USE.sub("•", text)
+
+
 def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool = True) -> str:
     """``text`` escaped, with words matching the query terms wrapped in ``<mark>``.
 
     Line breaks become ``<br>`` when ``keep_lines`` (passages keep the report's own lines),
-    otherwise whitespace is collapsed.
+    otherwise whitespace is collapsed. Private-use bullets show as "•" (:func:`screen_text`).
     """
+    text = screen_text(text)
     if not keep_lines:
         text = " ".join(text.split())
     parts: list[str] = []
@@ -88,6 +98,23 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
     if keep_lines:
         out = out.replace("\r\n", "\n").replace("\n", "<br>")
     return out
+
+
+def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, terms: frozenset[str]) -> str:
+    """A passage as :func:`highlight_html`, with each quoted sentence (start, end in ``text``, its
+    page or lines) wrapped in ``<span class='kb-quote'>`` and followed by where it is."""
+    out: list[str] = []
+    pos = 0
+    for a, b, where in sorted(quotes):
+        a, b = max(a, pos), min(b, len(text))
+        if a >= b:
+            continue
+        label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
+        out.append(highlight_html(text[pos:a], analyzer, terms))
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(text[a:b], analyzer, terms)}</span>{label}")
+        pos = b
+    out.append(highlight_html(text[pos:], analyzer, terms))
+    return "".join(out)
 
 
 # -- citations ------------------------------------------------------------------------------

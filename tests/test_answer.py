@@ -1,222 +1,319 @@
-"""Extractive answers (kb.answer): sentence splitting, scoring, confidence, the `kb ask` command."""
+"""Extractive answers (kb.answer): candidates, scoring, forms, years, confidence, bad questions and
+the `kb ask` / `kb eval --answers` commands."""
 from __future__ import annotations
 
 import os
 
-# as app.py does: the embedding engine's OpenMP threads sleep rather than spin while waiting, so
-# timings hold on a machine shared with other work (set before the engine is first loaded)
+# as app.py does: the embedding engine's OpenMP threads sleep rather than spin while waiting
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import dataclasses
+import importlib.util
 import json
-import re
-import time
 
 import pytest
 
 import kb
-from kb.text import dehyphenate
+from conftest import DEV, DEV_UNANSWERABLE, EVAL
 from kb.answer import (
     Answer,
     AnswerParams,
     AnswerSentence,
+    Candidate,
+    QuestionError,
     answer,
-    is_candidate,
-    lexical_score,
-    split_sentences,
+    ask,
+    check_question,
+    choose,
+    coverage,
+    quotable,
 )
 from kb.cli import main as kb_main
+from kb.evaluate import evaluate_answers, load_jsonl, score_answers
+from kb.records import Sentence
+from kb.sentences import sentence_text
+
+ALWAYS = AnswerParams(threshold=float("-inf"))  # the hash embedder has no calibrated threshold
 
 
-def _flat(text: str) -> str:
-    return " ".join(dehyphenate(text).split())
+# -- pure parts -----------------------------------------------------------------------------
 
 
-# -- sentence splitting ---------------------------------------------------------------------
+def test_coverage_is_the_share_of_question_weight_and_context_counts_half():
+    w = {"underskot": 2.0, "lss": 1.0, "assistans": 1.0}
+    assert coverage(w, {"underskot", "lss", "assistans"}, set(), 0.5) == 1.0
+    assert coverage(w, {"underskot"}, set(), 0.5) == 0.5
+    assert coverage(w, {"underskot"}, {"lss"}, 0.5) == pytest.approx(0.625)
+    assert coverage(w, set(), {"underskot"}, 0.0) == 0.0
+    assert coverage({}, {"x"}, set(), 0.5) == 0.0
 
 
-def test_split_at_sentence_ends_not_inside_wrapped_lines():
-    text = ("Kommunstyrelsen redovisar 2023 ett överskott med 92,5 mnkr. Resultatet förklaras av\n"
-            "tomträttsförsäljningar. Underskott inom LSS uppgår till -46 mkr.\n")
-    assert split_sentences(text) == [
-        "Kommunstyrelsen redovisar 2023 ett överskott med 92,5 mnkr.",
-        "Resultatet förklaras av tomträttsförsäljningar.",
-        "Underskott inom LSS uppgår till -46 mkr.",
-    ]
+def test_quotable_sentences_rows_and_headings():
+    def s(kind):
+        return Sentence("d:0", 0, 1, kind)
+
+    assert quotable(s("text"), "Underskottet beror på personlig assistans.", 4)
+    assert not quotable(s("text"), "Avd. LSS", 4)
+    assert quotable(s("row"), "270 - Räddningstjänst 111,2 121,7 10,5 112,4", 4)
+    assert not quotable(s("row"), "Verksamhet Bokslut 2023 Budget 2023 Avvikelse Bokslut 2022", 4)  # a header row
+    assert not quotable(s("row"), "111,2 121,7", 4)  # figures without a word
+    assert not quotable(s("heading"), "Ekonomi och personal i förvaltningen", 4)
 
 
-def test_split_joins_line_break_hyphens_and_keeps_elisions():
-    text = "Orsa-\nken är högre kostnader inom Kultur-\noch fritidsverksamheten."
-    assert split_sentences(text) == ["Orsaken är högre kostnader inom Kultur- och fritidsverksamheten."]
+def cand(text, score, rank=1, order=0):
+    return Candidate(Sentence("d:0", order, order + 1), text, rank, order, score, 0.0, False, score)
 
 
-def test_split_keeps_abbreviations_inside_a_sentence():
-    text = "Kostnaderna ökar bl.a. Till följd av fler brukare. Det gäller t.ex. Hemtjänst i Skäggetorp."
-    assert split_sentences(text) == [
-        "Kostnaderna ökar bl.a. Till följd av fler brukare.",
-        "Det gäller t.ex. Hemtjänst i Skäggetorp.",
-    ]
+def test_choose_keeps_the_best_and_close_ones_and_abstains_below_the_threshold():
+    cs = [cand("a", 0.95), cand("b", 0.93, order=1), cand("c", 0.90, order=2), cand("d", 0.94, order=3)]
+    p = AnswerParams(keep_gap=0.03)
+    got = [c.text for c in choose(sorted(cs, key=lambda c: -c.score), (), {}, p, 0.9)]
+    assert got == ["a", "d", "b"]
+    assert choose(sorted(cs, key=lambda c: -c.score), (), {}, p, 0.96) == []
 
 
-def test_split_headings_paragraphs_and_bullets():
-    text = ("LSS \nAvdelningens ekonomi är inte i balans. En viktig orsak är personlig assistans.\n\n"
-            "Åtgärder:\n\uf0b7 Översyn av scheman inom gruppbostäder\n\uf0b7 Fler heltider i hemtjänsten\n")
-    assert split_sentences(text) == [
-        "LSS",
-        "Avdelningens ekonomi är inte i balans.",
-        "En viktig orsak är personlig assistans.",
-        "Åtgärder:",
-        "Översyn av scheman inom gruppbostäder",
-        "Fler heltider i hemtjänsten",
-    ]
+def test_a_question_naming_several_years_gets_one_sentence_per_year():
+    cs = [cand("Sjukfrånvaron var 9,7 procent.", 0.97, rank=1), cand("Sjukfrånvaron var 10,5 procent.", 0.96, rank=2),
+          cand("Under 2019 var sjukfrånvaron 8,0 procent.", 0.93, rank=3)]
+    years = {1: 2023, 2: 2023, 3: 2021}
+    got = choose(cs, (2019, 2023), years, AnswerParams(), 0.9)
+    assert [c.text for c in got] == ["Under 2019 var sjukfrånvaron 8,0 procent.", "Sjukfrånvaron var 9,7 procent."]
+    # a year whose best sentence is below the threshold gets none
+    assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(), 0.95)] == [1]
+    # turned off: the usual best-and-close answer
+    assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(per_year=False), 0.9)] == [1, 2]
 
 
-def test_a_year_at_the_start_of_a_line_is_not_a_list_number():
-    text = ("Resultatet slutar på ett underskott om -86 mkr och det är 45 mkr sämre än mot slutet av året\n"
-            "2022.  Under 2022 ökade behoven.")
-    assert split_sentences(text) == [
-        "Resultatet slutar på ett underskott om -86 mkr och det är 45 mkr sämre än mot slutet av året 2022.",
-        "Under 2022 ökade behoven.",
-    ]
+@pytest.mark.parametrize("question", ["", "   ", "varför är det så", "2023", "Hur mycket 2019?", "x " * 5000])
+def test_bad_questions_get_a_clear_error(small_index, question):
+    k = kb.open_index(small_index)
+    with pytest.raises(QuestionError) as e:
+        ask(k, question)
+    assert "question" in str(e.value) and ("e.g." in str(e.value) or "at most" in str(e.value))
 
 
-def test_candidates_exclude_table_rows_fragments_and_toc_lines():
-    assert is_candidate("Underskottet beror på personlig assistans där ersättningen inte räcker.")
-    assert not is_candidate("Total sjukfrånvaro 8,0 % 8,1 % 7,0 % 6,6 % 7,7 % 7,0 %")
-    assert not is_candidate("Avd. LSS")
-    assert not is_candidate("Sammanfattning av Leanlinks förvaltningsbudget.......... 4")
-    assert not is_candidate("ord " * 200)
+def test_check_question_accepts_a_topic_with_a_year():
+    check_question("sjukfrånvaro 2023", ["sjukfrånvaro", "2023"])
 
 
-# -- scoring --------------------------------------------------------------------------------
-
-
-def test_lexical_score_is_the_share_of_typed_words_and_ignores_years():
-    q = [("underskot", 1.0), ("lss", 1.0), ("2023", 1.0), ("funktionsstöd", 0.3)]
-    assert lexical_score(q, {"underskot", "lss"}) == 1.0
-    assert lexical_score(q, {"underskot", "2023"}) == 0.5
-    assert lexical_score(q, {"underskot", "funktionsstöd"}) == pytest.approx(0.65)  # an expansion stands in a little
-    assert lexical_score(q, {"överskot"}) == 0.0
-    assert lexical_score([], {"x"}) == 0.0
-
-
-def test_records_are_frozen():
-    s = AnswerSentence("En mening.", 1, 0.9)
-    a = Answer((s,), True)
+def test_records_are_frozen_and_json_has_the_contract_fields():
+    s = AnswerSentence("En mening.", 1, 0.9, "d", 3, 13, "Titel, rad 2", "d:0", "rad 2")
+    a = Answer((s,), True, 0.9)
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.hit_rank = 2  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.confident = False  # type: ignore[misc]
-    assert a.to_json() == [{"sentence": "En mening.", "hit_rank": 1}]
+    assert a.to_json() == [{"sentence": "En mening.", "hit_rank": 1, "doc_id": "d", "start": 3, "end": 13,
+                            "citation": "Titel, rad 2"}]
 
 
 # -- answers on the small fixture index (hash embedder) -------------------------------------
 
 
-def test_answer_quotes_sentences_from_the_hits(small_index):
+def test_answer_quotes_sentences_at_their_exact_place(small_index):
     k = kb.open_index(small_index)
-    res = k.search("varför underskott inom LSS", k=5)
-    ans = answer(k, res)
-    assert ans.confident
-    assert 1 <= len(ans.sentences) <= 3
+    res, ans = ask(k, "varför underskott inom LSS", params=ALWAYS)
+    assert ans.confident and 1 <= len(ans.sentences) <= 3
+    assert not ans.calibrated or ALWAYS.threshold is not None
     by_rank = {h.rank: h for h in res.hits}
     for s in ans.sentences:
-        assert s.hit_rank in by_rank
-        assert s.sentence in _flat(by_rank[s.hit_rank].text)  # quoted as it stands
-    best = ans.sentences[0].sentence
-    assert "underskott" in best.lower() and "LSS" in best
-    scores = [s.score for s in ans.sentences]
+        hit = by_rank[s.hit_rank]
+        doc = k.document(s.doc_id)
+        assert s.doc_id == hit.doc_id and hit.start <= s.start < s.end <= hit.end
+        assert sentence_text(doc.text[s.start : s.end]) == s.sentence  # quoted exactly as it stands
+        assert s.citation.startswith(hit.title) and s.where.startswith("rad ")
+        assert s.where in s.citation
+    assert "underskott" in ans.sentences[0].sentence.lower()
+    scores = [c.score for c in ans.candidates]
     assert scores == sorted(scores, reverse=True)
 
 
-def test_why_question_favours_sentences_that_give_a_cause(small_index):
+def test_a_why_question_favours_the_sentence_that_gives_a_cause(small_index):
     k = kb.open_index(small_index)
     res = k.search("varför underskott inom LSS 2019", k=5)
-    everything = AnswerParams(keep_ratio=0.0, max_per_hit=3)
-    with_bonus = {s.sentence: s.score for s in answer(k, res, everything).sentences}
-    without = {s.sentence: s.score for s in answer(k, res, dataclasses.replace(everything, why_bonus=0.0)).sentences}
+    with_form = {c.text: c.score for c in answer(k, res, ALWAYS).candidates}
+    without = {c.text: c.score for c in answer(k, res, dataclasses.replace(ALWAYS, form_weight=0.0)).candidates}
     cause = "Underskottet beror på personlig assistans där ersättningen inte täcker kostnaderna."
-    assert cause in with_bonus  # the missing "LSS" is found in the sentence before it
-    assert with_bonus[cause] - without[cause] == pytest.approx(0.1, abs=1e-3)
+    assert with_form[cause] - without[cause] == pytest.approx(0.03)
     plain = "Leanlink redovisar ett underskott inom LSS-verksamheten."
-    assert with_bonus[plain] == without[plain]
+    assert with_form[plain] == without[plain]
 
 
-def test_no_confident_answer_for_an_unrelated_question(small_index):
+def test_context_words_count_for_a_sentence_that_refers_back(small_index):
     k = kb.open_index(small_index)
-    res = k.search("simhallens öppettider på lördagar", k=5)
-    assert res.hits  # the dense side always finds something
-    ans = answer(k, res)
-    assert ans == Answer((), False)
+    res = k.search("varför underskott inom LSS 2019", k=5)
+    cause = "Underskottet beror på personlig assistans där ersättningen inte täcker kostnaderna."
+    lex = {c.text: c.lexical for c in answer(k, res, ALWAYS).candidates}
+    alone = {c.text: c.lexical for c in answer(k, res, dataclasses.replace(ALWAYS, context_share=0.0)).candidates}
+    assert lex[cause] > alone[cause]  # "LSS" is in the sentence before it
 
 
-def test_no_answer_without_hits_or_without_content_words(small_index):
+def test_glossary_expansions_the_reports_never_use_do_not_lower_coverage(small_index):
     k = kb.open_index(small_index)
-    empty = k.search("underskott", k=5, filters=kb.Filters(years=(1999,)))
-    assert not empty.hits and answer(k, empty) == Answer((), False)
-    assert answer(k, k.search("varför är det så", k=5)) == Answer((), False)
+    res = k.search("underskott LSS", k=5)
+    assert len(res.info.terms) > 2  # LSS brings its full form's words, which the fixture never uses
+    lex = {c.text: c.lexical for c in answer(k, res, ALWAYS).candidates}
+    assert lex["Leanlink redovisar ett underskott inom LSS-verksamheten."] == pytest.approx(1.0)
 
 
-def test_at_most_max_sentences_and_distinct(small_index):
+def test_abstains_below_the_threshold_and_says_how_sure_it_was(small_index):
     k = kb.open_index(small_index)
-    ans = answer(k, k.search("underskott", k=5), AnswerParams(max_sentences=2, keep_ratio=0.0))
-    assert len(ans.sentences) <= 2
-    assert len({s.sentence for s in ans.sentences}) == len(ans.sentences)
+    res, ans = ask(k, "simhallens öppettider på lördagar", params=AnswerParams(threshold=0.99))
+    assert res.hits and ans.sentences == () and not ans.confident
+    assert ans.confidence < 0.99 and ans.candidates
 
 
-# -- the `kb ask` command -------------------------------------------------------------------
+def test_no_hits_means_no_answer(small_index):
+    k = kb.open_index(small_index)
+    res = k.search("underskott", k=5, filters=kb.Filters(years=(1999,)))
+    assert not res.hits
+    assert answer(k, res, ALWAYS).sentences == ()
+
+
+def test_without_a_calibrated_threshold_answers_are_marked(small_index):
+    k = kb.open_index(small_index)
+    _, ans = ask(k, "varför underskott inom LSS")
+    assert ans.confident and not ans.calibrated
+
+
+def test_an_index_without_sentences_asks_for_a_rebuild(small_index):
+    import shutil
+
+    from kb.errors import IndexIncompatibleError
+
+    gen = next(small_index.glob("gen-*"))
+    shutil.rmtree(gen / "sentences")  # as an index built before sentences existed
+    k = kb.open_index(small_index, verify=False)
+    with pytest.raises(IndexIncompatibleError, match="kb ingest"):
+        ask(k, "varför underskott inom LSS", params=ALWAYS)
+
+
+# -- the commands ---------------------------------------------------------------------------
 
 
 def test_kb_ask_json_contract(small_index, capsys):
     assert kb_main(["ask", "varför underskott inom LSS", "--index", str(small_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"question", "answer", "hits"}
-    assert out["question"] == "varför underskott inom LSS"
-    assert out["answer"] and all(set(a) == {"sentence", "hit_rank"} for a in out["answer"])
+    assert set(out) == {"question", "answer", "confident", "hits"}
+    assert out["question"] == "varför underskott inom LSS" and out["confident"] is True
+    assert out["answer"] and all(set(a) == {"sentence", "hit_rank", "doc_id", "start", "end", "citation"}
+                                 for a in out["answer"])
     ranks = {h["rank"] for h in out["hits"]}
     assert all(a["hit_rank"] in ranks for a in out["answer"])
-    assert {"citation", "text", "also_at"} <= set(out["hits"][0])
 
 
-def test_kb_ask_human_output_says_plainly_when_unsure(small_index, capsys):
-    assert kb_main(["ask", "simhallens öppettider på lördagar", "--index", str(small_index)]) == 0
-    out = capsys.readouterr().out
-    assert "Inget säkert svar hittades" in out
-    assert "Källor:" in out
+def test_kb_ask_batch_one_line_per_query_in_order(small_index, tmp_path, capsys):
+    q = tmp_path / "q.jsonl"
+    q.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"id": "b", "query": "varför underskott inom LSS"}, {"id": "a", "query": "2023"},
+        {"id": "c", "query": "sjukfrånvaro 2019"}]) + "\n", encoding="utf-8")
+    assert kb_main(["ask", "--queries", str(q), "--json", "--index", str(small_index)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["query_id"] for x in lines] == ["b", "a", "c"]
+    assert {"query_id", "answer", "confident", "hits"} <= set(lines[0]) and lines[0]["answer"]
+    assert lines[1]["answer"] == [] and lines[1]["confident"] is False and "year" in lines[1]["error"]
+
+
+def test_kb_ask_human_output(small_index, capsys):
     assert kb_main(["ask", "varför underskott inom LSS", "--index", str(small_index)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Svar:")
-    answer_part = out.split("Källor:")[0]
-    assert re.search(r"\[\d\]", answer_part) and "underskott" in answer_part.lower()
+    assert "Svar:" in out and "Källor:" in out and "[1]" in out and "rad " in out
+
+
+@pytest.mark.parametrize("question", ["", "2023", "x" * 10_000])
+def test_kb_ask_bad_question_is_one_error_line(small_index, capsys, question):
+    assert kb_main(["ask", question, "--index", str(small_index)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kb: error: the question") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def load_reference_scorer():
+    spec = importlib.util.spec_from_file_location("answer_score", EVAL / "answer_score.py")
+    mod = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.path.insert(0, str(EVAL))
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_answer_metrics_agree_with_the_reference_scorer():
+    ref = load_reference_scorer()
+    gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
+    import random
+
+    rng = random.Random(7)
+    pool = [r["quote"] for g in gold for r in g["relevant"]]
+    for trial in range(20):
+        answers = {}
+        for g in gold:
+            n = rng.choice([0, 1, 2, 3, 4])
+            sents = []
+            for _ in range(n):
+                q = rng.choice(pool)
+                a = rng.randrange(len(q))
+                sents.append(q[a : a + rng.randrange(5, 200)])
+            answers[g["id"]] = sents
+        assert score_answers(gold, answers) == ref.score_answers(gold, answers)
+
+
+def test_kb_eval_answers_agrees_with_the_reference_scorer(small_index, tmp_path, capsys):
+    gold = [
+        {"id": "g1", "query": "varför underskott inom LSS", "type": "why",
+         "relevant": [{"doc": "x", "quote": "Leanlink redovisar ett underskott inom LSS-verksamheten.", "grade": 2}]},
+        {"id": "g2", "query": "hur hög var sjukfrånvaron", "type": "fact",
+         "relevant": [{"doc": "x", "quote": "Sjukfrånvaron var 8,1 procent 2019.", "grade": 2}]},
+        {"id": "u1", "query": "simhallens öppettider", "type": "unanswerable", "relevant": []},
+    ]
+    gf = tmp_path / "gold.jsonl"
+    gf.write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in gold), encoding="utf-8")
+    out = tmp_path / "answers.jsonl"
+    assert kb_main(["eval", str(gf), "--answers", "--json", "--answers-out", str(out), "--index", str(small_index)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    ref = load_reference_scorer()
+    answers = {r["query_id"]: [a["sentence"] for a in r["answer"]] for r in load_jsonl(out)}
+    assert got["overall"] == ref.score_answers(gold, answers)
+    assert got == json.loads(json.dumps(evaluate_answers(gold, answers)))
+    assert set(got["by_type"]) == {"why", "fact", "unanswerable"}
+    assert kb_main(["eval", str(gf), "--answers", "--index", str(small_index)]) == 0
+    table = capsys.readouterr().out
+    assert "support@1" in table and "abstain" in table and "why (1)" in table
 
 
 # -- the real corpus ------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_real_lss_question_cites_personal_assistance_in_kommunstyrelsen_2023(real_index):
+def test_real_mission_question_quotes_personal_assistance_first(real_index):
     k = kb.open_index(real_index)
-    res = k.search("varför underskott inom LSS 2023", k=5)
-    ans = answer(k, res)
-    assert ans.confident and ans.sentences
-    by_rank = {h.rank: h for h in res.hits}
+    res, ans = ask(k, "varför underskott inom LSS 2023")
+    assert ans.confident and ans.calibrated and ans.sentences
     top = ans.sentences[0]
-    hit = by_rank[top.hit_rank]
-    assert hit.organisation == "Kommunstyrelsen" or "Kommunstyrelsen" in hit.title
-    assert hit.year == 2023
-    assert "personlig assistans" in top.sentence.lower() or "gruppbost" in top.sentence.lower()
-    assert top.sentence in _flat(hit.text)
+    hit = {h.rank: h for h in res.hits}[top.hit_rank]
+    assert "Kommunstyrelsen" in hit.title and hit.year == 2023
+    assert "personlig assistans" in top.sentence.lower()
 
 
 @pytest.mark.slow
-def test_real_answers_are_fast_when_warm(real_index):
+def test_real_dev_answers_meet_the_floors(real_index):
+    """Measured 0.933 / 0.733 / 0.800 / 0.786 / 1.000 (answered, support@1, support@3,
+    precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
-    answer(k, k.search("sjukfrånvaro 2019", k=10))  # loads the model and warms the analyser
-    times = []
-    for q in ["varför underskott inom LSS 2023", "hemtjänstens kostnader", "personalomsättning inom äldreomsorgen",
-              "vilka åtgärder minskar sjukfrånvaron"]:  # new questions: their sentences are embedded now
-        t = time.perf_counter()
-        answer(k, k.search(q, k=10))
-        times.append(time.perf_counter() - t)
-    assert sorted(times)[len(times) // 2] < 0.5, times
-    assert max(times) < 1.5, times  # slack for a machine busy with other work
+    gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
+    answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
+    m = score_answers(gold, answers)
+    assert m["answered"] >= 0.9 and m["support@1"] >= 0.7 and m["support@3"] >= 0.766
+    assert m["precision@1"] >= 0.75 and m["abstain"] >= 0.8
+
+
+def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_passages(small_index, capsys):
+    from kb.cli import print_answer
+
+    k = kb.open_index(small_index)
+    res, ans = ask(k, "simhallens öppettider på lördagar", params=AnswerParams(threshold=0.99))
+    assert not ans.confident
+    print_answer(res, ans, 5)
+    out = capsys.readouterr().out
+    assert out.startswith("Rapporterna säger inte tydligt något svar på frågan.")
+    assert "[1] " in out and res.hits[0].citation in out  # the closest passages, with their text
+    assert " ".join(res.hits[0].text.split())[:40] in " ".join(out.split())

@@ -23,6 +23,8 @@ from kb.search import MAX_QUERY_CHARS
 from kb.records import Hit
 from kb.ui_helpers import (
     ExportMeta,
+    passage_html,
+    screen_text,
     escape_text,
     export_csv,
     export_json,
@@ -110,6 +112,11 @@ def test_question_gives_answer_with_markers_and_cited_hits(real_app):
     assert any("rad " in h for h in headers)  # lines for text files
     passages = [v for v in _htmls(at) if v.startswith("<div class='kb-passage'>")]
     assert passages and "<mark>underskott" in " ".join(passages).lower()
+    # the quoted sentence is highlighted inside its passage, with its lines, and [n] jumps to hit n
+    quoted = [v for v in passages if "class='kb-quote'" in v]
+    assert quoted and "kb-where" in quoted[0] and "rad " in html.unescape(quoted[0])
+    plain = [html.unescape(v).lower().replace("<mark>", "").replace("</mark>", "").replace("<br>", " ") for v in quoted]
+    assert any("personlig assistans" in v.split("kb-quote")[1] for v in plain)
     assert any(c.value.startswith("Poäng ") for c in at.caption)
     assert len(at.expander) >= 10 and at.expander[0].label == "Visa sammanhang"
     # the year named in the question is explained, and can be switched off
@@ -169,9 +176,19 @@ def test_no_hits_and_no_confident_answer_are_said_plainly(real_app):
     at.sidebar.multiselect(key="f_years").set_value([]).run()
     at.sidebar.multiselect(key="f_orgs").set_value([]).run()
     _ask(at, "simhallens öppettider på lördagar")
-    assert any("Inget säkert svar hittades" in i.value for i in at.info)
+    assert any("Rapporterna säger inte tydligt svaret" in i.value for i in at.info)
     assert _answer_html(at) is None
     assert _hit_headers(at)  # the hits are still shown
+
+
+@pytest.mark.parametrize("question, says", [
+    ("2023", "inga ord att söka på"),
+    ("och det är så", "inga ord att söka på"),
+])  # an empty box shows the examples; a longer question than MAX_QUERY_CHARS cannot be typed
+def test_bad_questions_get_a_clear_message(real_app, question, says):
+    at = _ask(real_app, question)
+    assert any(says in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not _hit_headers(at)
 
 
 def test_export_selection_and_buttons(real_app):
@@ -319,3 +336,16 @@ def test_pdf_hit_offers_the_report_for_download_with_the_page(monkeypatch, tmp_p
     assert "· s. 2" in headers[0] and "s. 1" not in headers[0]
     buttons = [b for b in at.get("download_button") if b.key and b.key.startswith("pdf:")]
     assert buttons and buttons[0].label == "Ladda ner rapporten (PDF, se s. 2)"
+
+
+def test_private_use_bullets_show_as_bullets_and_quotes_are_marked(small_index):
+    k = kb.open_index(small_index)
+    text = "Åtgärder:\n\uf0b7 Översyn av scheman\n\uf0a7 Fler heltider i hemtjänsten"
+    assert screen_text(text) == text.replace("\uf0b7", "•").replace("\uf0a7", "•") and len(screen_text(text)) == len(text)
+    a = text.index("Fler")
+    out = passage_html(text, [(a, len(text), "rad 3")], k.analyzer, frozenset())
+    assert "\uf0b7" not in out and "\uf0a7" not in out and out.count("•") == 2
+    assert "<span class='kb-quote' title='Citerad i svaret'>Fler heltider i hemtjänsten</span>" in out
+    assert "<span class='kb-where'>(rad 3)</span>" in out
+    # exports keep the report's exact characters
+    assert json.loads(export_json(META, [_hit(1, text=text)]))["hits"][0]["text"] == text

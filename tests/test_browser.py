@@ -234,6 +234,8 @@ def test_build_button_when_there_is_no_index(page: Page, tmp_path: Path):
         assert (tmp_path / "index" / "CURRENT").is_file()
         box.fill("varför underskott inom LSS")
         box.press("Enter")
-        expect(page.locator(".kb-answer")).to_contain_text("personlig assistans", timeout=60_000)
+        # the new index answers (a quoted sentence of the one report) and shows the passage
+        expect(page.locator(".kb-answer")).to_contain_text("underskott inom LSS", timeout=60_000)
+        expect(page.locator(".kb-passage").first).to_contain_text("ersättningen inte täcker")
     finally:
         gen.close()

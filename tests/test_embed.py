@@ -235,7 +235,8 @@ def test_build_reuses_cache(small_corpus, tmp_path, monkeypatch):
     # changing the chunking rebuilds, but unchanged passage texts come from the cache
     (small_corpus / "ny-rapport-2020.txt").write_text(" Ekonomi\nEtt nytt dokument om budget.\n", encoding="utf-8")
     second = build_index([small_corpus], root, BuildConfig(embedder="hash:64"))
-    assert second.rebuilt and second.embedded == 1 and calls == [1]
+    # one new passage and its one new sentence ("Ekonomi" is a heading the cache already holds), in one call
+    assert second.rebuilt and second.embedded == 1 and second.embedded_sentences == 1 and calls == [2]
     assert embed.get_embedder("hash:64") is embed.get_embedder("hash:64")
 
 

@@ -615,10 +615,11 @@ def test_a_failed_write_never_shrinks_the_embedding_cache(built, monkeypatch):
     monkeypatch.setattr(store, "publish", full_disk)
     with pytest.raises(KBError, match="disk is full"):
         build_index([folder], root, HASH)
-    assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 2  # b's passage is still cached
+    # a: one passage and two sentences; b: one passage that is also its one sentence (one text, one entry)
+    assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 4  # b's vector is still cached
     monkeypatch.undo()
     build_index([folder], root, HASH)
-    assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 1  # dropped once the build is live
+    assert len(EmbeddingCache(root / "cache", "hash:64", 64)) == 3  # dropped once the build is live
 
 
 def test_sidecar_symlink_leaving_the_folder_is_refused(tmp_path):

@@ -1,0 +1,161 @@
+"""Evidence sentences: a passage split once, at build time, into the units an answer can quote.
+
+:func:`split_passage` gives each unit's exact offsets in the document, its kind and where it is
+(page or lines); :func:`sentence_text` is how a unit is shown, quoted and embedded. The one
+sentence splitter of kb (the answerer reads these units from the index; nothing splits at
+question time).
+
+Rules, over the lines of a passage (the chunker's own rules from :mod:`kb.text`):
+
+1. A heading line (:func:`kb.text.is_heading`, not a numeric line) is a ``heading``.
+2. A paragraph (lines between blank lines) that is a table by the chunker's rule (at least two
+   numeric lines, and numeric lines at least half of it) gives one ``row`` per other line.
+3. Elsewhere a numeric line is a ``row`` only when it cannot be a wrapped line of prose: it does
+   not start in lower case or end with a hyphen or comma, the line before it is missing, a row or
+   ends a sentence, and the line after it does not start in lower case.
+4. A bullet line (•, U+F0B7, U+F0A7, ●, ▪, –, -, *, "1.") starts a new ``bullet`` unit (the mark
+   is outside the span); a short line without closing punctuation before a capitalised line ends
+   a block (a heading-like line of its own).
+5. The remaining blocks are cut at sentence ends (:func:`kb.text.sentence_breaks`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .records import Chunk, Document, Sentence
+from .text import dehyphenate, is_heading, is_numeric_line, sentence_breaks
+
+KINDS = ("text", "bullet", "row", "heading")
+SENTENCE_VERSION = 1  # recorded in the build config: a change rebuilds the sentences
+BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
+_OPEN_ENDINGS = (",", "-", "–", ":", ";", "och", "samt", "eller")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One unit in a passage's text: ``text[start:end]`` and its kind."""
+
+    start: int
+    end: int
+    kind: str
+
+
+def sentence_text(raw: str) -> str:
+    """A unit as shown and quoted: line-break hyphens joined, whitespace collapsed."""
+    return " ".join(dehyphenate(raw).split())
+
+
+def table_lines(lines: list[str]) -> list[bool]:
+    """For each line: is it in a paragraph that is a table (the chunker's rule)?"""
+    out = [False] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        numeric = sum(is_numeric_line(lines[x]) for x in range(i, j))
+        if numeric >= 2 and numeric * 2 >= j - i:
+            out[i:j] = [True] * (j - i)
+        i = j
+    return out
+
+
+def is_row(lines: list[str], i: int, in_table: bool, prev_row: bool) -> bool:
+    """Line ``i`` is a table row (rule 1 or 2 of the module docstring)."""
+    if in_table:
+        return True
+    s = lines[i].strip()
+    if not is_numeric_line(s) or s[0].islower() or s.endswith(("-", "–", ",")):
+        return False
+    prev = lines[i - 1].strip() if i else ""
+    nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    return (not prev or prev_row or prev.endswith((".", ":", "!", "?"))) and not nxt[:1].islower()
+
+
+def split_block(text: str, start: int, end: int, kind: str) -> list[Span]:
+    """A block of prose cut at sentence ends; only its first unit keeps a bullet kind."""
+    out = []
+    pos = start
+    for a, b in [*sentence_breaks(text[start:end]), (end - start, end - start)]:
+        piece = text[pos : start + a]
+        lead = len(piece) - len(piece.lstrip())
+        s, e = pos + lead, pos + len(piece.rstrip())
+        if e > s:
+            out.append(Span(s, e, kind))
+            kind = "text"
+        pos = start + b
+    return out
+
+
+def split_spans(text: str) -> list[Span]:
+    """The units of a passage text, in order (see the module docstring)."""
+    lines = text.split("\n")
+    offsets, pos = [], 0
+    for ln in lines:
+        offsets.append(pos)
+        pos += len(ln) + 1
+    tables = table_lines(lines)
+    longest = max((len(x.strip()) for x in lines), default=0)
+    out: list[Span] = []
+    block: list[int] = []
+    kind = "text"
+
+    def flush() -> None:
+        nonlocal kind
+        if block:
+            first, last = lines[block[0]], lines[block[-1]]
+            a = offsets[block[0]] + len(first) - len(first.lstrip())
+            m = BULLET.match(first) if kind == "bullet" else None
+            a = offsets[block[0]] + m.end() if m else a
+            b = offsets[block[-1]] + len(last.rstrip())
+            if b > a:
+                out.extend(split_block(text, a, b, kind))
+        block.clear()
+        kind = "text"
+
+    prev_blank, prev_row = True, False
+    for i, ln in enumerate(lines):
+        s = ln.strip()
+        if not s:
+            flush()
+            prev_blank, prev_row = True, False
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        heading = not is_numeric_line(ln) and is_heading(ln, prev_blank, nxt)
+        prev_row = not heading and is_row(lines, i, tables[i], prev_row)
+        single = "row" if prev_row else "heading" if heading else None
+        if single:
+            flush()
+            a = offsets[i] + len(ln) - len(ln.lstrip())
+            out.append(Span(a, offsets[i] + len(ln.rstrip()), single))
+        else:
+            if BULLET.match(ln):
+                flush()
+                kind = "bullet"
+            block.append(i)
+            n = (nxt or "").strip()
+            short = len(s) < max(40, 0.6 * longest)
+            if n and short and n[0].isupper() and not s.endswith(_OPEN_ENDINGS + (".", "!", "?")):
+                flush()
+        prev_blank = False
+    flush()
+    return out
+
+
+def split_passage(doc: Document, chunk: Chunk) -> list[Sentence]:
+    """The evidence sentences of one passage, with document offsets, kind and page or lines."""
+    out = []
+    for sp in split_spans(chunk.text):
+        a, b = chunk.start + sp.start, chunk.start + sp.end
+        page = doc.page_at(a) if chunk.page is not None else None
+        line = None if chunk.line_start is None else chunk.line_start + chunk.text.count("\n", 0, sp.start)
+        out.append(Sentence(
+            chunk_id=chunk.chunk_id, start=a, end=b, kind=sp.kind,
+            page=page, page_end=doc.page_at(b - 1) if page is not None else None,
+            line_start=line, line_end=None if line is None else line + chunk.text.count("\n", sp.start, sp.end),
+        ))
+    return out

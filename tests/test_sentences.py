@@ -1,0 +1,76 @@
+"""Evidence sentences (kb.sentences): one unit per sentence, bullet, table row and heading, with
+exact document offsets and lines."""
+from __future__ import annotations
+
+from kb.records import Chunk, DocMeta, Document
+from kb.sentences import sentence_text, split_passage, split_spans
+
+
+def units(text: str) -> list[tuple[str, str]]:
+    return [(sp.kind, sentence_text(text[sp.start : sp.end])) for sp in split_spans(text)]
+
+
+def test_prose_is_cut_at_sentence_ends_not_at_wrapped_lines_or_abbreviations():
+    text = ("Kommunstyrelsen redovisar 2023 ett överskott med 92,5 mnkr. Orsa-\nken förklaras bl.a. Av\n"
+            "tomträttsförsäljningar. Underskott inom LSS uppgår till -46 mkr.")
+    assert units(text) == [
+        ("text", "Kommunstyrelsen redovisar 2023 ett överskott med 92,5 mnkr."),
+        ("text", "Orsaken förklaras bl.a. Av tomträttsförsäljningar."),
+        ("text", "Underskott inom LSS uppgår till -46 mkr."),
+    ]
+
+
+def test_bullets_start_units_and_their_mark_is_outside_the_span():
+    text = "Åtgärder under året:\n\uf0b7 Översyn av scheman inom\ngruppbostäder\n\uf0a7 Fler heltider i hemtjänsten\n• Ny tidplan"
+    spans = split_spans(text)
+    assert [(sp.kind, sentence_text(text[sp.start : sp.end])) for sp in spans] == [
+        ("text", "Åtgärder under året:"),
+        ("bullet", "Översyn av scheman inom gruppbostäder"),
+        ("bullet", "Fler heltider i hemtjänsten"),
+        ("bullet", "Ny tidplan"),
+    ]
+    assert all(text[sp.start] not in "\uf0b7\uf0a7• " for sp in spans)
+
+
+def test_a_table_paragraph_gives_one_row_per_line_and_a_heading_its_own_unit():
+    text = (" Personal\nNämndindikator 2017 2018 2019\nTotal sjukfrånvaro 5,3 6,6 6,7\nChefers sjukfrånvaro 5,1 6,1 2,3\n\n"
+            "Sjukfrånvaron ökade under 2019.")
+    assert units(text) == [
+        ("heading", "Personal"),
+        ("row", "Nämndindikator 2017 2018 2019"),
+        ("row", "Total sjukfrånvaro 5,3 6,6 6,7"),
+        ("row", "Chefers sjukfrånvaro 5,1 6,1 2,3"),
+        ("text", "Sjukfrånvaron ökade under 2019."),
+    ]
+
+
+def test_a_wrapped_prose_line_full_of_numbers_stays_in_its_sentence():
+    text = ("Enligt prognoser kommer antalet 85-plussare i Linköping växa med 47 procent mellan år\n"
+            "2022 och 2032. Ytterligare tio år framåt i tiden, år 2042, beräknas antalet ha vuxit med 74 procent\n"
+            "jämfört med i dag.")
+    assert units(text) == [
+        ("text", "Enligt prognoser kommer antalet 85-plussare i Linköping växa med 47 procent mellan år 2022 och 2032."),
+        ("text", "Ytterligare tio år framåt i tiden, år 2042, beräknas antalet ha vuxit med 74 procent jämfört med i dag."),
+    ]
+
+
+def test_sentences_carry_document_offsets_and_lines():
+    text = "Rubrik\n\n Ekonomi\nLeanlink redovisar ett underskott. Underskottet beror på\npersonlig assistans.\n"
+    doc = Document("d", "d.txt", "0" * 64, DocMeta("T"), text)
+    start = text.index(" Ekonomi") + 1
+    chunk = Chunk("d:1", "d", 1, start, len(text) - 1, text[start : len(text) - 1], "Ekonomi", None, None, 3, 5)
+    sents = split_passage(doc, chunk)
+    assert [s.kind for s in sents] == ["heading", "text", "text"]
+    for s in sents:
+        assert text[s.start : s.end] == text[s.start : s.end].strip() and s.chunk_id == "d:1"
+        assert s.line_start == text.count("\n", 0, s.start) + 1 and s.line_end == text.count("\n", 0, s.end - 1) + 1
+        assert s.page is None
+    assert sentence_text(text[sents[2].start : sents[2].end]) == "Underskottet beror på personlig assistans."
+    assert (sents[2].line_start, sents[2].line_end) == (4, 5)
+
+
+def test_pdf_sentences_know_their_page():
+    text = "Första sidan har en mening.\nAndra sidan har en till mening."
+    doc = Document("p", "p.pdf", "0" * 64, DocMeta("T"), text, page_starts=(0, text.index("Andra")))
+    chunk = Chunk("p:0", "p", 0, 0, len(text), text, None, 1, 2, None, None)
+    assert [(s.page, s.page_end, s.line_start) for s in split_passage(doc, chunk)] == [(1, 1, None), (2, 2, None)]
