@@ -71,7 +71,7 @@ from .analyze import Analyzer
 from .errors import LLMError
 from .records import Hit
 from .sentences import sentence_text, split_spans
-from .text import ends_with_abbreviation, nfc, tokenize
+from .text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
 
 ENV_URL, ENV_MODEL, ENV_KEY, ENV_TIMEOUT = "KB_LLM_URL", "KB_LLM_MODEL", "KB_LLM_API_KEY", "KB_LLM_TIMEOUT"
 ENV_MAX_TOKENS, ENV_EXTRA = "KB_LLM_MAX_TOKENS", "KB_LLM_EXTRA"
@@ -356,12 +356,24 @@ def unit_of(sentence: str, analyzer: Analyzer) -> Unit:
                 any(w in NEGATIONS for w in words))
 
 
+def source_sentences(text: str) -> list[str]:
+    """A passage's units as kb splits them (:mod:`kb.sentences`), each also cut at sentence ends (a
+    long line of prose with figures can pass for a table row)."""
+    out = []
+    for sp in split_spans(text):
+        unit, pos = sentence_text(text[sp.start : sp.end]), 0
+        for end, start in sentence_breaks(unit):
+            out.append(unit[pos:end])
+            pos = start
+        out.append(unit[pos:])
+    return [u for u in out if u.strip()]
+
+
 def evidence_of(source: Source, analyzer: Analyzer) -> Evidence:
     """The evidence of a source: its ref line and its sentences, analysed as kb analyses passages."""
     ref = unit_of(source.ref, analyzer)  # its words count, its numbers (the report's year) do not:
     ref = Unit(ref.terms, (), ref.negated_pairs, ref.negates)  # a figure must stand in the passage
-    sentences = [sentence_text(source.text[sp.start : sp.end]) for sp in split_spans(source.text)]
-    units = (ref, *(unit_of(t, analyzer) for t in sentences))
+    units = (ref, *(unit_of(t, analyzer) for t in source_sentences(source.text)))
     return Evidence(frozenset(analyzer.passage_terms(f"{source.ref}\n{source.text}")), units)
 
 
