@@ -1,8 +1,9 @@
 """Web UI for kb: ask a question, read a short quoted answer and the cited passages.
 
-Run with ``./run.sh`` (or ``streamlit run app.py``). The index is the folder named by the
-``KB_INDEX`` environment variable (default ``index/``); it is opened once per process with
-``st.cache_resource`` and shared, read-only, by all sessions.
+Run with ``./run.sh`` (or ``streamlit run app.py``). The index is the folder or Milvus collection
+(``milvus://HOST:PORT/COLLECTION``) named by the ``KB_INDEX`` environment variable (default
+``index/``); it is opened once per process and index version with ``st.cache_resource`` and
+shared, read-only, by all sessions.
 
 All document text and queries are rendered escaped (see :mod:`kb.ui_helpers`): a passage that
 contains HTML or Markdown shows as literal text.
@@ -20,11 +21,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb import store  # noqa: E402
 from kb.answer import MAX_QUESTION_CHARS, QuestionError, ask  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
+from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
 from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
@@ -70,8 +71,9 @@ CSS = """
 """
 
 
-def index_root() -> Path:
-    return Path(os.environ.get("KB_INDEX") or "index")
+def index_root() -> Path | str:
+    """The index folder, or a ``milvus://`` address (``KB_INDEX``, default ``index/``)."""
+    return default_location()
 
 
 def corpus_dir() -> Path:
@@ -82,24 +84,23 @@ def corpus_dir() -> Path:
 @st.cache_resource(show_spinner="Öppnar sökindexet …")
 def load_index(root: str, generation: str) -> kb.KnowledgeBase:
     """The index, opened once per process and generation (a rebuild publishes a new generation)."""
-    kbase = kb.open_index(root)
+    kbase = open_any(root)
     _ = kbase.embedder  # load the embedding model now, not on the first query
     return kbase
 
 
-def current_generation_name(root: Path) -> str:
-    gen = store.current_generation(root)
-    if gen is None:
-        raise IndexMissingError(f"no index at {root}")
-    return gen.name
+def current_generation_name(root: Path | str) -> str:
+    """The live version of the index (folder generation or Milvus build id)."""
+    return generation_of(root)
 
 
 # -- index missing: offer to build ----------------------------------------------------------
 
 
-def build_panel(root: Path, reason: str) -> None:
+def build_panel(root: Path | str, reason: str) -> None:
     st.error(
-        f"Det finns inget användbart sökindex i mappen **{escape_text(str(root))}**. "
+        f"Det finns inget användbart sökindex {'i mappen' if isinstance(root, Path) else 'i Milvus-samlingen'} "
+        f"**{escape_text(str(root))}**. "
         "Sökindexet behöver byggas från rapporterna innan du kan söka."
     )
     st.caption(f"Teknisk orsak: {escape_text(reason)}")
@@ -111,17 +112,17 @@ def build_panel(root: Path, reason: str) -> None:
     files = "1 fil" if n == 1 else f"{n} filer"
     st.write(f"Rapporter att läsa in: {files} i mappen {escape_text(str(corpus))}. Det tar en till några minuter.")
     if st.button("Bygg sökindexet nu", type="primary"):
-        from kb.build import build_index
+        from kb.build import BuildConfig
 
         bar = st.progress(0.0, text="Förbereder …")
-        labels = {"read": "Läser rapporterna", "embed": "Analyserar passager"}
+        labels = {"read": "Läser rapporterna", "embed": "Analyserar passager", "write": "Skriver passager"}
 
         def progress(stage: str, done: int, total: int) -> None:
             frac = done / total if total else 1.0
             bar.progress(min(1.0, frac), text=f"{labels.get(stage, stage)}: {done} av {total}")
 
         try:
-            report = build_index([corpus], root, progress=progress)
+            report = ingest_any([corpus], root, BuildConfig(), progress=progress)
         except KBError as e:
             st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
             return

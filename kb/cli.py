@@ -26,14 +26,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import store
 from .errors import KBError
+from .location import as_location
 from .records import Filters
 from .sanitize import safe_terminal
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=None, help="index folder (default: $KB_INDEX or index/)")
+    p.add_argument("--index", default=None,
+                   help="index folder or milvus://HOST:PORT/COLLECTION (default: $KB_INDEX or index/)")
 
 
 def _filter_args(p: argparse.ArgumentParser) -> None:
@@ -49,8 +50,9 @@ def _filters(a: argparse.Namespace) -> Filters:
     return Filters(years=tuple(a.year), organisations=tuple(a.org), doc_types=tuple(a.doc_type), doc_ids=tuple(a.doc))
 
 
-def _root(a: argparse.Namespace) -> Path:
-    return a.index if a.index is not None else store.default_index_dir()
+def _root(a: argparse.Namespace) -> Path | str:
+    """The index location: a folder, or a ``milvus://`` address (kept as text)."""
+    return as_location(a.index)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +112,7 @@ def _progress_factory(quiet: bool):
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
-    labels = {"read": "Läser filer", "embed": "Bäddar in passager"}
+    labels = {"read": "Läser filer", "embed": "Bäddar in passager", "write": "Skriver passager"}
 
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
@@ -126,7 +128,8 @@ def _progress_factory(quiet: bool):
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
-    from .build import BuildConfig, build_index
+    from .build import BuildConfig
+    from .location import ingest_any
 
     root = _root(a)
     spec = a.embedder
@@ -134,8 +137,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         # record an absolute model path so the index opens from any working directory
         spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
     config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
-    report = build_index(a.paths, root, config, progress=_progress_factory(a.quiet or a.json),
-                         follow_symlinks=a.follow_symlinks, replace=a.replace)
+    report = ingest_any(a.paths, root, config, progress=_progress_factory(a.quiet or a.json),
+                        follow_symlinks=a.follow_symlinks, replace=a.replace)
     # 0: something is indexed, even if some files failed; 1: nothing indexed or nothing published
     status = 0 if report.documents > 0 and not report.refused else 1
     if a.json:
@@ -182,7 +185,7 @@ def print_notes(result) -> None:
 
 
 def cmd_search(a: argparse.Namespace) -> int:
-    from .search import open_index
+    from .location import open_any as open_index
 
     if (a.query is None) == (a.queries is None):
         raise KBError("give either a QUERY or --queries FILE.jsonl")
@@ -248,7 +251,7 @@ def print_answer(res, ans, k: int) -> None:
 
 def cmd_ask(a: argparse.Namespace) -> int:
     from .answer import QuestionError
-    from .search import open_index
+    from .location import open_any as open_index
 
     if (a.question is None) == (a.queries is None):
         raise KBError("give either a QUESTION or --queries FILE.jsonl")
@@ -355,7 +358,7 @@ def write_output(path: Path, text: str, option: str) -> None:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run, format_table, load_gold, trec_lines
-    from .search import open_index
+    from .location import open_any as open_index
 
     for path, option in ((a.run_out, "--run-out"), (a.trec_out, "--trec-out"), (a.answers_out, "--answers-out")):
         check_output_path(path, option)
@@ -419,7 +422,7 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .search import open_index
+    from .location import open_any as open_index
 
     kb = open_index(_root(a))
     st = kb.stats() | _llm_info()

@@ -62,7 +62,9 @@ class LocalIndex:
         mask = self._mask(filters)
         allowed = None if mask is None else np.flatnonzero(mask)
         rows, values = vectors.search(self.vindex, vector, depth, allowed)
-        return [(self.ids[r], float(v)) for r, v in zip(rows.tolist(), values.tolist())]
+        # equal scores in row order (FAISS leaves their order open), as kb.bm25.top_k and every back-end do
+        pairs = sorted(zip(rows.tolist(), values.tolist()), key=lambda rv: (-rv[1], rv[0]))
+        return [(self.ids[r], float(v)) for r, v in pairs]
 
     def chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         return [self.passages[self.row_of(c)] for c in chunk_ids]

@@ -311,11 +311,7 @@ def open_generation(root: Path, verify: bool = True) -> tuple[Path, dict[str, An
     if gen is None:
         raise IndexMissingError(f"no index at {root}; build one with `kb ingest corpus/ --index {root}`")
     manifest = read_manifest(gen)
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexIncompatibleError(
-            f"the index at {root} has format version {manifest.get('format_version')}, this kb reads "
-            f"version {FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
-        )
+    check_format_version(manifest, root)
     check_manifest(gen, manifest)
     if verify:
         verify_files(gen, manifest)
@@ -487,6 +483,15 @@ def load_live(root: Path, load, verify: bool = True, attempts: int = 3):
     if isinstance(last, OSError):
         raise IndexCorruptError(f"cannot read the index at {root} ({last}); run `kb ingest`") from None
     raise last  # type: ignore[misc]
+
+
+def check_format_version(manifest: dict[str, Any], root: Path | str) -> None:
+    """Refuse an index (folder or Milvus collection) written in another format version."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIncompatibleError(
+            f"the index at {root} has format version {manifest.get('format_version')}, this kb reads "
+            f"version {FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
+        )
 
 
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:

@@ -4,12 +4,18 @@ higher stage to a lower one, and no private name used across modules.
 Layers, low to high (a module may import only from its own layer or lower ones):
 
 0. records, errors, text, sanitize  typed records, errors, shared text rules, safe output of untrusted text
-1. store, analyze, pdfworker        file formats and atomic writes; Swedish analysis; PDF worker
-2. ingest, chunk, sentences, forms, embed, bm25, vectors, fuse, rules, cite, rowstore, guard
+1. store, analyze, pdfworker, milvus_store
+                                    file formats and atomic writes; Swedish analysis; PDF worker;
+                                    the Milvus layout and connection
+2. ingest, chunk, sentences, forms, embed, bm25, sparse, vectors, fuse, rules, cite, rowstore, guard
                                     the stages of a build, the pure ranking/citation/answer rules and
                                     the rules deciding whether a build may publish
-3. build, backend, local            building an index; the index interface and the folder index
-4. search, answer, evaluate, generate   answering a question, scoring runs
+3. build, backend, local, milvus, milvus_ingest
+                                    building an index; the index interface, the folder index and
+                                    the Milvus index with its ingest
+4. search, answer, evaluate, location, generate
+                                    answering a question, scoring runs; opening any index;
+                                    generated answers, checked
 5. cli, ui_helpers, __init__ (+ app.py)   the command line and the UI on top
 """
 from __future__ import annotations
@@ -21,10 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "records": 0, "errors": 0, "text": 0, "sanitize": 0,
     "store": 1, "analyze": 1, "pdfworker": 1,
+    "milvus_store": 1,
     "ingest": 2, "chunk": 2, "sentences": 2, "forms": 2, "embed": 2, "bm25": 2, "vectors": 2, "fuse": 2, "rules": 2,
-    "cite": 2, "rowstore": 2, "guard": 2,
-    "build": 3, "backend": 3, "local": 3,
-    "search": 4, "answer": 4, "evaluate": 4, "generate": 4,
+    "cite": 2, "rowstore": 2, "sparse": 2, "guard": 2,
+    "build": 3, "backend": 3, "local": 3, "milvus": 3, "milvus_ingest": 3,
+    "search": 4, "answer": 4, "evaluate": 4, "location": 4, "generate": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
 }
 MAX_FUNCTION_LINES = 80

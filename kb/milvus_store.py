@@ -1,0 +1,310 @@
+"""How kb lays out an index in Milvus: the address, the connection, five collections and the
+conversion between kb's records and Milvus rows.
+
+A ``milvus://HOST:PORT/NAME`` index is five collections (every Milvus collection needs a vector
+field; the four small ones carry a 2-dimensional dummy vector that is never searched):
+
+============== ================================================================================
+``NAME``        one row per passage: ``chunk_id`` (primary key), ``doc_id``, ``version`` (the
+                document's SHA-256), ``ordinal``, filter fields ``year`` / ``organisation`` /
+                ``doc_type`` (scalar INVERTED indexes), the passage record as JSON (text,
+                offsets, page/lines, section), ``dlen`` (BM25 length), ``avgdl`` (the mean
+                length its BM25 weights were computed with), ``dense`` (FLOAT_VECTOR, IP) and
+                ``sparse`` (SPARSE_FLOAT_VECTOR, IP: kb's BM25 document side, see kb.sparse)
+``NAME__docs``  one row per document: metadata, path and aliases, SHA-256, passage count and
+                length sum; written last, so a row means "this version is completely stored"
+``NAME__text``  document text in pieces of at most 16 000 characters (for context and downloads)
+``NAME__terms`` the BM25 vocabulary: term (primary key), its sparse dimension ``term_id`` and df
+``NAME__meta``  the manifest, the corpus statistics, the lexicon (in pieces), the ingest state
+============== ================================================================================
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import KBError
+from .records import Chunk, Filters
+
+SCHEME = "milvus://"
+MAX_NAME = 248  # Milvus allows 255; the side collections append up to 7 characters
+TEXT_PIECE = 16_000  # characters: at most 64 000 UTF-8 bytes, under VARCHAR's 65 535
+SIDE = ("docs", "text", "terms", "meta")
+CONNECT_RETRY_SECONDS = 3.0
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ADDR = re.compile(r"milvus://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})/(?P<name>[^/?#]*)")
+
+
+class MilvusError(KBError):
+    """The Milvus server could not be reached or refused a request."""
+
+
+@dataclass(frozen=True)
+class MilvusLocation:
+    host: str
+    port: int
+    collection: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.address}"
+
+    def __str__(self) -> str:
+        return f"{SCHEME}{self.address}/{self.collection}"
+
+    def side(self, kind: str) -> str:
+        return f"{self.collection}__{kind}"
+
+
+def is_milvus(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(SCHEME)
+
+
+def parse_location(text: str) -> MilvusLocation:
+    """``milvus://HOST:PORT/COLLECTION`` -> its parts; KBError saying what is wrong otherwise."""
+    m = _ADDR.fullmatch(text.strip())
+    if m is None:
+        raise KBError(f"malformed Milvus address {text!r}; write milvus://HOST:PORT/COLLECTION, "
+                      "e.g. milvus://127.0.0.1:19530/kb")
+    port = int(m["port"])
+    if not 0 < port < 65536:
+        raise KBError(f"malformed Milvus address {text!r}: port {port} is not between 1 and 65535")
+    name = m["name"]
+    if not _NAME.fullmatch(name) or len(name) > MAX_NAME or "__" in name:
+        raise KBError(
+            f"Milvus cannot use the collection name {name!r} (in {text!r}): use letters, digits and single "
+            f"underscores, starting with a letter or underscore, at most {MAX_NAME} characters"
+        )
+    return MilvusLocation(m["host"].strip("[]"), port, name)
+
+
+class Connection:
+    """A MilvusClient whose failures become one-line :class:`MilvusError` naming the address."""
+
+    def __init__(self, loc: MilvusLocation, timeout: float = 10.0) -> None:
+        try:
+            from pymilvus import MilvusClient
+            logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # errors become one MilvusError line
+        except ImportError:
+            raise KBError("Milvus support is not installed; run: pip install 'kb[milvus]'") from None
+        self.loc = loc
+        self.timeout = timeout
+        token = os.environ.get("KB_MILVUS_TOKEN", "")
+        # a dedicated channel: a shared one that saw the server die stays broken for later clients;
+        # a few quick retries ride out gRPC's reconnect back-off after a server restart
+        deadline = time.monotonic() + CONNECT_RETRY_SECONDS
+        while True:
+            try:
+                self.client = self._guard("connect", MilvusClient, uri=loc.uri, token=token, timeout=timeout,
+                                          dedicated=True)
+                return
+            except MilvusError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _guard(self, what: str, fn, *args, **kwargs):
+        from pymilvus import MilvusException
+
+        try:
+            return fn(*args, **kwargs)
+        except MilvusException as e:
+            msg = " ".join(str(getattr(e, "message", "") or e).split())[:300]
+            raise MilvusError(
+                f"Milvus at {self.loc.address} failed ({what}): {msg}; check that the server is running "
+                f"and reachable, then retry") from None
+
+    def __getattr__(self, name: str):
+        fn = getattr(self.client, name)
+        return lambda *a, **kw: self._guard(name, fn, *a, **kw)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def quote(value: str) -> str:
+    """A string literal for a Milvus boolean expression."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def filter_expr(filters: Filters) -> str:
+    """The hard filters as a Milvus expression on the scalar-indexed fields ('' for none)."""
+    parts = []
+    if filters.years:
+        parts.append(f"year in [{', '.join(str(int(y)) for y in filters.years)}]")
+    for field, values in (("organisation", filters.organisations), ("doc_type", filters.doc_types),
+                          ("doc_id", filters.doc_ids)):
+        if values:
+            parts.append(f"{field} in [{', '.join(quote(v) for v in values)}]")
+    return " and ".join(parts)
+
+
+def chunk_record(chunk: Chunk) -> str:
+    return json.dumps(chunk.to_json(), ensure_ascii=False)
+
+
+def chunk_from_record(record: str) -> Chunk:
+    return Chunk(**json.loads(record))
+
+
+def text_pieces(text: str) -> list[str]:
+    return [text[i : i + TEXT_PIECE] for i in range(0, len(text), TEXT_PIECE)] or [""]
+
+
+def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def query_all(conn: Connection, collection: str, expr: str, fields: list[str], batch: int = 2000) -> Iterator[dict]:
+    """Every row matching ``expr`` (streamed with a query iterator, bounded memory)."""
+    it = conn.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields)
+    try:
+        while True:
+            rows = conn._guard("query", it.next)
+            if not rows:
+                return
+            yield from rows
+    finally:
+        it.close()
+
+
+def dense_index(n_passages: int) -> dict[str, Any]:
+    """The dense index for an expected collection size: exact FLAT (as the folder index's
+    ``IndexFlatIP``) below 50 000 passages, HNSW up to 5 million, IVF_SQ8 above."""
+    if n_passages < 50_000:
+        return {"index_type": "FLAT", "params": {}, "search": {}}
+    if n_passages <= 5_000_000:
+        return {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}, "search": {"ef": 256}}
+    nlist = int(min(65536, 4 * n_passages ** 0.5))
+    return {"index_type": "IVF_SQ8", "params": {"nlist": nlist}, "search": {"nprobe": max(16, nlist // 64)}}
+
+
+def _passage_schema(dim: int):
+    from pymilvus import DataType, MilvusClient
+
+    s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=1024)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=1024)
+    s.add_field("version", DataType.VARCHAR, max_length=64)
+    s.add_field("ordinal", DataType.INT64)
+    s.add_field("year", DataType.INT64)
+    s.add_field("organisation", DataType.VARCHAR, max_length=1024)
+    s.add_field("doc_type", DataType.VARCHAR, max_length=256)
+    s.add_field("record", DataType.VARCHAR, max_length=65535)
+    s.add_field("dlen", DataType.INT64)
+    s.add_field("avgdl", DataType.DOUBLE)
+    s.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    return s
+
+
+def _side_schema(kind: str):
+    from pymilvus import DataType, MilvusClient
+
+    s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=2048)
+    if kind == "terms":
+        s.add_field("term_id", DataType.INT64)
+        s.add_field("df", DataType.INT64)
+    else:
+        s.add_field("doc_id", DataType.VARCHAR, max_length=1024)
+        s.add_field("version", DataType.VARCHAR, max_length=64)
+        s.add_field("value", DataType.VARCHAR, max_length=65535)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    return s
+
+
+def create_collections(conn: Connection, dim: int, dense: dict[str, Any]) -> None:
+    """Create the five collections with their indexes (those that exist are left alone)."""
+    loc = conn.loc
+    idx = conn.prepare_index_params()
+    # nested as {"params": {...}}: understood by Milvus, and the only form Milvus Lite keeps
+    idx.add_index("dense", index_type=dense["index_type"], metric_type="IP",
+                  params={"params": dense["params"]} if dense["params"] else {})
+    idx.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP", params={})
+    for field in ("doc_id", "year", "organisation", "doc_type", "version"):
+        idx.add_index(field, index_type="INVERTED")
+    if not conn.has_collection(loc.collection):
+        conn.create_collection(loc.collection, schema=_passage_schema(dim), index_params=idx)
+    for kind in SIDE:
+        if conn.has_collection(loc.side(kind)):
+            continue
+        sidx = conn.prepare_index_params()
+        sidx.add_index("v", index_type="FLAT", metric_type="L2", params={})
+        sidx.add_index("term_id" if kind == "terms" else "doc_id", index_type="INVERTED")
+        conn.create_collection(loc.side(kind), schema=_side_schema(kind), index_params=sidx)
+
+
+def exists(conn: Connection) -> bool:
+    return all(conn.has_collection(n) for n in (conn.loc.collection, *(conn.loc.side(k) for k in SIDE)))
+
+
+def load(conn: Connection) -> None:
+    """Load every collection into memory (a restarted server may bring them back released)."""
+    from pymilvus.client.types import LoadState
+
+    for name in (conn.loc.collection, *(conn.loc.side(k) for k in SIDE)):
+        state = conn.get_load_state(name).get("state")
+        if state != LoadState.Loaded:
+            conn.load_collection(name)
+
+
+DUMMY = [0.0, 0.0]
+
+
+def meta_get(conn: Connection, key: str) -> Any:
+    rows = conn.get(conn.loc.side("meta"), ids=[key], output_fields=["value"])
+    return json.loads(rows[0]["value"]) if rows else None
+
+
+def meta_put(conn: Connection, items: dict[str, Any]) -> None:
+    rows = [{"key": k, "doc_id": "", "version": "", "value": json.dumps(v, ensure_ascii=False), "v": DUMMY}
+            for k, v in items.items()]
+    conn.upsert(conn.loc.side("meta"), rows)
+
+
+def lexicon_pieces(lexicon: dict[str, int], max_bytes: int = 60_000) -> list[dict[str, int]]:
+    """The lexicon split into JSON objects of at most ``max_bytes`` each."""
+    out: list[dict[str, int]] = [{}]
+    size = 2
+    for w, n in sorted(lexicon.items()):
+        item = len(json.dumps({w: n}, ensure_ascii=False).encode("utf-8"))
+        if size + item > max_bytes and out[-1]:
+            out.append({})
+            size = 2
+        out[-1][w] = n
+        size += item
+    return out
+
+
+def read_lexicon(conn: Connection) -> dict[str, int]:
+    n = meta_get(conn, "lexicon") or {"pieces": 0}
+    keys = [f"lexicon/{i:06d}" for i in range(int(n["pieces"]))]
+    lexicon: dict[str, int] = {}
+    for batch in batched(keys, 64):
+        for row in conn.get(conn.loc.side("meta"), ids=list(batch), output_fields=["value"]):
+            lexicon.update(json.loads(row["value"]))
+    return lexicon
+
+
+def write_lexicon(conn: Connection, lexicon: dict[str, int]) -> None:
+    """Write the pieces first, then the piece count (the count names a complete set)."""
+    pieces = lexicon_pieces(lexicon)
+    old = (meta_get(conn, "lexicon") or {"pieces": 0})["pieces"]
+    for batch in batched(list(enumerate(pieces)), 32):
+        meta_put(conn, {f"lexicon/{i:06d}": p for i, p in batch})
+    meta_put(conn, {"lexicon": {"pieces": len(pieces)}})
+    stale = [f"lexicon/{i:06d}" for i in range(len(pieces), int(old))]
+    if stale:
+        conn.delete(conn.loc.side("meta"), ids=stale)
