@@ -24,6 +24,7 @@ import kb  # noqa: E402
 from kb.answer import MAX_QUESTION_CHARS, QuestionError, ask  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
+from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
 from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
@@ -61,6 +62,9 @@ CSS = """
 .kb-answer li {margin: 0.2rem 0 0.35rem 0;}
 .kb-ref {font-weight: 600; color: #2f6fb3; white-space: nowrap; text-decoration: none;}
 .kb-src {color: #555; font-size: 0.88rem;}
+.kb-unsupported {color: #8a8a8a;}
+.kb-flag {font-size: 0.8rem; font-weight: 600; color: #9a3412; background: #ffedd5; border-radius: 0.3rem;
+  padding: 0 0.35rem; margin-left: 0.3rem; white-space: nowrap;}
 .kb-quote {background: #dcebfa; border-bottom: 2px solid #2f6fb3; padding: 0 1px;}
 .kb-where {color: #2f6fb3; font-size: 0.85rem; white-space: nowrap;}
 </style>
@@ -165,7 +169,8 @@ def index_panel(kbase: kb.KnowledgeBase) -> None:
             f"- Passager: **{s['passages']}**\n"
             f"- Språkmodell: `{s['embedder']}`\n"
             f"- Byggt: {escape_text(created)}\n"
-            f"- Version: `{s['generation']}`"
+            f"- Version: `{s['generation']}`\n"
+            f"- Textgenerering: {llm_status()}"
         )
         for d in kbase.facets()["documents"]:
             st.caption(escape_text(d[1]))
@@ -197,6 +202,77 @@ def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident:
     st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
     st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
                "siffran i hakparentes går till träffen.")
+
+
+def llm_status() -> str:
+    """The language model server for generated answers, as shown in the index panel."""
+    try:
+        s = LLMSettings.from_env()
+    except KBError as e:
+        return f"felaktigt inställd ({escape_text(str(e))})"
+    if s is None:
+        return "av (KB_LLM_URL är inte satt)"
+    return f"`{s.model.replace('`', '')}` på {escape_text(s.display_url())}"
+
+
+def render_generated(kbase: kb.KnowledgeBase, result) -> None:
+    """The switch for an answer written by a language model (kb.generate). It streams in sentence by
+    sentence, each sentence checked against the passages it cites before it is shown; unsupported
+    ones are marked "ej belagt". The result is kept per question, so other clicks do not ask again."""
+    try:
+        settings = LLMSettings.from_env()
+    except KBError as e:
+        st.caption(f"Språkmodellen är felaktigt inställd: {escape_text(str(e))}")
+        return
+    if settings is None:
+        st.caption("Svar skrivna av en språkmodell är avstängda. Sätt miljövariablerna KB_LLM_URL (adressen till en "
+                   "OpenAI-kompatibel server) och KB_LLM_MODEL och starta om för att slå på dem.")
+        return
+    if not st.toggle("Skriv ett svar med språkmodell", key="llm_on",
+                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; varje mening kontrolleras mot källan."):
+        return
+    sources = sources_from_hits(result.hits)
+    key = (result.query, settings.url, settings.model, tuple(s.text for s in sources))
+
+    def html_of(sentences, writing: bool) -> str:
+        items = []
+        for s in sentences:
+            refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
+            if s.supported:
+                items.append(f"<li>{escape_text(s.text)} {refs}</li>")
+            else:
+                items.append(f"<li class='kb-unsupported'>{escape_text(s.text)} {refs}<span class='kb-flag' "
+                             f"title='{escape_text(s.reason)}'>ej belagt</span></li>")
+        more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""
+        return f"<ul class='kb-answer kb-generated'>{''.join(items)}{more}</ul>"
+
+    st.subheader("Svar skrivet av språkmodell")
+    box = st.empty()
+    cached = st.session_state.get("llm_answer")
+    if cached is not None and cached[0] == key:
+        gen = cached[1]
+    else:
+        evidence, shown = build_evidence(sources, kbase.analyzer), [-1]
+
+        def on_text(text: str) -> None:
+            done = check_answer(text, evidence, kbase.analyzer, complete_only=True)
+            if len(done) != shown[0]:
+                shown[0] = len(done)
+                box.html(html_of(done, writing=True))
+
+        box.html(html_of((), writing=True))
+        gen = generate(settings, result.query, sources, kbase.analyzer, on_text)
+        st.session_state["llm_answer"] = (key, gen)
+    if gen.error:
+        box.warning(f"Språkmodellen kunde inte svara, så svaret ovan är bara citerat ur rapporterna. "
+                    f"Teknisk orsak: {gen.error}")
+        return
+    box.html(html_of(gen.sentences, writing=False))
+    if gen.fallback:
+        st.info("Ingen mening i språkmodellens svar kunde beläggas i källorna. Använd det citerade svaret ovan.")
+    else:
+        st.caption(f"Skrivet av {escape_text(gen.model)}. Varje mening är kontrollerad mot källan i hakparentesen: "
+                   "ord och siffror måste stå där. Meningar märkta ”ej belagt” kunde inte beläggas.")
 
 
 QUESTION_PROBLEMS = {
@@ -375,6 +451,7 @@ def main() -> None:
 
     by_rank = {h.rank: h for h in result.hits}
     render_answer(kbase, ans, by_rank, ans.confident)
+    render_generated(kbase, result)
 
     terms = matching_terms(kbase.analyzer, query)
     tab_hits, tab_years, tab_export = st.tabs([f"Träffar ({len(result.hits)})", "Över åren", "Exportera underlag"])

