@@ -27,8 +27,10 @@ import numpy as np
 
 from . import sparse, store
 from .analyze import Analyzer, AnalyzerConfig
-from .errors import IndexMissingError, KBError
+from .errors import IndexIncompatibleError, IndexMissingError, KBError
 from .milvus_store import (
+    LAYOUT,
+    SENTENCES,
     Connection,
     chunk_from_record,
     exists,
@@ -36,11 +38,13 @@ from .milvus_store import (
     load,
     meta_get,
     parse_location,
+    passage_versions,
     query_all,
     quote,
     read_lexicon,
+    read_sentences,
 )
-from .records import Chunk, DocHead, DocMeta, Document, Filters, chunk_order
+from .records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 
 MEMO = 20_000  # passage records kept from search results
 
@@ -51,6 +55,13 @@ def check_format(manifest: dict[str, Any] | None, location: str) -> dict[str, An
         raise IndexMissingError(f"no index at {location}; build one with `kb ingest corpus/ --index {location}`")
     store.check_format_version(manifest, location)
     return manifest
+
+
+def require_sentences(has: bool, location: str) -> None:
+    """The folder index's refusal for an index without evidence sentences (Milvus layout 1)."""
+    if not has:
+        raise IndexIncompatibleError(f"the index at {location} has no evidence sentences (built by an "
+                                     "older kb); run `kb ingest` to rebuild it")
 
 
 _CONNECTIONS: dict[str, Connection] = {}
@@ -92,8 +103,10 @@ class MilvusIndex:
                    for r, d in zip(rows, docs)]
         stats = meta_get(self.conn, "stats") or {"n": 0}
         kind = f"milvus {base.get('dense_index', {}).get('index_type')}"
-        self.manifest = dict(base, documents=listing, counts={"documents": len(listing), "passages": int(stats["n"])},
-                             vectors={"kind": kind})
+        self.has_sentences = base.get("layout", 1) >= LAYOUT and self.conn.has_collection(self.loc.side(SENTENCES))
+        counts = {"documents": len(listing), "passages": int(stats["n"]),
+                  **({"sentences": int(stats.get("sentences", 0))} if self.has_sentences else {})}
+        self.manifest = dict(base, documents=listing, counts=counts, vectors={"kind": kind})
         self.generation = str(base.get("build", ""))
         self.dense_search = dict(base.get("dense_index", {}).get("search", {}))
         self._memo: OrderedDict[str, Chunk] = OrderedDict()
@@ -139,6 +152,19 @@ class MilvusIndex:
             raise KBError(f"no passage {unknown[0]!r} in {self.location}")
         return [found[c] for c in chunk_ids]
 
+    def sentences(self, chunk_ids: Sequence[str]) -> tuple[list[Sentence], np.ndarray]:
+        require_sentences(self.has_sentences, self.location)
+        versions = passage_versions(self.conn, chunk_ids)  # a passage removed since a search found it: none
+        with self._lock:
+            unknown = [c for c in chunk_ids if c not in versions and c not in self._memo]
+        if unknown:
+            raise KBError(f"no passage {unknown[0]!r} in {self.location}")
+        return read_sentences(self.conn, versions, int(self.manifest["embedder"]["dim"]), chunk_ids)
+
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        _, df, n = self.term_stats([(t, 1.0) for t in terms])
+        return [sparse.lucene_idf(df.get(t, 0), n) for t in terms]
+
     def neighbours(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
         c = self.chunks([chunk_id])[0]
         expr = (f"doc_id == {quote(c.doc_id)} and ordinal >= {c.ordinal - before} "
@@ -148,13 +174,13 @@ class MilvusIndex:
 
     # -- retrieval --------------------------------------------------------------------------
     def term_stats(self, query: Sequence[tuple[str, float]]) -> tuple[dict[str, int], dict[str, int], int]:
-        """Sparse ids and df of the query's terms, and N, as stored now in the collection."""
+        """Sparse ids and df of the query's terms and N, as stored now (N ≥ every df: df is committed first)."""
         terms = list(dict.fromkeys(t for t, _ in query))
         stats = meta_get(self.conn, "stats") or {"n": 0}
         rows = self.conn.get(self.loc.side("terms"), ids=terms, output_fields=["term_id", "df"]) if terms else []
         vocab = {r["key"]: int(r["term_id"]) for r in rows}
         df = {r["key"]: int(r["df"]) for r in rows}
-        return vocab, df, int(stats["n"])
+        return vocab, df, max(int(stats["n"]), *df.values(), 0)
 
     def lexical(self, query: Sequence[tuple[str, float]], depth: int, filters: Filters) -> list[tuple[str, float]]:
         vocab, df, n = self.term_stats(query)

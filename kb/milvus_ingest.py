@@ -10,16 +10,21 @@ then rows are written in batches instead of a generation:
    count and mean length (``avgdl``) are predicted from the stored per-document sums plus a
    first analysis pass over the new documents, so new passages get their final BM25 weights.
 3. **Write, one document at a time, in batches**: its passages are upserted (vectors, BM25
-   sparse vector, record), then passages of any older version are deleted, then its text is
+   sparse vector, record) with their evidence sentences (split and embedded exactly as the folder
+   build does, :mod:`kb.sentences`, through the same embedding cache), then passages and
+   sentences of any older version are deleted, then its text is
    written and then its ``NAME__docs`` row: a document row means "this version is completely
    stored". The old version's text goes last. A new document (after a completed ingest) is
-   inserted, not upserted. Removed documents are deleted: passages, text, row last.
+   inserted, not upserted. Removed documents are deleted: passages, sentences, text, row last.
 4. **Commit**: document frequencies, ``N`` and the length sum, the lexicon and the manifest.
 
 Crash safety: the ingest marks itself ``writing`` in ``NAME__meta`` first and ``done`` last.
 A re-run finds complete documents by their rows and redoes the others (upserts by passage id,
 so nothing is duplicated); after an interrupted run it recounts the statistics from the stored
-passages and deletes passages no document row claims. The result equals a clean build.
+passages and deletes passages, sentences and text no document row claims. A document row
+records the layout and build configuration it was written with, so a document written by an
+older run (another configuration, or a collection of layout 1 without sentences) is rewritten
+even when the run that started rewriting it was interrupted. The result equals a clean build.
 
 A reader during a replace sees, for that one document, for a moment the new passages next to
 old passages with higher ordinals (between the upsert and the delete), and until the commit
@@ -54,11 +59,14 @@ from .ingest import discover_files, file_sha256, make_doc_id, read_document, une
 from .milvus import check_format
 from .milvus_store import (
     DUMMY,
+    LAYOUT,
+    SENTENCES,
     Connection,
     batched,
     chunk_from_record,
     chunk_record,
     create_collections,
+    create_sentences,
     dense_index,
     exists,
     load,
@@ -67,10 +75,12 @@ from .milvus_store import (
     parse_location,
     query_all,
     quote,
+    sentence_rows,
     text_pieces,
     write_lexicon,
 )
-from .records import Chunk, DocMeta, Document, Failure
+from .records import Chunk, DocMeta, Document, Failure, Sentence
+from .sentences import sentence_text, split_passage
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
@@ -138,9 +148,18 @@ def read_planned(todo: Sequence[Planned], progress: Progress) -> tuple[list[Docu
     return docs, failures
 
 
-def doc_value(doc: Document, n: int, total_len: int, pieces: int) -> dict[str, Any]:
+def doc_value(doc: Document, n: int, total_len: int, pieces: int, written_with: str) -> dict[str, Any]:
     return {"path": doc.path, "aliases": list(doc.aliases), "sha256": doc.sha256, "meta": asdict(doc.meta),
-            "page_starts": list(doc.page_starts), "n": n, "total_len": total_len, "pieces": pieces}
+            "page_starts": list(doc.page_starts), "n": n, "total_len": total_len, "pieces": pieces,
+            "written_with": written_with}
+
+
+def written_with(config: BuildConfig) -> str:
+    """What a document row records of how it was written: the layout and the build configuration."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([LAYOUT, config.to_json()], sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 def stored_docs(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -156,8 +175,9 @@ def stored_text(conn: Connection, doc_id: str, version: str) -> str:
                                               key=lambda r: r["key"]))
 
 
-def passage_count(conn: Connection) -> int:
-    rows = conn.query(conn.loc.collection, filter="", output_fields=["count(*)"])
+def passage_count(conn: Connection, collection: str | None = None) -> int:
+    """Rows in the passage collection (or in ``collection``)."""
+    rows = conn.query(collection or conn.loc.collection, filter="", output_fields=["count(*)"], consistency_level="Strong")
     return int(rows[0]["count(*)"]) if rows else 0
 
 
@@ -242,6 +262,7 @@ class Writer:
         self.progress = progress
         self.table = TermTable(conn)
         self.embedded = 0
+        self.embedded_sentences = 0
         self.embed_seconds = 0.0
         self.written = 0
         self.total = 0  # passages this run writes (for progress)
@@ -252,8 +273,13 @@ class Writer:
         return chunks, [self.analyzer.passage_terms(retrieval_text(doc, c, self.config.bm25_header)) for c in chunks]
 
     def embed(self, doc: Document, chunks: Sequence[Chunk]) -> np.ndarray:
+        n, vecs = self.embed_texts([retrieval_text(doc, c, self.config.dense_header) for c in chunks])
+        self.embedded += n
+        return vecs
+
+    def embed_texts(self, texts: Sequence[str]) -> tuple[int, np.ndarray]:
+        """(how many were embedded, the vectors of ``texts``) through the embedding cache."""
         t = time.perf_counter()
-        texts = [retrieval_text(doc, c, self.config.dense_header) for c in chunks]
         keys = [text_key(x) for x in texts]
         got = [self.cache.get(k) if self.cache else None for k in keys]
         missing = [i for i, v in enumerate(got) if v is None]
@@ -263,9 +289,18 @@ class Writer:
                 got[i] = v
                 if self.cache:
                     self.cache.put(keys[i], v)
-            self.embedded += len(missing)
         self.embed_seconds += time.perf_counter() - t
-        return np.stack(got).astype(np.float32) if got else np.zeros((0, self.embedder.dim), np.float32)
+        return len(missing), (np.stack(got).astype(np.float32) if got else np.zeros((0, self.embedder.dim), np.float32))
+
+    def write_sentences(self, doc: Document, chunks: Sequence[Chunk], fresh: bool) -> None:
+        """The evidence sentences of ``chunks`` (as the folder build: every unit, embedded as shown)."""
+        sents: list[Sentence] = [s for c in chunks for s in split_passage(doc, c)]
+        n, vecs = self.embed_texts([sentence_text(doc.text[s.start : s.end]) for s in sents])
+        self.embedded_sentences += n
+        rows = sentence_rows(sents, vecs, doc.doc_id, self.version)
+        write = self.conn.insert if fresh else self.conn.upsert
+        for batch in batched(rows, 1000):
+            write(self.conn.loc.side(SENTENCES), list(batch))
 
     def forget_old(self, doc_id: str) -> None:
         """Count the stored passages of ``doc_id`` out of the df (before they are replaced)."""
@@ -289,6 +324,7 @@ class Writer:
             self.table.lookup({t for x in ts for t in x})
             write = self.conn.insert if fresh else self.conn.upsert
             write(self.conn.loc.collection, passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
+            self.write_sentences(doc, cs, fresh)
             if not self.recount:
                 for x in ts:
                     self.table.count((self.table.ids[t] for t in set(x)), +1)
@@ -297,6 +333,7 @@ class Writer:
         newer = f"doc_id == {quote(doc.doc_id)} and version != {quote(self.version)}"
         if not fresh:
             self.conn.delete(self.conn.loc.collection, filter=newer)
+            self.conn.delete(self.conn.loc.side(SENTENCES), filter=newer)
         pieces = text_pieces(doc.text)
         for batch in batched(list(enumerate(pieces)), 32):
             self.conn.upsert(self.conn.loc.side("text"), [
@@ -304,7 +341,7 @@ class Writer:
                  "value": p, "v": DUMMY} for i, p in batch])
         import json
 
-        value = doc_value(doc, len(chunks), sum(len(t) for t in terms), len(pieces))
+        value = doc_value(doc, len(chunks), sum(len(t) for t in terms), len(pieces), written_with(self.config))
         self.conn.upsert(self.conn.loc.side("docs"), [{"key": doc.doc_id, "doc_id": doc.doc_id, "version": self.version,
                                                       "value": json.dumps(value, ensure_ascii=False), "v": DUMMY}])
         if not fresh:  # after the row names the new version: a reader always finds the text it names
@@ -312,10 +349,11 @@ class Writer:
         return len(chunks)
 
     def remove(self, doc_id: str) -> None:
-        """Delete a document: passages, text, then its row."""
+        """Delete a document: passages, sentences, text, then its row."""
         self.forget_old(doc_id)
         expr = f"doc_id == {quote(doc_id)}"
         self.conn.delete(self.conn.loc.collection, filter=expr)
+        self.conn.delete(self.conn.loc.side(SENTENCES), filter=expr)
         self.conn.delete(self.conn.loc.side("text"), filter=expr)
         self.conn.delete(self.conn.loc.side("docs"), ids=[doc_id])
 
@@ -329,8 +367,8 @@ class Writer:
 
 def recount(conn: Connection, docs: dict[str, dict[str, Any]]) -> sparse.CorpusStats:
     """Statistics from the stored passages (after an interrupted run): df of every term, N and
-    the length sum; passages and text pieces that no document row claims (same id and version)
-    are deleted."""
+    the length sum; passages, sentences and text pieces that no document row claims (same id and
+    version) are deleted."""
     df: Counter[int] = Counter()
     n = total = 0
     orphans: list[str] = []
@@ -343,10 +381,11 @@ def recount(conn: Connection, docs: dict[str, dict[str, Any]]) -> sparse.CorpusS
         total += int(r["dlen"])
     for batch in batched(orphans, 1000):
         conn.delete(conn.loc.collection, ids=list(batch))
-    stale = [r["key"] for r in query_all(conn, conn.loc.side("text"), "", ["key", "doc_id", "version"])
-             if docs.get(r["doc_id"], {}).get("version") != r["version"]]
-    for batch in batched(stale, 1000):
-        conn.delete(conn.loc.side("text"), ids=list(batch))
+    for side in ("text", SENTENCES):
+        stale = [r["key"] for r in query_all(conn, conn.loc.side(side), "", ["key", "doc_id", "version"])
+                 if docs.get(r["doc_id"], {}).get("version") != r["version"]]
+        for batch in batched(stale, 1000):
+            conn.delete(conn.loc.side(side), ids=list(batch))
     changed = []
     for r in query_all(conn, conn.loc.side("terms"), "", ["key", "term_id", "df"]):
         want = df.get(int(r["term_id"]), 0)
@@ -425,9 +464,9 @@ def ingest_milvus(
     existed = exists(conn)
     state = (meta_get(conn, "ingest") or {}) if existed else {}
     stored = stored_docs(conn) if existed else {}
-    same = prev is not None and prev.get("config") == config.to_json()
+    same = prev is not None and prev.get("config") == config.to_json() and prev.get("layout") == LAYOUT
     unchanged = [p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
-                 and stored[p.doc_id]["path"] == p.path]
+                 and stored[p.doc_id]["path"] == p.path and stored[p.doc_id].get("written_with") == written_with(config)]
     keep = {p.doc_id for p in unchanged}
     todo = [p for p in planned if p.doc_id not in keep]
     removed = sorted(set(stored) - {p.doc_id for p in planned})
@@ -455,6 +494,9 @@ def ingest_milvus(
                                sum(stored[p.doc_id]["total_len"] for p in unchanged) + sum(t for _, t in sizes))
     if not existed:
         create_for(conn, embedder.dim, final.n_docs)
+    else:  # a collection of layout 1 gets its sentences
+        create_sentences(conn, embedder.dim)
+        load(conn)
     meta_put(conn, {"ingest": {"state": "writing", "build": version}})
     manifest = manifest_of(prev, config, embedder, meta_get(conn, "dense_index"), version)
     meta_put(conn, {"manifest": manifest})
@@ -467,8 +509,8 @@ def ingest_milvus(
     meta_put(conn, {"manifest": dict(manifest, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), build=version),
                     "ingest": {"state": "done", "build": version, "stats": asdict(stats)}})
     conn.flush(conn.loc.collection)
-    return _report(location, True, planned, unchanged, docs, removed, failures, stored, t0, w.embedded, w.embed_seconds,
-                   passages=stats.n_docs)
+    return replace_report(_report(location, True, planned, unchanged, docs, removed, failures, stored, t0, w.embedded,
+                                  w.embed_seconds, passages=stats.n_docs), embedded_sentences=w.embedded_sentences)
 
 
 def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense: dict[str, Any], version: str) -> dict[str, Any]:
@@ -476,6 +518,7 @@ def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dens
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {
         "format_version": store.FORMAT_VERSION,
+        "layout": LAYOUT,
         "created": (prev or {}).get("created", now),
         "embedder": {"spec": config.embedder, "id": embedder.model_id, "dim": embedder.dim},
         "config": config.to_json(),
@@ -492,11 +535,12 @@ def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict
     else:
         w.table.commit()
         stats = final
-    meta_put(conn, {"stats": {"n": stats.n_docs, "total_len": stats.total_len}})
+    sentences = passage_count(conn, conn.loc.side(SENTENCES))
+    meta_put(conn, {"stats": {"n": stats.n_docs, "total_len": stats.total_len, "sentences": sentences}})
     write_lexicon(conn, lexicon)
     n, stats = reweight(w, docs, stats, tolerance)
     if n:
-        meta_put(conn, {"stats": {"n": stats.n_docs, "total_len": stats.total_len}})
+        meta_put(conn, {"stats": {"n": stats.n_docs, "total_len": stats.total_len, "sentences": sentences}})
     return stats
 
 

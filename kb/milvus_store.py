@@ -1,7 +1,7 @@
-"""How kb lays out an index in Milvus: the address, the connection, five collections and the
+"""How kb lays out an index in Milvus: the address, the connection, six collections and the
 conversion between kb's records and Milvus rows.
 
-A ``milvus://HOST:PORT/NAME`` index is five collections (every Milvus collection needs a vector
+A ``milvus://HOST:PORT/NAME`` index is six collections (every Milvus collection needs a vector
 field; the four small ones carry a 2-dimensional dummy vector that is never searched):
 
 ============== ================================================================================
@@ -16,7 +16,15 @@ field; the four small ones carry a 2-dimensional dummy vector that is never sear
 ``NAME__text``  document text in pieces of at most 16 000 characters (for context and downloads)
 ``NAME__terms`` the BM25 vocabulary: term (primary key), its sparse dimension ``term_id`` and df
 ``NAME__meta``  the manifest, the corpus statistics, the lexicon (in pieces), the ingest state
+``NAME__sentences`` the evidence sentences of each passage (:mod:`kb.sentences`): ``key``
+                ``<chunk_id>#<i>`` (primary key, i = place in the passage), ``chunk_id`` /
+                ``doc_id`` / ``version`` (INVERTED), ``start``, ``end``, ``kind``, ``page``,
+                ``page_end``, ``line_start``, ``line_end`` (-1 = none) and ``vector``
+                (FLOAT_VECTOR, the embedder's vector rounded to float16 as the folder index stores it)
 ============== ================================================================================
+
+The manifest records the layout version (:data:`LAYOUT`); a collection of an older layout (no
+sentences) still searches, cannot answer, and is rewritten completely by the next ingest.
 """
 from __future__ import annotations
 
@@ -29,13 +37,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .errors import KBError
-from .records import Chunk, Filters
+from .records import Chunk, Filters, Sentence
 
 SCHEME = "milvus://"
-MAX_NAME = 248  # Milvus allows 255; the side collections append up to 7 characters
+MAX_NAME = 244  # Milvus allows 255; the side collections append up to 11 characters
 TEXT_PIECE = 16_000  # characters: at most 64 000 UTF-8 bytes, under VARCHAR's 65 535
 SIDE = ("docs", "text", "terms", "meta")
+SENTENCES = "sentences"  # the side collection of evidence sentences (layout 2)
+LAYOUT = 2  # 1: no evidence sentences; 2: NAME__sentences
+SENTENCE_FIELDS = ["key", "chunk_id", "version", "start", "end", "kind", "page", "page_end", "line_start",
+                   "line_end", "vector"]
 CONNECT_RETRY_SECONDS = 3.0
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ADDR = re.compile(r"milvus://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})/(?P<name>[^/?#]*)")
@@ -225,8 +239,89 @@ def _side_schema(kind: str):
     return s
 
 
+def _sentence_schema(dim: int):
+    from pymilvus import DataType, MilvusClient
+
+    s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=2048)
+    s.add_field("chunk_id", DataType.VARCHAR, max_length=1024)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=1024)
+    s.add_field("version", DataType.VARCHAR, max_length=64)
+    for field in ("start", "end", "page", "page_end", "line_start", "line_end"):
+        s.add_field(field, DataType.INT64)
+    s.add_field("kind", DataType.VARCHAR, max_length=16)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    return s
+
+
+def create_sentences(conn: Connection, dim: int) -> None:
+    """Create ``NAME__sentences`` unless it exists (the vectors are read, never searched: FLAT)."""
+    name = conn.loc.side(SENTENCES)
+    if conn.has_collection(name):
+        return
+    idx = conn.prepare_index_params()
+    idx.add_index("vector", index_type="FLAT", metric_type="IP", params={})
+    for field in ("chunk_id", "doc_id", "version"):
+        idx.add_index(field, index_type="INVERTED")
+    conn.create_collection(name, schema=_sentence_schema(dim), index_params=idx)
+
+
+def sentence_rows(sentences: Sequence[Sentence], vectors: np.ndarray, doc_id: str, version: str) -> list[dict[str, Any]]:
+    """Rows of ``NAME__sentences``; ``sentences`` grouped by passage in their order."""
+    rows, place = [], {}
+    vecs = np.asarray(vectors, dtype=np.float16).astype(np.float32)  # as the folder index stores them
+    for s, v in zip(sentences, vecs):
+        i = place[s.chunk_id] = place.get(s.chunk_id, -1) + 1
+        rows.append({"key": f"{s.chunk_id}#{i}", "chunk_id": s.chunk_id, "doc_id": doc_id, "version": version,
+                     "start": s.start, "end": s.end, "kind": s.kind,
+                     **{f: -1 if getattr(s, f) is None else getattr(s, f) for f in ("page", "page_end", "line_start", "line_end")},
+                     "vector": v.tolist()})
+    return rows
+
+
+def sentence_from_row(row: dict[str, Any]) -> Sentence:
+    page, page_end, line_start, line_end = (None if int(row[f]) < 0 else int(row[f])
+                                            for f in ("page", "page_end", "line_start", "line_end"))
+    return Sentence(row["chunk_id"], int(row["start"]), int(row["end"]), row["kind"], page, page_end, line_start, line_end)
+
+
+def sentence_place(row: dict[str, Any]) -> int:
+    """The place of a sentence row in its passage (from its key)."""
+    return int(row["key"].rsplit("#", 1)[1])
+
+
+QUERY_LIMIT = 16_384  # Milvus's largest query window
+
+
+def passage_versions(conn: Connection, chunk_ids: Sequence[str]) -> dict[str, str]:
+    """The stored version (the id of the ingest run that wrote it) of each of these passages."""
+    unique = list(dict.fromkeys(chunk_ids))
+    rows = conn.get(conn.loc.collection, ids=unique, output_fields=["version"]) if unique else []
+    return {r["chunk_id"]: r["version"] for r in rows}
+
+
+def read_sentences(conn: Connection, versions: dict[str, str], dim: int,
+                   chunk_ids: Sequence[str]) -> tuple[list[Sentence], np.ndarray]:
+    """The sentences of passages ``chunk_ids`` (in that order, each in its order) and their vectors;
+    only rows of the version ``versions`` names for each passage (a replace in progress may hold
+    both for a moment)."""
+    side = conn.loc.side(SENTENCES)
+    found: dict[str, list[dict[str, Any]]] = {c: [] for c in versions}
+    for batch in batched(list(versions), 64):
+        expr = f"chunk_id in [{', '.join(quote(c) for c in batch)}]"
+        rows = conn.query(side, filter=expr, output_fields=SENTENCE_FIELDS, limit=QUERY_LIMIT)
+        if len(rows) >= QUERY_LIMIT:
+            rows = list(query_all(conn, side, expr, SENTENCE_FIELDS))
+        for r in rows:
+            if versions[r["chunk_id"]] == r["version"]:
+                found[r["chunk_id"]].append(r)
+    ordered = [r for c in chunk_ids for r in sorted(found.get(c, []), key=sentence_place)]
+    vecs = np.array([np.asarray(r["vector"], dtype=np.float32) for r in ordered], dtype=np.float32)
+    return [sentence_from_row(r) for r in ordered], vecs.reshape(len(ordered), dim)
+
+
 def create_collections(conn: Connection, dim: int, dense: dict[str, Any]) -> None:
-    """Create the five collections with their indexes (those that exist are left alone)."""
+    """Create the six collections with their indexes (those that exist are left alone)."""
     loc = conn.loc
     idx = conn.prepare_index_params()
     # nested as {"params": {...}}: understood by Milvus, and the only form Milvus Lite keeps
@@ -244,9 +339,11 @@ def create_collections(conn: Connection, dim: int, dense: dict[str, Any]) -> Non
         sidx.add_index("v", index_type="FLAT", metric_type="L2", params={})
         sidx.add_index("term_id" if kind == "terms" else "doc_id", index_type="INVERTED")
         conn.create_collection(loc.side(kind), schema=_side_schema(kind), index_params=sidx)
+    create_sentences(conn, dim)
 
 
 def exists(conn: Connection) -> bool:
+    """The collections every layout has exist (``NAME__sentences`` may be missing: layout 1)."""
     return all(conn.has_collection(n) for n in (conn.loc.collection, *(conn.loc.side(k) for k in SIDE)))
 
 
@@ -254,7 +351,10 @@ def load(conn: Connection) -> None:
     """Load every collection into memory (a restarted server may bring them back released)."""
     from pymilvus.client.types import LoadState
 
-    for name in (conn.loc.collection, *(conn.loc.side(k) for k in SIDE)):
+    names = [conn.loc.collection, *(conn.loc.side(k) for k in SIDE)]
+    if conn.has_collection(conn.loc.side(SENTENCES)):
+        names.append(conn.loc.side(SENTENCES))
+    for name in names:
         state = conn.get_load_state(name).get("state")
         if state != LoadState.Loaded:
             conn.load_collection(name)

@@ -184,6 +184,7 @@ def test_killed_server_mid_ingest_then_rerun_equals_a_clean_build(tmp_path, corp
         assert passage_ids(a) == passage_ids(b)
         assert a.manifest["counts"] == b.manifest["counts"]
         assert meta_get(a.conn, "stats") == meta_get(b.conn, "stats")
+        assert sentence_keys(a) == sentence_keys(b) and a.sentences(passage_ids(b))[0] == b.sentences(passage_ids(b))[0]
         for q in QUERIES:
             terms = b.analyzer.query_terms(q)
             assert_same_ranking(a.lexical(terms, 50, Filters()), b.lexical(terms, 50, Filters()))
@@ -365,3 +366,95 @@ def test_a_careless_ingest_is_refused_as_for_a_folder(milvus, corpus, tmp_path):
     assert len(MilvusIndex(uri).heads()) == 4
     rep = ingest_milvus([corpus], uri, HASH, replace=True)
     assert rep.documents == 0 and len(rep.removed) == 4 and not MilvusIndex(uri).heads()
+
+
+def sentence_keys(ix: MilvusIndex) -> list[tuple[str, str]]:
+    rows = ix.conn.query(ix.loc.side("sentences"), filter="", output_fields=["chunk_id", "version"], limit=16384)
+    return sorted((r["key"], r["chunk_id"]) for r in rows)
+
+
+def test_sentences_and_idf_equal_the_folder_index(milvus, corpus, tmp_path):
+    import numpy as np
+
+    local, ix = folder_and_milvus(corpus, tmp_path, milvus)
+    ids = list(local.ids)
+    for some in (ids, ids[::-1], ids[:3] + ids[:1], []):
+        want, wvec = local.sentences(some)
+        got, gvec = ix.sentences(some)
+        assert got == want and gvec.dtype == np.float32 and gvec.shape == wvec.shape
+        assert np.allclose(gvec, wvec, atol=1e-6)
+    assert len(local.sentences(ids)[0]) >= 20 and {s.kind for s in local.sentences(ids)[0]} >= {"text", "heading"}
+    assert ix.manifest["counts"]["sentences"] == len(local.sentences(ids)[0])
+    with pytest.raises(KBError, match="no passage"):
+        ix.sentences(["nope:0"])
+    terms = sorted({t for q in QUERIES for t, _ in local.analyzer.query_terms(q)}) + ["finnsinte", "hemtjänst"]
+    assert ix.idf(terms) == pytest.approx(local.idf(terms), abs=1e-9)
+    assert ix.idf(["finnsinte"])[0] == max(ix.idf(terms)) and ix.idf([]) == []
+
+
+def test_ask_json_on_milvus_equals_the_folder_index(milvus, corpus, tmp_path, capsys):
+    folder, uri = str(tmp_path / "index"), new_uri(milvus)
+    build_index([corpus], Path(folder), HASH)
+    ingest_milvus([corpus], uri, HASH)
+    questions = ["Varför gick Leanlink med underskott 2023?", "Hur mycket uppgår investeringarna till?",
+                 "Hade biblioteken fler besökare 2023?", "hur hög var sjukfrånvaron"]
+    answered = 0
+    for q in questions:
+        a = cli_json(capsys, "ask", q, "--json", "--index", folder)
+        b = cli_json(capsys, "ask", q, "--json", "--index", uri)
+        assert a == b and a["hits"], q
+        answered += bool(a["answer"])
+    assert answered >= 1
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text("".join(json.dumps({"id": str(i), "query": q}) + "\n" for i, q in enumerate(questions)), encoding="utf-8")
+    from kb.cli import main
+
+    outs = []
+    for index in (folder, uri):
+        assert main(["ask", "--queries", str(qfile), "--json", "--index", index]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] and len(outs[0].splitlines()) == len(questions)
+
+
+def test_replace_and_remove_leave_no_orphan_sentences(milvus, corpus, tmp_path):
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    (corpus / "leanlink-budget-2024.txt").write_text(" Budget\nEn kortare budget för 2024.\n", encoding="utf-8")
+    (corpus / "kultur-verksamhetsberattelse-2023.md").unlink()
+    ingest_milvus([corpus], uri, HASH)
+    clean = new_uri(milvus)
+    ingest_milvus([corpus], clean, HASH)
+    a, b = MilvusIndex(uri), MilvusIndex(clean)
+    assert sentence_keys(a) == sentence_keys(b) and sentence_keys(a)
+    assert not [k for k, _ in sentence_keys(a) if k.startswith("kultur")]
+    ids = passage_ids(b)
+    assert a.sentences(ids)[0] == b.sentences(ids)[0]
+    assert a.manifest["counts"] == b.manifest["counts"]
+    rep = ingest_milvus([corpus], uri, HASH, replace=True)
+    assert rep.embedded == 0 and not rep.rebuilt
+
+
+def test_a_collection_without_sentences_is_refused_for_answers_then_rebuilt(milvus, corpus, tmp_path):
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    ix = MilvusIndex(uri)
+    old = {k: v for k, v in meta_get(ix.conn, "manifest").items() if k != "layout"}  # as written by layout 1
+    meta_put(ix.conn, {"manifest": old})
+    ix.conn.drop_collection(ix.loc.side("sentences"))
+    stale = MilvusIndex(uri)
+    assert stale.lexical(stale.analyzer.query_terms(QUERIES[0]), 10, Filters())  # search still works
+    with pytest.raises(IndexIncompatibleError) as mine:
+        stale.sentences(passage_ids(stale)[:1])
+    build_index([corpus], tmp_path / "idx", HASH)
+    local = open_index(tmp_path / "idx").index
+    local._sentences = None  # a folder generation written before sentences existed
+    with pytest.raises(IndexIncompatibleError) as folder:
+        local.sentences(["x:0"])
+    assert str(mine.value) == str(folder.value).replace(str(tmp_path / "idx"), uri)
+    rep = ingest_milvus([corpus], uri, HASH)
+    assert rep.rebuilt and len(rep.updated) == 4
+    clean = new_uri(milvus)
+    ingest_milvus([corpus], clean, HASH)
+    a, b = MilvusIndex(uri), MilvusIndex(clean)
+    assert sentence_keys(a) == sentence_keys(b)
+    assert a.sentences(passage_ids(b))[0] == b.sentences(passage_ids(b))[0]
