@@ -21,7 +21,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from .records import Chunk, Document
-from .text import is_heading, is_numeric_line, sentence_breaks
+from .text import is_heading, is_numeric_line, line_starts, sentence_breaks
 
 SECTION_SEP = " › "
 
@@ -48,10 +48,7 @@ class Block:
 def blocks(text: str) -> list[Block]:
     """Blocks of the text with their kind, in order, covering all non-blank lines."""
     lines = text.split("\n")
-    offsets, pos = [], 0
-    for ln in lines:
-        offsets.append(pos)
-        pos += len(ln) + 1
+    offsets = line_starts(lines)
     out: list[Block] = []
     cur: list[int] = []
 

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from .records import Chunk, Document, Sentence
-from .text import dehyphenate, is_heading, is_numeric_line, sentence_breaks
+from .text import dehyphenate, is_heading, is_numeric_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
 SENTENCE_VERSION = 1  # recorded in the build config: a change rebuilds the sentences
@@ -94,10 +94,7 @@ def split_block(text: str, start: int, end: int, kind: str) -> list[Span]:
 def split_spans(text: str) -> list[Span]:
     """The units of a passage text, in order (see the module docstring)."""
     lines = text.split("\n")
-    offsets, pos = [], 0
-    for ln in lines:
-        offsets.append(pos)
-        pos += len(ln) + 1
+    offsets = line_starts(lines)
     tables = table_lines(lines)
     longest = max((len(x.strip()) for x in lines), default=0)
     out: list[Span] = []

@@ -58,6 +58,15 @@ def dehyphenate(text: str) -> str:
     return _HYPHEN_BREAK.sub(repl, text)
 
 
+def line_starts(lines: list[str]) -> list[int]:
+    """Offset of each line in the text the lines were split from (``text.split("\\n")``)."""
+    offsets, pos = [], 0
+    for ln in lines:
+        offsets.append(pos)
+        pos += len(ln) + 1
+    return offsets
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercased word and number tokens; a line-break hyphen joins its halves first.
 
