@@ -202,6 +202,9 @@ def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident:
     st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
     st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
                "siffran i hakparentes går till träffen.")
+    if not ans.calibrated:
+        st.caption("Obs: indexets inbäddningsmodell har ingen kalibrerad gräns för osäkra svar, så ett svar "
+                   "visas även när rapporterna kanske inte besvarar frågan.")
 
 
 def llm_status() -> str:

@@ -349,3 +349,16 @@ def test_private_use_bullets_show_as_bullets_and_quotes_are_marked(small_index):
     assert "<span class='kb-where'>(rad 3)</span>" in out
     # exports keep the report's exact characters
     assert json.loads(export_json(META, [_hit(1, text=text)]))["hits"][0]["text"] == text
+
+
+def test_uncalibrated_embedder_says_answers_are_not_gated(monkeypatch, small_index):
+    """With an embedder that has no calibrated abstention threshold (here hash:64) the answer is
+    shown with a note saying so; the real index's answers carry no such note."""
+    at = _ask(_app(monkeypatch, small_index), "underskott inom LSS personlig assistans")
+    notes = [c.value for c in at.caption if "kalibrerad" in c.value]
+    assert any("ingen kalibrerad gräns" in n for n in notes), [c.value for c in at.caption]
+
+
+def test_calibrated_embedder_has_no_uncalibrated_note(real_app):
+    at = _ask(real_app, LSS)
+    assert not [c.value for c in at.caption if "ingen kalibrerad gräns" in c.value]
