@@ -197,13 +197,14 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
     weights = idf_weights(kb, result, params.idf)
     form = question_form(result.info.text)
     hit_of = {h.chunk_id: h for h in hits}
+    hit_context = {h.chunk_id: context_terms(kb, h, params.title_context) for h in hits}
     out: list[Candidate] = []
     seen: set[str] = set()
     prev: dict[str, set[str]] = {}
     for i, (s, text) in enumerate(zip(sents, texts)):
         h = hit_of[s.chunk_id]
         terms = set(kb.analyzer.passage_terms(text))
-        context = prev.get(s.chunk_id, set()) | context_terms(kb, h, params.title_context)
+        context = prev.get(s.chunk_id, set()) | hit_context[s.chunk_id]
         if s.kind != "row":
             prev[s.chunk_id] = terms
         key = fold(text)

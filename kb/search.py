@@ -108,7 +108,7 @@ class KnowledgeBase:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._heads = {h.doc_id: h for h in index.heads()}
-        self._shingle_memo: dict[str, frozenset[str]] = {}
+        self._shingles_of = RecentMemo(100_000)  # passage id -> shingles, for duplicate folding
         self._qvecs = RecentMemo(64)
 
     # -- state ------------------------------------------------------------------------------
@@ -231,12 +231,7 @@ class KnowledgeBase:
         return fuse.rrf(rankings, k=params.rrf_k, weights=weights)
 
     def _shingles(self, chunk: Chunk) -> frozenset[str]:
-        s = self._shingle_memo.get(chunk.chunk_id)
-        if s is None:
-            s = rules.shingles(chunk.text)
-            if len(self._shingle_memo) < 100_000:
-                self._shingle_memo[chunk.chunk_id] = s
-        return s
+        return self._shingles_of.get(chunk.chunk_id, lambda: rules.shingles(chunk.text))
 
     def _hit(self, rank: int, chunk: Chunk, score: float, folded: Sequence[Chunk], params: SearchParams) -> Hit:
         head = self._heads[chunk.doc_id]

@@ -20,6 +20,16 @@ def chunk(text: str | None, finish: str | None = None) -> bytes:
     return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
 
 
+
+def send_json(h: BaseHTTPRequestHandler, status: int, obj: object) -> None:
+    """One JSON reply with its length."""
+    body = json.dumps(obj).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
 class FakeLLM:
     def __init__(self, mode: str = "sse", pieces: tuple[str, ...] = ("Hej [1].",), delay: float = 0.0) -> None:
         self.mode, self.pieces, self.delay = mode, pieces, delay
@@ -47,21 +57,11 @@ class FakeLLM:
         if self.mode == "slow":
             time.sleep(self.delay)
         if self.mode == "error":
-            body = json.dumps({"error": {"message": "model exploded", "type": "server_error"}}).encode()
-            h.send_response(500)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
+            send_json(h, 500, {"error": {"message": "model exploded", "type": "server_error"}})
             return
         if self.mode == "json":
-            body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(self.pieces)},
-                                            "finish_reason": "stop"}]}).encode()
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
+            send_json(h, 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(self.pieces)},
+                                            "finish_reason": "stop"}]})
             return
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
