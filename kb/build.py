@@ -33,8 +33,8 @@ from .chunk import ChunkConfig, chunk_document
 from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
 from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
-from .records import Chunk, Document, Failure, Sentence, chunk_order
-from .sentences import SENTENCE_VERSION, sentence_text, split_passage
+from .records import Chunk, Document, Failure, Sentence
+from .sentences import SENTENCE_VERSION, embedding_texts, split_passage
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -306,9 +306,13 @@ def prepare_passages(docs: Sequence[Document], config: BuildConfig) -> Passages:
     analyzer = Analyzer(config.analyzer, lexicon)
     terms = [analyzer.passage_terms(retrieval_text(by_id[c.doc_id], c, config.bm25_header)) for c in chunks]
     texts = [retrieval_text(by_id[c.doc_id], c, config.dense_header) for c in chunks]
-    sentences = [s for c in chunks for s in split_passage(by_id[c.doc_id], c)]
-    stexts = tuple(sentence_text(by_id[chunk_order(s.chunk_id)[0]].text[s.start : s.end]) for s in sentences)
-    return Passages(tuple(chunks), lexicon, terms, texts, tuple(sentences), stexts)
+    sentences: list[Sentence] = []
+    stexts: list[str] = []
+    for c in chunks:
+        units = split_passage(by_id[c.doc_id], c)
+        sentences.extend(units)
+        stexts.extend(embedding_texts(by_id[c.doc_id], c, units))
+    return Passages(tuple(chunks), lexicon, terms, texts, tuple(sentences), tuple(stexts))
 
 
 # -- 4. embed ----------------------------------------------------------------------------------

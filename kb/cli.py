@@ -231,6 +231,8 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
+    from .answer import unknown_note
+
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
@@ -245,7 +247,9 @@ def print_answer(res, ans, k: int) -> None:
         for h in hits:
             print(f"  [{h.rank}] {safe_terminal(h.citation)}")
         return
-    print("Rapporterna säger inte tydligt något svar på frågan. De passager som ligger närmast:")
+    note = unknown_note(ans.unknown)
+    print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
+    print("De passager som ligger närmast:")
     _print_hits(replace(res, hits=hits[:3]))
 
 

@@ -80,7 +80,7 @@ from .milvus_store import (
     write_lexicon,
 )
 from .records import Chunk, DocMeta, Document, Failure, Sentence
-from .sentences import sentence_text, split_passage
+from .sentences import embedding_texts, split_passage
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
@@ -293,9 +293,14 @@ class Writer:
         return len(missing), (np.stack(got).astype(np.float32) if got else np.zeros((0, self.embedder.dim), np.float32))
 
     def write_sentences(self, doc: Document, chunks: Sequence[Chunk], fresh: bool) -> None:
-        """The evidence sentences of ``chunks`` (as the folder build: every unit, embedded as shown)."""
-        sents: list[Sentence] = [s for c in chunks for s in split_passage(doc, c)]
-        n, vecs = self.embed_texts([sentence_text(doc.text[s.start : s.end]) for s in sents])
+        """The evidence sentences of ``chunks``, split and embedded as the folder build does them."""
+        sents: list[Sentence] = []
+        texts: list[str] = []
+        for c in chunks:
+            units = split_passage(doc, c)
+            sents.extend(units)
+            texts.extend(embedding_texts(doc, c, units))
+        n, vecs = self.embed_texts(texts)
         self.embedded_sentences += n
         rows = sentence_rows(sents, vecs, doc.doc_id, self.version)
         write = self.conn.insert if fresh else self.conn.upsert

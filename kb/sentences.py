@@ -15,21 +15,32 @@ Rules, over the lines of a passage (the chunker's own rules from :mod:`kb.text`)
    ends a sentence, and the line after it does not start in lower case.
 4. A bullet line (•, U+F0B7, U+F0A7, ●, ▪, –, -, *, "1.") starts a new ``bullet`` unit (the mark
    is outside the span); a short line without closing punctuation before a capitalised line ends
-   a block (a heading-like line of its own).
+   a block (a heading-like line of its own), unless it ends with a comma, a dash, a colon or a
+   word no Swedish sentence or heading ends with (a preposition, a conjunction, an article:
+   "… är etablerad i" / "Skäggetorp." is one sentence wrapped in a table cell).
 5. The remaining blocks are cut at sentence ends (:func:`kb.text.sentence_breaks`).
+
+:func:`embedding_text` is the text a unit's vector is made from: a table row is read with its
+section path (the table's title), since "270 - Räddningstjänst 111,2 121,7" means little alone;
+prose, bullets and headings are embedded as shown.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from .chunk import SECTION_SEP
 from .records import Chunk, Document, Sentence
 from .text import dehyphenate, is_heading, is_numeric_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
-SENTENCE_VERSION = 1  # recorded in the build config: a change rebuilds the sentences
+SENTENCE_VERSION = 2  # recorded in the build config: a change rebuilds the sentences
 BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
-_OPEN_ENDINGS = (",", "-", "–", ":", ";", "och", "samt", "eller")
+_OPEN_ENDINGS = (",", "-", "–", ":", ";")
+# words a wrapped line can end with but a sentence or a heading cannot (rule 4)
+_OPEN_WORDS = frozenset(
+    "och samt eller men att som om i på av för med till från vid under över inom mot efter genom hos utan "
+    "enligt mellan bland kring inför per via trots en ett den det de dess deras sin sitt sina".split())
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,28 @@ def is_row(lines: list[str], i: int, in_table: bool, prev_row: bool) -> bool:
     prev = lines[i - 1].strip() if i else ""
     nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
     return (not prev or prev_row or prev.endswith((".", ":", "!", "?"))) and not nxt[:1].islower()
+
+
+def runs_on(line: str) -> bool:
+    """A stripped line that is not a heading-like line of its own (rule 4): it ends a sentence (the
+    sentence splitter cuts there), or it ends with a comma, dash or colon, or a word that leaves the
+    sentence open."""
+    if line.endswith(_OPEN_ENDINGS + (".", "!", "?")):
+        return True
+    words = line.split()
+    return bool(words) and words[-1].lower() in _OPEN_WORDS
+
+
+def embedding_text(kind: str, text: str, section: str | None) -> str:
+    """The text a unit's vector is made from: a table row with its section path, anything else as shown."""
+    if kind == "row" and section:
+        return f"{section.replace(SECTION_SEP, ', ')}: {text}"
+    return text
+
+
+def embedding_texts(doc: Document, chunk: Chunk, sentences: list[Sentence]) -> list[str]:
+    """The texts the vectors of a passage's sentences are made from (both back-ends' builds use this)."""
+    return [embedding_text(s.kind, sentence_text(doc.text[s.start : s.end]), chunk.section) for s in sentences]
 
 
 def split_block(text: str, start: int, end: int, kind: str) -> list[Span]:
@@ -136,7 +169,7 @@ def split_spans(text: str) -> list[Span]:
             block.append(i)
             n = (nxt or "").strip()
             short = len(s) < max(40, 0.6 * longest)
-            if n and short and n[0].isupper() and not s.endswith(_OPEN_ENDINGS + (".", "!", "?")):
+            if n and short and n[0].isupper() and not runs_on(s):
                 flush()
         prev_blank = False
     flush()

@@ -26,7 +26,9 @@ from kb.answer import (
     check_question,
     choose,
     coverage,
+    question_terms,
     quotable,
+    unknown_note,
 )
 from kb.cli import main as kb_main
 from kb.evaluate import evaluate_answers, load_jsonl, score_answers
@@ -163,6 +165,32 @@ def test_abstains_below_the_threshold_and_says_how_sure_it_was(small_index):
     assert ans.confidence < 0.99 and ans.candidates
 
 
+def test_topic_words_no_report_uses_are_named_and_lower_the_confidence(small_index):
+    k = kb.open_index(small_index)
+    res = k.search("varför underskott inom LSS i Stockholms huvudkontor", k=5)
+    terms = question_terms(k, res)
+    assert terms.unknown == ("stockholms", "huvudkontor")
+    assert terms.unknown_share == pytest.approx(2 / 4)  # underskott, lss, stockholms, huvudkontor
+    known = question_terms(k, k.search("varför underskott inom LSS", k=5))
+    assert known.unknown == () and known.unknown_share == 0.0
+    ans = answer(k, res, ALWAYS)
+    assert ans.unknown == terms.unknown
+    assert ans.confidence == pytest.approx(ans.candidates[0].score - 0.1 * 0.5, abs=1e-4)
+    free = answer(k, res, dataclasses.replace(ALWAYS, unknown_weight=0.0))
+    assert free.confidence == pytest.approx(free.candidates[0].score, abs=1e-4)
+    # the penalty is applied before the threshold: a best score just above it no longer answers
+    edge = dataclasses.replace(ALWAYS, threshold=ans.candidates[0].score - 0.01)
+    assert answer(k, res, edge).sentences == () and answer(k, res, dataclasses.replace(edge, unknown_weight=0.0)).sentences
+
+
+def test_unknown_note_names_the_words_in_swedish():
+    assert unknown_note(()) == ""
+    assert unknown_note(("kyrka",)) == "Ordet ”kyrka” förekommer inte i rapporterna."
+    assert unknown_note(("konserter", "symfoniorkestern")) == \
+        "Orden ”konserter” och ”symfoniorkestern” förekommer inte i rapporterna."
+    assert unknown_note(("a", "b", "c")) == "Orden ”a”, ”b” och ”c” förekommer inte i rapporterna."
+
+
 def test_no_hits_means_no_answer(small_index):
     k = kb.open_index(small_index)
     res = k.search("underskott", k=5, filters=kb.Filters(years=(1999,)))
@@ -296,14 +324,22 @@ def test_real_mission_question_quotes_personal_assistance_first(real_index):
 
 @pytest.mark.slow
 def test_real_dev_answers_meet_the_floors(real_index):
-    """Measured 0.933 / 0.733 / 0.800 / 0.786 / 1.000 (answered, support@1, support@3,
+    """Measured 0.967 / 0.767 / 0.833 / 0.793 / 1.000 (answered, support@1, support@3,
     precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.9 and m["support@1"] >= 0.7 and m["support@3"] >= 0.766
-    assert m["precision@1"] >= 0.75 and m["abstain"] >= 0.8
+    assert m["answered"] >= 0.933 and m["support@1"] >= 0.733 and m["support@3"] >= 0.8
+    assert m["precision@1"] >= 0.75 and m["abstain"] >= 0.83
+
+
+@pytest.mark.slow
+def test_real_unanswerable_questions_name_the_words_no_report_uses(real_index):
+    k = kb.open_index(real_index)
+    _, ans = ask(k, "Hur många konserter gav symfoniorkestern 2021?")
+    assert not ans.confident and ans.sentences == ()
+    assert ans.unknown == ("konserter", "symfoniorkestern")
 
 
 def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_passages(small_index, capsys):
@@ -314,6 +350,7 @@ def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_pa
     assert not ans.confident
     print_answer(res, ans, 5)
     out = capsys.readouterr().out
-    assert out.startswith("Rapporterna säger inte tydligt något svar på frågan.")
+    assert out.startswith("Rapporterna säger inte tydligt något svar på frågan. Orden ”simhallens”")
+    assert "förekommer inte i rapporterna." in out.splitlines()[0]
     assert "[1] " in out and res.hits[0].citation in out  # the closest passages, with their text
     assert " ".join(res.hits[0].text.split())[:40] in " ".join(out.split())

@@ -176,7 +176,8 @@ def test_no_hits_and_no_confident_answer_are_said_plainly(real_app):
     at.sidebar.multiselect(key="f_years").set_value([]).run()
     at.sidebar.multiselect(key="f_orgs").set_value([]).run()
     _ask(at, "simhallens öppettider på lördagar")
-    assert any("Rapporterna säger inte tydligt svaret" in i.value for i in at.info)
+    assert any("Rapporterna säger inte tydligt svaret" in i.value and "Ordet ”öppettider”" in i.value
+               and "förekommer inte i rapporterna" in i.value for i in at.info)
     assert _answer_html(at) is None
     assert _hit_headers(at)  # the hits are still shown
 

@@ -74,3 +74,35 @@ def test_pdf_sentences_know_their_page():
     doc = Document("p", "p.pdf", "0" * 64, DocMeta("T"), text, page_starts=(0, text.index("Andra")))
     chunk = Chunk("p:0", "p", 0, 0, len(text), text, None, 1, 2, None, None)
     assert [(s.page, s.page_end, s.line_start) for s in split_passage(doc, chunk)] == [(1, 1, None), (2, 2, None)]
+
+
+def test_a_short_line_ending_with_a_preposition_is_wrapped_prose_not_a_line_of_its_own():
+    # a table cell wrapped in the PDF's text: "… är etablerad i" / "Skäggetorp." is one sentence
+    text = "Modell/metod för\nsamverkan förskola/skola och\nsocialtjänst är\netablerad i  \nSkäggetorp.\n"
+    assert units(text) == [("text", "Modell/metod för samverkan förskola/skola och socialtjänst är etablerad i Skäggetorp.")]
+    # a short line without closing punctuation that could end a phrase is still a line of its own
+    assert units("Det gäller alla.\nNya mål för året\nAlla ska ha heltid.") == [
+        ("text", "Det gäller alla."), ("text", "Nya mål för året"), ("text", "Alla ska ha heltid.")]
+
+
+def test_runs_on_knows_closing_punctuation_open_endings_and_open_words():
+    from kb.sentences import runs_on
+
+    assert runs_on("Underskottet beror på:") and runs_on("Kostnaderna ökade.") and runs_on("placeringar inom HVB,")
+    assert runs_on("socialtjänst är etablerad i") and runs_on("Resultatet och") and runs_on("införandet av")
+    assert not runs_on("Mål för året") and not runs_on("Ekonomi") and not runs_on("")
+
+
+def test_a_table_row_is_embedded_with_its_section_path_and_prose_as_shown():
+    from kb.sentences import embedding_text, embedding_texts
+
+    assert embedding_text("row", "270 - Räddningstjänst 111,2 121,7", "Ekonomi › Nettokostnader") == \
+        "Ekonomi, Nettokostnader: 270 - Räddningstjänst 111,2 121,7"
+    assert embedding_text("row", "Total 5,3", None) == "Total 5,3"
+    assert embedding_text("text", "Sjukfrånvaron ökade.", "Personal") == "Sjukfrånvaron ökade."
+    text = "Sjukfrånvaron ökade under 2019.\n\nTotal sjukfrånvaro 5,3 6,6 6,7\nChefers sjukfrånvaro 5,1 6,1 2,3\n"
+    doc = Document("d", "d.txt", "0" * 64, DocMeta("T"), text)
+    chunk = Chunk("d:0", "d", 0, 0, len(text), text, "Personal", None, None, 1, 4)
+    got = embedding_texts(doc, chunk, split_passage(doc, chunk))
+    assert got == ["Sjukfrånvaron ökade under 2019.", "Personal: Total sjukfrånvaro 5,3 6,6 6,7",
+                   "Personal: Chefers sjukfrånvaro 5,1 6,1 2,3"]
