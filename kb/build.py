@@ -34,7 +34,7 @@ from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_e
 from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
 from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 from .records import Chunk, Document, Failure, Sentence
-from .sentences import SENTENCE_VERSION, embedding_texts, split_passage
+from .sentences import SENTENCE_VERSION, evidence_units
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -306,12 +306,7 @@ def prepare_passages(docs: Sequence[Document], config: BuildConfig) -> Passages:
     analyzer = Analyzer(config.analyzer, lexicon)
     terms = [analyzer.passage_terms(retrieval_text(by_id[c.doc_id], c, config.bm25_header)) for c in chunks]
     texts = [retrieval_text(by_id[c.doc_id], c, config.dense_header) for c in chunks]
-    sentences: list[Sentence] = []
-    stexts: list[str] = []
-    for c in chunks:
-        units = split_passage(by_id[c.doc_id], c)
-        sentences.extend(units)
-        stexts.extend(embedding_texts(by_id[c.doc_id], c, units))
+    sentences, stexts = evidence_units(by_id, chunks)
     return Passages(tuple(chunks), lexicon, terms, texts, tuple(sentences), tuple(stexts))
 
 

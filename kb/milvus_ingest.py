@@ -79,8 +79,8 @@ from .milvus_store import (
     text_pieces,
     write_lexicon,
 )
-from .records import Chunk, DocMeta, Document, Failure, Sentence
-from .sentences import embedding_texts, split_passage
+from .records import Chunk, DocMeta, Document, Failure
+from .sentences import evidence_units
 from .text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
@@ -294,12 +294,7 @@ class Writer:
 
     def write_sentences(self, doc: Document, chunks: Sequence[Chunk], fresh: bool) -> None:
         """The evidence sentences of ``chunks``, split and embedded as the folder build does them."""
-        sents: list[Sentence] = []
-        texts: list[str] = []
-        for c in chunks:
-            units = split_passage(doc, c)
-            sents.extend(units)
-            texts.extend(embedding_texts(doc, c, units))
+        sents, texts = evidence_units({doc.doc_id: doc}, chunks)
         n, vecs = self.embed_texts(texts)
         self.embedded_sentences += n
         rows = sentence_rows(sents, vecs, doc.doc_id, self.version)

@@ -27,6 +27,7 @@ prose, bullets and headings are embedded as shown.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .chunk import SECTION_SEP
@@ -104,9 +105,17 @@ def embedding_text(kind: str, text: str, section: str | None) -> str:
     return text
 
 
-def embedding_texts(doc: Document, chunk: Chunk, sentences: list[Sentence]) -> list[str]:
-    """The texts the vectors of a passage's sentences are made from (both back-ends' builds use this)."""
-    return [embedding_text(s.kind, sentence_text(doc.text[s.start : s.end]), chunk.section) for s in sentences]
+def evidence_units(docs: Mapping[str, Document], chunks: Iterable[Chunk]) -> tuple[list[Sentence], list[str]]:
+    """The evidence sentences of passages (``docs``: their documents by id), passage by passage,
+    and the text each one's vector is made from. Both back-ends' builds use this."""
+    sentences: list[Sentence] = []
+    texts: list[str] = []
+    for c in chunks:
+        doc = docs[c.doc_id]
+        for s in split_passage(doc, c):
+            sentences.append(s)
+            texts.append(embedding_text(s.kind, sentence_text(doc.text[s.start : s.end]), c.section))
+    return sentences, texts
 
 
 def split_block(text: str, start: int, end: int, kind: str) -> list[Span]:

@@ -94,7 +94,7 @@ def test_runs_on_knows_closing_punctuation_open_endings_and_open_words():
 
 
 def test_a_table_row_is_embedded_with_its_section_path_and_prose_as_shown():
-    from kb.sentences import embedding_text, embedding_texts
+    from kb.sentences import embedding_text, evidence_units
 
     assert embedding_text("row", "270 - Räddningstjänst 111,2 121,7", "Ekonomi › Nettokostnader") == \
         "Ekonomi, Nettokostnader: 270 - Räddningstjänst 111,2 121,7"
@@ -103,6 +103,7 @@ def test_a_table_row_is_embedded_with_its_section_path_and_prose_as_shown():
     text = "Sjukfrånvaron ökade under 2019.\n\nTotal sjukfrånvaro 5,3 6,6 6,7\nChefers sjukfrånvaro 5,1 6,1 2,3\n"
     doc = Document("d", "d.txt", "0" * 64, DocMeta("T"), text)
     chunk = Chunk("d:0", "d", 0, 0, len(text), text, "Personal", None, None, 1, 4)
-    got = embedding_texts(doc, chunk, split_passage(doc, chunk))
+    sents, got = evidence_units({"d": doc}, [chunk])
+    assert sents == split_passage(doc, chunk)
     assert got == ["Sjukfrånvaron ökade under 2019.", "Personal: Total sjukfrånvaro 5,3 6,6 6,7",
                    "Personal: Chefers sjukfrånvaro 5,1 6,1 2,3"]
