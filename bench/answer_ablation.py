@@ -133,20 +133,18 @@ def main() -> None:
         "| answerer | never abstaining | threshold | with the threshold | CV (5-fold × 5) |",
         "|---|---|---|---|---|",
     ]
-    for name, params in VARIANTS:
-        runs = run(k, gold, params)
+    rows = [(name, k, params) for name, params in VARIANTS]
+    rows += [(f"full, {label}", kb.open_index(other), FULL) for label, other in a.also]
+    full: dict = {}
+    for name, index, params in rows:
+        runs = run(index, gold, params)
+        if index is k and params == FULL:
+            full = runs
         thr = rule([runs[q][1] for q in un])
         lines.append(f"| {name} | {fmt(score_answers(gold, at(runs, NEVER)))} | {thr:.3f} | "
                      f"{fmt(score_answers(gold, at(runs, thr)))} | {fmt(cv(runs, gold))} |")
         print(lines[-1], flush=True)
-    for label, other in a.also:
-        runs = run(kb.open_index(other), gold, FULL)
-        thr = rule([runs[q][1] for q in un])
-        lines.append(f"| full, {label} | {fmt(score_answers(gold, at(runs, NEVER)))} | {thr:.3f} | "
-                     f"{fmt(score_answers(gold, at(runs, thr)))} | {fmt(cv(runs, gold))} |")
-        print(lines[-1], flush=True)
     shipped = THRESHOLDS.get(k.manifest["embedder"]["id"])
-    full = run(k, gold, FULL)
     conf = sorted(((round(full[q][1], 4), q) for q in un), reverse=True)
     t_ask, t_step = timings(k, gold)
     lines += [
