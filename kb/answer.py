@@ -15,9 +15,10 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
 4. **Form**: 1 when the sentence has the kind of answer the question's form asks for
    (:mod:`kb.forms`: a cause, an amount, a time, a statement).
 5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``.
-6. **Answer**: the best sentence and up to ``max_sentences - 1`` more within ``keep_gap`` of it.
-   A question naming several years gets the best sentence per year instead (from a report about
-   that year, or one that names it), in the question's order.
+6. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 7) passes the
+   threshold, so every quoted sentence clears the bar the first one does. A question naming
+   several years gets the best sentence per year instead (from a report about that year, or one
+   that names it), in the question's order.
 7. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
    question's own topic words that no passage of the index contains (a question about
    "vinterväghållning" cannot be answered by reports that never use the word, however close a
@@ -78,7 +79,6 @@ class AnswerParams:
     context_share: float = 0.5
     title_context: bool = True
     idf: bool = True
-    keep_gap: float = 0.03
     per_year: bool = True
     unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
     threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
@@ -250,8 +250,8 @@ def context_terms(kb: KnowledgeBase, hit: Hit, with_title: bool) -> set[str]:
 
 def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int, int | None],
            params: AnswerParams, threshold: float) -> list[Candidate]:
-    """The answer sentences: the best and those within ``keep_gap`` of it, or with several years
-    named, the best sentence per year that passes the threshold."""
+    """The answer sentences (``cands`` best first): the best ``max_sentences`` that pass the
+    threshold, or with several years named, the best sentence per year that passes it."""
     if not cands or cands[0].score < threshold:
         return []
     if params.per_year and len(years) > 1:
@@ -261,8 +261,7 @@ def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int
             if of_year and of_year[0].score >= threshold:
                 chosen.append(of_year[0])
         return chosen or [cands[0]]
-    best = cands[0]
-    return [best] + [c for c in cands[1:] if c.score >= best.score - params.keep_gap][: params.max_sentences - 1]
+    return [c for c in cands[: params.max_sentences] if c.score >= threshold]
 
 
 def quote(c: Candidate, hit: Hit, chunk: Chunk) -> AnswerSentence:
@@ -289,7 +288,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
         return Answer((), False, 0.0, form, calibrated=threshold is not None, unknown=terms.unknown)
     penalty = params.unknown_weight * terms.unknown_share
     hits = {h.rank: h for h in result.hits}
-    # confidence = score - penalty >= threshold, for the best sentence and for each one per year
+    # confidence = score - penalty >= threshold, for every sentence quoted
     chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
                     float("-inf") if threshold is None else threshold + penalty)
     chunks = {c.chunk_id: c for c in kb.index.chunks([c.sentence.chunk_id for c in chosen])}

@@ -66,12 +66,13 @@ def cand(text, score, rank=1, order=0):
     return Candidate(Sentence("d:0", order, order + 1), text, rank, order, score, 0.0, False, score)
 
 
-def test_choose_keeps_the_best_and_close_ones_and_abstains_below_the_threshold():
-    cs = [cand("a", 0.95), cand("b", 0.93, order=1), cand("c", 0.90, order=2), cand("d", 0.94, order=3)]
-    p = AnswerParams(keep_gap=0.03)
-    got = [c.text for c in choose(sorted(cs, key=lambda c: -c.score), (), {}, p, 0.9)]
-    assert got == ["a", "d", "b"]
-    assert choose(sorted(cs, key=lambda c: -c.score), (), {}, p, 0.96) == []
+def test_choose_quotes_the_best_that_pass_the_threshold_and_abstains_below_it():
+    cs = sorted([cand("a", 0.95), cand("b", 0.93, order=1), cand("c", 0.90, order=2), cand("d", 0.94, order=3)],
+                key=lambda c: -c.score)
+    assert [c.text for c in choose(cs, (), {}, AnswerParams(), 0.9)] == ["a", "d", "b"]  # max_sentences 3
+    assert [c.text for c in choose(cs, (), {}, AnswerParams(), 0.935)] == ["a", "d"]  # b is below the bar
+    assert [c.text for c in choose(cs, (), {}, AnswerParams(max_sentences=1), 0.9)] == ["a"]
+    assert choose(cs, (), {}, AnswerParams(), 0.96) == []
 
 
 def test_a_question_naming_several_years_gets_one_sentence_per_year():
@@ -82,8 +83,8 @@ def test_a_question_naming_several_years_gets_one_sentence_per_year():
     assert [c.text for c in got] == ["Under 2019 var sjukfrånvaron 8,0 procent.", "Sjukfrånvaron var 9,7 procent."]
     # a year whose best sentence is below the threshold gets none
     assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(), 0.95)] == [1]
-    # turned off: the usual best-and-close answer
-    assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(per_year=False), 0.9)] == [1, 2]
+    # turned off: the usual best sentences that pass the threshold
+    assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(per_year=False), 0.95)] == [1, 2]
 
 
 @pytest.mark.parametrize("question", ["", "   ", "varför är det så", "2023", "Hur mycket 2019?", "x " * 5000])
@@ -324,13 +325,13 @@ def test_real_mission_question_quotes_personal_assistance_first(real_index):
 
 @pytest.mark.slow
 def test_real_dev_answers_meet_the_floors(real_index):
-    """Measured 0.967 / 0.767 / 0.833 / 0.793 / 1.000 (answered, support@1, support@3,
+    """Measured 0.967 / 0.767 / 0.867 / 0.793 / 1.000 (answered, support@1, support@3,
     precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.933 and m["support@1"] >= 0.733 and m["support@3"] >= 0.8
+    assert m["answered"] >= 0.933 and m["support@1"] >= 0.733 and m["support@3"] >= 0.833
     assert m["precision@1"] >= 0.75 and m["abstain"] >= 0.83
 
 
