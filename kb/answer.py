@@ -13,7 +13,7 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    the sentence; terms found only in its context (the sentence before it, the passage's section
    names and the report's title) count ``context_share``.
 4. **Form**: 1 when the sentence has the kind of answer the question's form asks for
-   (:mod:`kb.forms`: a cause, an amount, a time, a statement).
+   (:mod:`kb.forms`: a cause, an amount, a time, a name, a statement).
 5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``.
 6. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 7) passes the
    threshold, so every quoted sentence clears the bar the first one does. A question naming

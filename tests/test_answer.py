@@ -325,14 +325,14 @@ def test_real_mission_question_quotes_personal_assistance_first(real_index):
 
 @pytest.mark.slow
 def test_real_dev_answers_meet_the_floors(real_index):
-    """Measured 0.967 / 0.767 / 0.867 / 0.793 / 1.000 (answered, support@1, support@3,
+    """Measured 1.000 / 0.800 / 0.933 / 0.800 / 1.000 (answered, support@1, support@3,
     precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.933 and m["support@1"] >= 0.733 and m["support@3"] >= 0.833
-    assert m["precision@1"] >= 0.75 and m["abstain"] >= 0.83
+    assert m["answered"] >= 0.966 and m["support@1"] >= 0.766 and m["support@3"] >= 0.9
+    assert m["precision@1"] >= 0.766 and m["abstain"] >= 0.83
 
 
 @pytest.mark.slow

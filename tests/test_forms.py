@@ -21,7 +21,15 @@ from kb.forms import answers_form, question_form
     ("Kommer Leanlink att nå en budget i balans 2024?", "yesno"),
     ("Blev det ett överskott 2023?", "yesno"),
     ("Har kommunen använt en robot när de anställer personal", "yesno"),
-    ("vilket mobilbolag bytte kommunen till", "other"),
+    ("vilket mobilbolag bytte kommunen till", "name"),
+    ("I vilket område har nära socialtjänst etablerats 2023?", "name"),
+    ("Vilka förvaltningar gick med underskott?", "name"),
+    ("Vem leder arbetet med totalförsvarsplanering?", "name"),
+    ("Var ligger det nya demensboendet?", "name"),
+    ("Var sjukfrånvaron högre 2023?", "yesno"),  # "var" the verb, not "where"
+    ("Vilka rapporter tar upp sjukfrånvaron?", "other"),  # "-orter" inside a word is no place
+    ("Vilken sort av insatser ökade?", "other"),
+    ("Vilka åtgärder vidtogs mot underskottet?", "other"),
     ("internbank kommunkoncernen", "other"),
 ])
 def test_question_forms(question, form):
@@ -51,6 +59,14 @@ def test_times_are_dates_months_seasons_and_years_in_context():
     assert answers_form("time", "text", "Beslutet fattades 2023-11-14.")
     assert answers_form("time", "text", "Boendet har funnits sedan 2019.")
     assert not answers_form("time", "text", "Boendet har 62 platser.")
+
+
+def test_names_are_capitalised_words_inside_the_sentence():
+    assert answers_form("name", "text", "Modell/metod för samverkan är etablerad i Skäggetorp.")
+    assert answers_form("name", "text", "LKDATA har bytt telefonoperatör från Telia till Telenor.")
+    assert answers_form("name", "bullet", "Nära socialtjänst Skäggetorp etablerad.")
+    assert not answers_form("name", "text", "Förberedelsearbete för nära socialtjänst har pågått.")  # only the first word
+    assert not answers_form("name", "text", "Arbetet pågår. Det blev klart.")  # a sentence start is no name
 
 
 def test_yes_no_questions_want_a_statement_and_other_questions_no_particular_kind():
