@@ -243,9 +243,7 @@ def print_answer(res, ans, k: int) -> None:
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
             print(f"      ({safe_terminal(s.citation)})")
-        print("\nKällor:")
-        for h in hits:
-            print(f"  [{h.rank}] {safe_terminal(h.citation)}")
+        _print_sources(hits)
         return
     note = unknown_note(ans.unknown)
     print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
@@ -318,10 +316,15 @@ def _print_generated(gen, hits) -> bool:
         refs = "".join(f"[{n}]" for n in s.citations)
         text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+    _print_sources(hits)
+    return True
+
+
+def _print_sources(hits) -> None:
+    """The "Källor" list under an answer: [n] and the citation of each hit."""
     print("\nKällor:")
     for h in hits:
         print(f"  [{h.rank}] {safe_terminal(h.citation)}")
-    return True
 
 
 def _llm_info() -> dict:

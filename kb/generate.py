@@ -131,10 +131,10 @@ class LLMSettings:
             raise LLMError(f"{ENV_MODEL} is not set; set it to the model name the server at {ENV_URL} serves")
         extra = env.get(ENV_EXTRA, "").strip() or "{}"
         try:
-            ok = isinstance(json.loads(extra), dict) and not {"messages", "stream"} & set(json.loads(extra))
+            fields = json.loads(extra)
         except ValueError:
-            ok = False
-        if not ok:
+            fields = None
+        if not isinstance(fields, dict) or {"messages", "stream"} & set(fields):
             raise LLMError(f"{ENV_EXTRA} must be a JSON object of extra request fields (not messages or stream)")
         return cls(url, model, env.get(ENV_KEY) or None, _positive(env, ENV_TIMEOUT, 60.0),
                    int(_positive(env, ENV_MAX_TOKENS, 400)), extra=extra)

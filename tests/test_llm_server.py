@@ -19,7 +19,9 @@ import llmserver
 import pytest
 
 from kb.cli import main
-from kb.generate import LLMSettings, Sentence, Source, build_evidence, build_messages, check_sentence, stream_chat
+from kb.generate import (LLMSettings, Sentence, Source, build_evidence, build_messages, check_sentence,
+                         sources_from_hits, stream_chat)
+from kb.records import Hit
 from kb.search import open_index
 
 pytestmark = pytest.mark.llm
@@ -57,9 +59,7 @@ def ask(capsys, index, *extra) -> dict:
 def recheck(index, out: dict) -> None:
     """Every sentence's verdict is the checker's on the hits kb sent, and the fallback follows from them."""
     kb = open_index(index)
-    sources = [Source(h["rank"], h["text"], ", ".join(str(x) for x in (h["title"], h["organisation"], h["year"],
-                                                                       h["section"]) if x not in (None, "")))
-               for h in out["hits"][:5]]
+    sources = sources_from_hits([Hit(**{**h, "also_at": tuple(h["also_at"])}) for h in out["hits"]])
     evidence = build_evidence(sources, kb.analyzer)
     gen = out["generated"]
     for s in gen["sentences"]:
