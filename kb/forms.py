@@ -14,7 +14,7 @@
 
 :func:`answers_form` says whether a sentence has the kind of answer the form asks for: a causal
 phrase (beror på, på grund av, till följd av, förklaras av …), an amount (a table row, or a
-number with a unit: mnkr, kr, procent, %, antal …), a time (a date, a month, a season or
+number with a unit: mnkr, kr, euro, procent, %, antal …), a time (a date, a month, a season or
 "under/från/sedan" and a year), a name (a capitalised word inside the sentence: Swedish writes
 common nouns in lower case, so "… etablerad i Skäggetorp" or "från Telia till Telenor" name
 something), or a statement (prose, not a table row or a heading).
@@ -47,7 +47,8 @@ _YESNO_Q = re.compile(
 
 _NUMBER = r"\d+(?:[ \u00a0]\d{3})*(?:[,.]\d+)?"
 _AMOUNT_S = re.compile(
-    rf"{_NUMBER}\s*(?:%|procent|procentenheter|mnkr|mkr|tkr|kr\b|kronor|miljon\w*|miljard\w*|tusen|st\b|stycken|"
+    rf"{_NUMBER}\s*(?:%|procent|procentenheter|mnkr|mkr|tkr|kr\b|kronor|sek\b|euro|eur\b|€|dollar|usd\b|miljon\w*|"
+    r"miljard\w*|tusen|st\b|stycken|"
     r"timmar|dagar|platser|personer|årsarbetare|portioner|ärenden|\w+/dag)|(?:antal\w*|andel\w*)\D{0,40}\d", re.I)
 _MONTHS = "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
 _TIME_S = re.compile(

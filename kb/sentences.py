@@ -9,10 +9,13 @@ Rules, over the lines of a passage (the chunker's own rules from :mod:`kb.text`)
 
 1. A heading line (:func:`kb.text.is_heading`, not a numeric line) is a ``heading``.
 2. A paragraph (lines between blank lines) that is a table by the chunker's rule (at least two
-   numeric lines, and numeric lines at least half of it) gives one ``row`` per other line.
-3. Elsewhere a numeric line is a ``row`` only when it cannot be a wrapped line of prose: it does
-   not start in lower case or end with a hyphen or comma, the line before it is missing, a row or
-   ends a sentence, and the line after it does not start in lower case.
+   numeric lines, and numeric lines at least half of it) gives one ``row`` per other line, except
+   a line of running text (:func:`kb.text.is_prose_line`: no tab, at least 8 words and three per
+   number), which is split as prose: "Leanlinks ekonomiska resultatutveckling har alltsedan … 2007
+   … 2007-2018 … 17 mnkr. …" is a paragraph of sentences, not one row.
+3. Elsewhere a numeric line (not running text) is a ``row`` only when it cannot be a wrapped
+   line of prose: it does not start in lower case or end with a hyphen or comma, the line before
+   it is missing, a row or ends a sentence, and the line after it does not start in lower case.
 4. A bullet line (•, U+F0B7, U+F0A7, ●, ▪, –, -, *, "1.") starts a new ``bullet`` unit (the mark
    is outside the span); a short line without closing punctuation before a capitalised line ends
    a block (a heading-like line of its own), unless it ends with a comma, a dash, a colon or a
@@ -32,10 +35,10 @@ from dataclasses import dataclass
 
 from .chunk import SECTION_SEP
 from .records import Chunk, Document, Sentence
-from .text import dehyphenate, is_heading, is_numeric_line, line_starts, sentence_breaks
+from .text import dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
-SENTENCE_VERSION = 2  # recorded in the build config: a change rebuilds the sentences
+SENTENCE_VERSION = 3  # recorded in the build config: a change rebuilds the sentences
 BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
 _OPEN_ENDINGS = (",", "-", "–", ":", ";")
 # words a wrapped line can end with but a sentence or a heading cannot (rule 4)
@@ -78,9 +81,11 @@ def table_lines(lines: list[str]) -> list[bool]:
 
 def is_row(lines: list[str], i: int, in_table: bool, prev_row: bool) -> bool:
     """Line ``i`` is a table row (rule 1 or 2 of the module docstring)."""
+    s = lines[i].strip()
+    if is_prose_line(s):
+        return False
     if in_table:
         return True
-    s = lines[i].strip()
     if not is_numeric_line(s) or s[0].islower() or s.endswith(("-", "–", ",")):
         return False
     prev = lines[i - 1].strip() if i else ""

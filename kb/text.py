@@ -149,6 +149,16 @@ def is_numeric_line(line: str) -> bool:
     return (digits >= 2 and digits * 2 >= sum(len(w) for w in words)) or (len(nums) >= 3)
 
 
+def is_prose_line(line: str) -> bool:
+    """Running text that holds numbers, not a table row: no tab (a cell separator), at least 8
+    words and three words or more per number ("Under 2021 kommer förvaltningen att …")."""
+    s = line.strip()
+    if "\t" in s:
+        return False
+    words, nums = len(_WORD.findall(s)), len(_NUM.findall(s))
+    return words >= 8 and words >= 3 * nums
+
+
 def mark_heading(line: str) -> str:
     """A heading line with the heading mark (see the module docstring)."""
     return HEADING_MARK + line.strip()

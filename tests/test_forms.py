@@ -50,6 +50,8 @@ def test_amounts_are_numbers_with_units_or_table_rows():
     assert answers_form("amount", "text", "Andelen var 54 % vid årets slut.")
     assert answers_form("amount", "text", "Måltidsservice, ca 25 000 portioner/dag produceras.")
     assert answers_form("amount", "row", "Total sjukfrånvaro 6,7 6,6 5,3")
+    assert answers_form("amount", "text", "Vinsten består av 500 000 euro.")
+    assert not answers_form("amount", "text", "Linköping vann ett pris i Europa 2023.")
     assert not answers_form("amount", "text", "Sjukfrånvaron har minskat under året.")
 
 

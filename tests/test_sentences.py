@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kb.records import Chunk, DocMeta, Document
 from kb.sentences import sentence_text, split_passage, split_spans
+from kb.text import is_prose_line
 
 
 def units(text: str) -> list[tuple[str, str]]:
@@ -52,6 +53,28 @@ def test_a_wrapped_prose_line_full_of_numbers_stays_in_its_sentence():
         ("text", "Enligt prognoser kommer antalet 85-plussare i Linköping växa med 47 procent mellan år 2022 och 2032."),
         ("text", "Ytterligare tio år framåt i tiden, år 2042, beräknas antalet ha vuxit med 74 procent jämfört med i dag."),
     ]
+
+
+def test_a_paragraph_of_prose_with_many_numbers_is_sentences_not_a_row():
+    # one long line holding six numbers is a numeric line by the chunker's rule, yet it is running text
+    text = ("Leanlinks resultat har alltsedan organisationen bildades 2007 varit positiv, sammanlagt "
+            "redovisat resultat för åren 2007-2018 uppgår till ett överskott om 17 mnkr. Under åren 2018-2020 "
+            "har dock ekonomin försämrats. För år 2020 budgeteras underskott.\n\n"
+            "Hemtjänst, timmar\t357 127\t341 844\t339 000")
+    assert units(text) == [
+        ("text", "Leanlinks resultat har alltsedan organisationen bildades 2007 varit positiv, sammanlagt "
+                 "redovisat resultat för åren 2007-2018 uppgår till ett överskott om 17 mnkr."),
+        ("text", "Under åren 2018-2020 har dock ekonomin försämrats."),
+        ("text", "För år 2020 budgeteras underskott."),
+        ("row", "Hemtjänst, timmar 357 127 341 844 339 000"),
+    ]
+
+
+def test_is_prose_line_tells_running_text_from_rows():
+    assert is_prose_line("Facebook: ökning på 626 följare till 24 089 i december, och fler inlägg än förut.")
+    assert not is_prose_line("varav HVB barn och unga 133 102 85 000 -48 102")
+    assert not is_prose_line("Total sjukfrånvaro 8,0 % 8,1 % 7,0 %")
+    assert not is_prose_line("Kostnadseffektiv verksamhet och ett ekonomiskt resultat i balans\t-25,7 mnkr\t0,0 mnkr")
 
 
 def test_sentences_carry_document_offsets_and_lines():
