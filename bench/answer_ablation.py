@@ -53,6 +53,7 @@ VARIANTS = [
     ("full, top 3 hits (instead of 5)", replace(FULL, top_hits=3)),
     ("full, top 10 hits", replace(FULL, top_hits=10)),
     ("full, one sentence per named year off", replace(FULL, per_year=False)),
+    ("full, explained outcome off (cause questions)", replace(FULL, explained=False)),
 ]
 
 

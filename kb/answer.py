@@ -15,11 +15,15 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
 4. **Form**: 1 when the sentence has the kind of answer the question's form asks for
    (:mod:`kb.forms`: a cause, an amount, a time, a name, a statement).
 5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``.
-6. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 7) passes the
+6. **Explained outcome** (cause questions, :func:`explained`): reports state a result, then
+   explain it ("Kommunledningsförvaltningen redovisar 2023 ett överskott med 92,5 mnkr." /
+   "Orsaken till överskottet är …"). When the best sentence gives no cause and the unit right
+   after it in the same passage does, that one goes first, with the best one's score.
+7. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 8) passes the
    threshold, so every quoted sentence clears the bar the first one does. A question naming
    several years gets the best sentence per year instead (from a report about that year, or one
    that names it), in the question's order.
-7. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
+8. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
    question's own topic words that no passage of the index contains (a question about
    "vinterväghållning" cannot be answered by reports that never use the word, however close a
    sentence about "kostnader" comes): the one number that decides. Below the threshold
@@ -80,6 +84,7 @@ class AnswerParams:
     title_context: bool = True
     idf: bool = True
     per_year: bool = True
+    explained: bool = True  # a cause question: the cause stated right after the best sentence goes first
     unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
     threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
 
@@ -248,6 +253,19 @@ def context_terms(kb: KnowledgeBase, hit: Hit, with_title: bool) -> set[str]:
 # -- choosing -------------------------------------------------------------------------------
 
 
+def explained(cands: Sequence[Candidate], form: str) -> list[Candidate]:
+    """``cands`` (best first) with, for a cause question whose best sentence gives no cause, the
+    unit right after it in its passage first when that one gives a cause, scored as the best one."""
+    if form != "cause" or not cands or cands[0].form:
+        return list(cands)
+    best = cands[0]
+    after = next((c for c in cands if c.form and c.order == best.order + 1
+                  and c.sentence.chunk_id == best.sentence.chunk_id), None)
+    if after is None:
+        return list(cands)
+    return [replace(after, score=best.score), *(c for c in cands if c is not after)]
+
+
 def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int, int | None],
            params: AnswerParams, threshold: float) -> list[Candidate]:
     """The answer sentences (``cands`` best first): the best ``max_sentences`` that pass the
@@ -281,8 +299,10 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     """
     check_question(result.query, result.info.terms)
     terms = question_terms(kb, result, params.idf)
-    cands = candidates(kb, result, params, terms)
     form = question_form(result.info.text)
+    cands = candidates(kb, result, params, terms)
+    if params.explained:
+        cands = explained(cands, form)
     threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest["embedder"]["id"])
     if not cands:
         return Answer((), False, 0.0, form, calibrated=threshold is not None, unknown=terms.unknown)

@@ -26,6 +26,7 @@ from kb.answer import (
     check_question,
     choose,
     coverage,
+    explained,
     question_terms,
     quotable,
     unknown_note,
@@ -85,6 +86,26 @@ def test_a_question_naming_several_years_gets_one_sentence_per_year():
     assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(), 0.95)] == [1]
     # turned off: the usual best sentences that pass the threshold
     assert [c.hit_rank for c in choose(cs, (2019, 2023), years, AnswerParams(per_year=False), 0.95)] == [1, 2]
+
+
+def test_a_cause_question_quotes_the_cause_stated_right_after_the_best_sentence_first():
+    def c(text, score, order, chunk="d:0", form=False):
+        return Candidate(Sentence(chunk, order, order + 1), text, 1, order, score, 0.0, form, score)
+
+    outcome = c("Förvaltningen redovisar 2023 ett överskott med 92,5 mnkr.", 0.95, 4)
+    cause = c("Orsaken till överskottet är tomträttsförsäljningar.", 0.89, 5, form=True)
+    other = c("Underskottet beror på högre kostnader.", 0.90, 9, form=True)
+    got = explained([outcome, other, cause], "cause")
+    assert [x.text for x in got] == [cause.text, outcome.text, other.text]
+    assert got[0].score == outcome.score  # scored as the sentence it explains
+    # not for other forms, not when the best sentence gives a cause itself, not from another passage
+    # or a unit further on, and not when the unit after it gives no cause
+    assert explained([outcome, other, cause], "amount") == [outcome, other, cause]
+    assert explained([other, outcome, cause], "cause") == [other, outcome, cause]
+    elsewhere = dataclasses.replace(cause, sentence=Sentence("d:1", 5, 6))
+    assert explained([outcome, elsewhere], "cause") == [outcome, elsewhere]
+    assert explained([outcome, dataclasses.replace(cause, order=6)], "cause")[0] is outcome
+    assert explained([outcome, dataclasses.replace(cause, form=False)], "cause")[0] is outcome
 
 
 @pytest.mark.parametrize("question", ["", "   ", "varför är det så", "2023", "Hur mycket 2019?", "x " * 5000])
