@@ -13,11 +13,11 @@
 * ``other``: anything else (which, what, keyword queries).
 
 :func:`answers_form` says whether a sentence has the kind of answer the form asks for: a causal
-phrase (beror på, på grund av, till följd av, förklaras av …), an amount (a table row, or a
-number with a unit: mnkr, kr, euro, procent, %, antal …), a time (a date, a month, a season or
-"under/från/sedan" and a year), a name (a capitalised word inside the sentence: Swedish writes
-common nouns in lower case, so "… etablerad i Skäggetorp" or "från Telia till Telenor" name
-something), or a statement (prose, not a table row or a heading).
+phrase (beror [främst] på, på grund av, till följd av, förklaras av, påverkas av, tack vare …),
+an amount (a table row, or a number with a unit: mnkr, kr, euro, procent, %, antal …), a time
+(a date, a month, a season or "under/från/sedan" and a year), a name (a capitalised word
+inside the sentence: Swedish writes common nouns in lower case, so "… etablerad i Skäggetorp"
+or "från Telia till Telenor" name something), or a statement (prose, not a table row or a heading).
 """
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ _TIME_S = re.compile(
     rf"\b(\d{{1,2}} ({_MONTHS})|({_MONTHS})|(våren|hösten|sommaren|vintern|årsskiftet) \d{{4}}|"
     r"\d{4}-\d{2}(-\d{2})?|(under|från|till|sedan|år|inför|efter) (19|20)\d\d)\b", re.I)
 _CAUSE_S = re.compile(
-    r"\b(beror\w* på|berodde på|på grund av|pga\.?|p\.g\.a\.?|till följd av|kopplat till|kopplad till|förklaras|"
+    r"\b(beror\w*(?: \w+){0,3} på|berodde(?: \w+){0,3} på|påverka\w*(?: \w+){0,2} av|tack vare|härrör\w* från|"
+    r"på grund av|pga\.?|p\.g\.a\.?|till följd av|kopplat till|kopplad till|förklaras|"
     r"förklarad|förklaring\w*|orsak\w*|anledning\w*|därför|eftersom|med anledning av|mot bakgrund av|"
     r"hänföras till|härledas till|grundar sig|en följd av|beroende på|bakgrund\w*)\b", re.I)
 # a capitalised word (a name or an acronym) after a word or a comma, i.e. not a sentence's first word

@@ -155,8 +155,9 @@ def test_answer_quotes_sentences_at_their_exact_place(small_index):
 def test_a_why_question_favours_the_sentence_that_gives_a_cause(small_index):
     k = kb.open_index(small_index)
     res = k.search("varför underskott inom LSS 2019", k=5)
-    with_form = {c.text: c.score for c in answer(k, res, ALWAYS).candidates}
-    without = {c.text: c.score for c in answer(k, res, dataclasses.replace(ALWAYS, form_weight=0.0)).candidates}
+    plain_params = dataclasses.replace(ALWAYS, explained=False)  # the form's weight alone
+    with_form = {c.text: c.score for c in answer(k, res, plain_params).candidates}
+    without = {c.text: c.score for c in answer(k, res, dataclasses.replace(plain_params, form_weight=0.0)).candidates}
     cause = "Underskottet beror på personlig assistans där ersättningen inte täcker kostnaderna."
     assert with_form[cause] - without[cause] == pytest.approx(0.03)
     plain = "Leanlink redovisar ett underskott inom LSS-verksamheten."
@@ -352,8 +353,8 @@ def test_real_dev_answers_meet_the_floors(real_index):
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.966 and m["support@1"] >= 0.766 and m["support@3"] >= 0.9
-    assert m["precision@1"] >= 0.766 and m["abstain"] >= 0.83
+    assert m["answered"] >= 0.966 and m["support@1"] >= 0.799 and m["support@3"] >= 0.9
+    assert m["precision@1"] >= 0.799 and m["abstain"] >= 0.83
 
 
 @pytest.mark.slow

@@ -42,6 +42,12 @@ def test_causes_are_causal_phrases():
     assert answers_form("cause", "bullet", "Minskningen skedde till följd av färre brukare.")
     assert answers_form("cause", "text", "Det blev dyrare på grund av inflationen.")
     assert not answers_form("cause", "text", "Leanlink redovisar ett underskott inom LSS.")
+    # an adverb between the verb and its particle, and other causal verbs
+    assert answers_form("cause", "text", "Det försämrade resultatet beror främst på kostnader för särskilda behov.")
+    assert answers_form("cause", "text", "Ökningen beror till stor del på fler brukare.")
+    assert answers_form("cause", "text", "Främst påverkas resultatet av tomträttsförsäljningar.")
+    assert answers_form("cause", "text", "Kostnaderna minskade tack vare färre placeringar.")
+    assert not answers_form("cause", "text", "Beslutet påverkar många människor i kommunen.")
 
 
 def test_amounts_are_numbers_with_units_or_table_rows():
