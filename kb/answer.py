@@ -22,7 +22,9 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
 7. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 8) passes the
    threshold, so every quoted sentence clears the bar the first one does. A question naming
    several years gets the best sentence per year instead (from a report about that year, or one
-   that names it), in the question's order.
+   that names it), in the question's order. A sentence that opens by pointing back ("Det beror
+   på …", "Detta …", "Bakgrunden är …": :func:`leans_back`) is quoted from the start of the prose
+   unit before it, so the quote says what it is about; it is ranked by its own score.
 8. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
    question's own topic words that no passage of the index contains (a question about
    "vinterväghållning" cannot be answered by reports that never use the word, however close a
@@ -85,6 +87,7 @@ class AnswerParams:
     idf: bool = True
     per_year: bool = True
     explained: bool = True  # a cause question: the cause stated right after the best sentence goes first
+    self_contained: bool = True  # a quote that points back ("Det beror på …") starts at the sentence it points to
     unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
     threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
 
@@ -101,6 +104,7 @@ class Candidate:
     lexical: float
     form: bool
     score: float
+    before: Sentence | None = None  # the prose unit right before it in its passage (see :func:`leans_back`)
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,7 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
     prev: dict[str, set[str]] = {}
     for i, (s, text) in enumerate(zip(sents, texts)):
         h = hit_of[s.chunk_id]
+        before = sents[i - 1] if i and sents[i - 1].chunk_id == s.chunk_id and sents[i - 1].kind in ("text", "bullet") else None
         terms = set(kb.analyzer.passage_terms(text))
         context = prev.get(s.chunk_id, set()) | hit_context[s.chunk_id]
         if s.kind != "row":
@@ -240,7 +245,7 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
         lex = coverage(weights, terms, context, params.context_share)
         fits = answers_form(form, s.kind, text)
         score = params.dense_weight * float(cos[i]) + params.lexical_weight * lex + params.form_weight * fits
-        out.append(Candidate(s, text, h.rank, i, float(cos[i]), lex, fits, score))
+        out.append(Candidate(s, text, h.rank, i, float(cos[i]), lex, fits, score, before))
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
     return out
 
@@ -282,14 +287,48 @@ def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int
     return [c for c in cands[: params.max_sentences] if c.score >= threshold]
 
 
-def quote(c: Candidate, hit: Hit, chunk: Chunk) -> AnswerSentence:
-    """The answer record of a chosen sentence, cited at its own page or lines."""
+# a sentence that opens by pointing back: "Detta …", "Dessa …", "Det beror på …", "Det är den främsta
+# förklaringen …", "Bakgrunden är …" (of what, the sentence before says); not "Det finns", "Det försämrade …"
+_LEANS_BACK = re.compile(
+    r"^(Detta|Dessa|Det (är|var|beror|berodde|kommer|innebär|innebar|medför|medförde|gör|gjorde|blir|blev|ger|gav|"
+    r"leder|ledde|handlar|gäller|minskar|minskade|ökar|ökade)|(Bakgrunden|Anledningen|Orsaken|Skälet) (är|var|till detta))\b")
+
+
+def leans_back(text: str) -> bool:
+    """True when a sentence opens by pointing back to the one before it, so it means little alone."""
+    return bool(_LEANS_BACK.match(text))
+
+
+def quote(c: Candidate, hit: Hit, chunk: Chunk, self_contained: bool = True) -> AnswerSentence:
+    """The answer record of a chosen sentence, cited at its own page or lines. With ``self_contained``,
+    a sentence that points back (:func:`leans_back`) is quoted from the start of the prose unit
+    before it in its passage, so the quote says what "det" is."""
     s = c.sentence
+    text, first = c.text, s
+    if self_contained and c.before is not None and leans_back(c.text):
+        first = c.before
+        text = sentence_text(chunk.text[first.start - chunk.start : s.end - chunk.start])
     meta = DocMeta(hit.title, hit.organisation, hit.doc_type, hit.year)
-    at = replace(chunk, page=s.page, page_end=s.page_end, line_start=s.line_start, line_end=s.line_end)
-    where = location(s.page, s.page_end, s.line_start, s.line_end)
-    return AnswerSentence(c.text, c.hit_rank, round(c.score, 4), hit.doc_id, s.start, s.end,
+    at = replace(chunk, page=first.page, page_end=s.page_end, line_start=first.line_start, line_end=s.line_end)
+    where = location(first.page, s.page_end, first.line_start, s.line_end)
+    return AnswerSentence(text, c.hit_rank, round(c.score, 4), hit.doc_id, first.start, s.end,
                           format_citation(meta, at), s.chunk_id, where)
+
+
+def without_repeats(quotes: Sequence[AnswerSentence]) -> tuple[AnswerSentence, ...]:
+    """``quotes`` less any that lies inside another (a sentence a self-contained quote already
+    holds); a quote that holds earlier ones takes the place of the first of them."""
+    out: list[AnswerSentence] = []
+    for q in quotes:
+        if any(o.doc_id == q.doc_id and o.start <= q.start and q.end <= o.end for o in out):
+            continue
+        inside = [i for i, o in enumerate(out) if o.doc_id == q.doc_id and q.start <= o.start and o.end <= q.end]
+        if inside:
+            out[inside[0]] = q
+            out = [o for i, o in enumerate(out) if i not in inside[1:]]
+        else:
+            out.append(q)
+    return tuple(out)
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
@@ -312,7 +351,8 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
                     float("-inf") if threshold is None else threshold + penalty)
     chunks = {c.chunk_id: c for c in kb.index.chunks([c.sentence.chunk_id for c in chosen])}
-    quotes = tuple(quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id]) for c in chosen)
+    quotes = without_repeats([quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained)
+                              for c in chosen])
     return Answer(quotes, bool(chosen), round(cands[0].score - penalty, 4), form, calibrated=threshold is not None,
                   unknown=terms.unknown, candidates=tuple(cands))
 

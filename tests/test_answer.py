@@ -27,13 +27,16 @@ from kb.answer import (
     choose,
     coverage,
     explained,
+    leans_back,
+    quote,
+    without_repeats,
     question_terms,
     quotable,
     unknown_note,
 )
 from kb.cli import main as kb_main
 from kb.evaluate import evaluate_answers, load_jsonl, score_answers
-from kb.records import Sentence
+from kb.records import Chunk, Hit, Sentence
 from kb.sentences import sentence_text
 
 ALWAYS = AnswerParams(threshold=float("-inf"))  # the hash embedder has no calibrated threshold
@@ -106,6 +109,35 @@ def test_a_cause_question_quotes_the_cause_stated_right_after_the_best_sentence_
     assert explained([outcome, elsewhere], "cause") == [outcome, elsewhere]
     assert explained([outcome, dataclasses.replace(cause, order=6)], "cause")[0] is outcome
     assert explained([outcome, dataclasses.replace(cause, form=False)], "cause")[0] is outcome
+
+
+def test_leans_back_knows_sentences_that_point_to_the_one_before():
+    assert leans_back("Det beror på omställningsarbetet för Framtidens vård i hemmet.")
+    assert leans_back("Det är den främsta förklaringen till underskottet inom HSL.")
+    assert leans_back("Detta är ett trendbrott.")
+    assert leans_back("Bakgrunden är ett försämrat säkerhetsläge nationellt.")
+    assert not leans_back("Det finns 62 platser på boendet.")  # "det" as a dummy subject
+    assert not leans_back("Det försämrade resultatet beror främst på kostnader.")  # "det" as an article
+    assert not leans_back("Orsaken till överskottet är tomträttsförsäljningar.")  # says of what
+
+
+def test_a_quote_that_points_back_starts_at_the_sentence_before_it():
+    text = "Analysen visar att debiterbar tid är 15-20 %.\nDet är den främsta förklaringen till underskottet."
+    chunk = Chunk("d:0", "d", 0, 100, 100 + len(text), text, "Ekonomi", None, None, 10, 11)
+    hit = Hit(1, 1.0, "d", "Rapport 2023", 2023, "Leanlink", "verksamhetsberättelse", None, 10, 11, "Ekonomi",
+              chunk.start, chunk.end, text, "Rapport 2023, rad 10–11", chunk_id="d:0")
+    first = Sentence("d:0", 100, 100 + text.index("\n"), "text", line_start=10, line_end=10)
+    second = Sentence("d:0", 100 + text.index("Det"), 100 + len(text), "text", line_start=11, line_end=11)
+    c = Candidate(second, "Det är den främsta förklaringen till underskottet.", 1, 1, 0.9, 0.5, True, 0.95, first)
+    q = quote(c, hit, chunk)
+    assert q.sentence == "Analysen visar att debiterbar tid är 15-20 %. Det är den främsta förklaringen till underskottet."
+    assert (q.start, q.end) == (first.start, second.end) and q.where == "rad 10–11"
+    assert quote(c, hit, chunk, self_contained=False).sentence == c.text
+    assert quote(dataclasses.replace(c, before=None), hit, chunk).start == second.start  # nothing before it in the passage
+    # the sentence before, quoted on its own as well, is not repeated: the longer quote takes its place
+    alone = quote(Candidate(first, "Analysen visar att debiterbar tid är 15-20 %.", 1, 0, 0.9, 0.5, False, 0.96), hit, chunk)
+    assert without_repeats([alone, q]) == (q,)
+    assert without_repeats([q, alone]) == (q,)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "varför är det så", "2023", "Hur mycket 2019?", "x " * 5000])
