@@ -12,7 +12,10 @@ Rules, over the lines of a passage (the chunker's own rules from :mod:`kb.text`)
    numeric lines, and numeric lines at least half of it) gives one ``row`` per other line, except
    a line of running text (:func:`kb.text.is_prose_line`: no tab, at least 8 words and three per
    number), which is split as prose: "Leanlinks ekonomiska resultatutveckling har alltsedan … 2007
-   … 2007-2018 … 17 mnkr. …" is a paragraph of sentences, not one row.
+   … 2007-2018 … 17 mnkr. …" is a paragraph of sentences, not one row; and a line that goes on
+   with the sentence of such a line (it ends with no full stop, and the next starts in lower case
+   or follows a hyphen or comma: "… internbudget som redo-" / "visats till kommunfullmäktige i
+   april 2023 (KF 2023-04-25 …").
 3. Elsewhere a numeric line (not running text) is a ``row`` only when it cannot be a wrapped
    line of prose: it does not start in lower case or end with a hyphen or comma, the line before
    it is missing, a row or ends a sentence, and the line after it does not start in lower case.
@@ -38,7 +41,7 @@ from .records import Chunk, Document, Sentence
 from .text import dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
-SENTENCE_VERSION = 3  # recorded in the build config: a change rebuilds the sentences
+SENTENCE_VERSION = 4  # recorded in the build config: a change rebuilds the sentences
 BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
 _OPEN_ENDINGS = (",", "-", "–", ":", ";")
 # words a wrapped line can end with but a sentence or a heading cannot (rule 4)
@@ -84,13 +87,14 @@ def is_row(lines: list[str], i: int, in_table: bool, prev_row: bool) -> bool:
     s = lines[i].strip()
     if is_prose_line(s):
         return False
-    if in_table:
-        return True
+    prev = lines[i - 1].strip() if i else ""
+    ends = (not prev or prev_row or prev.endswith((".", ":", "!", "?")))  # no sentence runs on into this line
+    if in_table:  # a line that goes on with the sentence of a prose line before it is no row
+        return ends or not (s[0].islower() or prev.endswith(("-", "–", ",")))
     if not is_numeric_line(s) or s[0].islower() or s.endswith(("-", "–", ",")):
         return False
-    prev = lines[i - 1].strip() if i else ""
     nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-    return (not prev or prev_row or prev.endswith((".", ":", "!", "?"))) and not nxt[:1].islower()
+    return ends and not nxt[:1].islower()
 
 
 def runs_on(line: str) -> bool:

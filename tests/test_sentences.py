@@ -70,6 +70,21 @@ def test_a_paragraph_of_prose_with_many_numbers_is_sentences_not_a_row():
     ]
 
 
+def test_a_line_that_goes_on_with_a_sentence_is_prose_even_in_a_table_paragraph():
+    # three lines are "numeric" by the chunker's rule, so the paragraph counts as a table
+    text = ("Kommunfullmäktige gav i Budget 2023 med plan för 2024-2028 strategiska uppdrag till\n"
+            "nämnderna. Åtgärder har inarbetats i förvaltningens internbudget som redo-\n"
+            "visats till kommunfullmäktige i april 2023 (KF 2023-04-25 154) och i maj (2023-\n"
+            "05-09, KS §148).\n"
+            "Total sjukfrånvaro 8,0 8,1 7,0")
+    assert units(text) == [
+        ("text", "Kommunfullmäktige gav i Budget 2023 med plan för 2024-2028 strategiska uppdrag till nämnderna."),
+        ("text", "Åtgärder har inarbetats i förvaltningens internbudget som redovisats till kommunfullmäktige i "
+                 "april 2023 (KF 2023-04-25 154) och i maj (2023- 05-09, KS §148)."),  # digits keep their hyphen
+        ("row", "Total sjukfrånvaro 8,0 8,1 7,0"),
+    ]
+
+
 def test_is_prose_line_tells_running_text_from_rows():
     assert is_prose_line("Facebook: ökning på 626 följare till 24 089 i december, och fler inlägg än förut.")
     assert not is_prose_line("varav HVB barn och unga 133 102 85 000 -48 102")
