@@ -233,7 +233,8 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
     prev: dict[str, set[str]] = {}
     for i, (s, text) in enumerate(zip(sents, texts)):
         h = hit_of[s.chunk_id]
-        before = sents[i - 1] if i and sents[i - 1].chunk_id == s.chunk_id and sents[i - 1].kind in ("text", "bullet") else None
+        p = sents[i - 1] if i else None
+        before = p if p is not None and p.chunk_id == s.chunk_id and p.kind in ("text", "bullet") else None
         terms = set(kb.analyzer.passage_terms(text))
         context = prev.get(s.chunk_id, set()) | hit_context[s.chunk_id]
         if s.kind != "row":
@@ -291,7 +292,8 @@ def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int
 # förklaringen …", "Bakgrunden är …" (of what, the sentence before says); not "Det finns", "Det försämrade …"
 _LEANS_BACK = re.compile(
     r"^(Detta|Dessa|Det (är|var|beror|berodde|kommer|innebär|innebar|medför|medförde|gör|gjorde|blir|blev|ger|gav|"
-    r"leder|ledde|handlar|gäller|minskar|minskade|ökar|ökade)|(Bakgrunden|Anledningen|Orsaken|Skälet) (är|var|till detta))\b")
+    r"leder|ledde|handlar|gäller|minskar|minskade|ökar|ökade)|"
+    r"(Bakgrunden|Anledningen|Orsaken|Skälet) (är|var|till detta))\b")
 
 
 def leans_back(text: str) -> bool:
