@@ -40,7 +40,8 @@ def main() -> None:
     docs = [read_document(p, make_doc_id(p, a.corpus)) for p in discover_files([a.corpus])[0]]
     passages = prepare_passages(docs, config)
     ptexts = list(dict.fromkeys(passages.texts))
-    stexts = [t for t in dict.fromkeys(passages.sentence_texts) if t not in set(ptexts)]
+    seen = set(ptexts)
+    stexts = [t for t in dict.fromkeys(passages.sentence_texts) if t not in seen]
     embedder = get_embedder(config.embedder)
     embedder.embed_passages(["uppvärmning"])  # load the model outside the timing
     p = statistics.median(timed(embedder.embed_passages, ptexts) for _ in range(a.repeats))
