@@ -24,7 +24,11 @@ Rules, over the lines of a passage (the chunker's own rules from :mod:`kb.text`)
    a block (a heading-like line of its own), unless it ends with a comma, a dash, a colon or a
    word no Swedish sentence or heading ends with (a preposition, a conjunction, an article:
    "… är etablerad i" / "Skäggetorp." is one sentence wrapped in a table cell).
-5. The remaining blocks are cut at sentence ends (:func:`kb.text.sentence_breaks`).
+5. A blank line ends a block, except inside a sentence: a PDF conversion can leave blank lines
+   between the wrapped lines of one sentence ("… ramavtal för förskolor och gruppbo-" / "" /
+   "ende har inte påbörjats."), so when the line before it has no closing punctuation and the
+   next line starts in lower case, the block goes on (:func:`goes_on`).
+6. The remaining blocks are cut at sentence ends (:func:`kb.text.sentence_breaks`).
 
 :func:`embedding_text` is the text a unit's vector is made from: a table row is read with its
 section path (the table's title), since "270 - Räddningstjänst 111,2 121,7" means little alone;
@@ -41,7 +45,7 @@ from .records import Chunk, Document, Sentence
 from .text import dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
-SENTENCE_VERSION = 4  # recorded in the build config: a change rebuilds the sentences
+SENTENCE_VERSION = 5  # recorded in the build config: a change rebuilds the sentences
 BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
 _OPEN_ENDINGS = (",", "-", "–", ":", ";")
 # words a wrapped line can end with but a sentence or a heading cannot (rule 4)
@@ -59,9 +63,21 @@ class Span:
     kind: str
 
 
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+
+
 def sentence_text(raw: str) -> str:
-    """A unit as shown and quoted: line-break hyphens joined, whitespace collapsed."""
-    return " ".join(dehyphenate(raw).split())
+    """A unit as shown and quoted: line-break hyphens joined (also across the blank lines a PDF
+    conversion leaves inside a sentence: "gruppbo-" / "" / "ende"), whitespace collapsed."""
+    return " ".join(dehyphenate(_BLANK_LINES.sub("\n", raw)).split())
+
+
+def goes_on(lines: list[str], last: int, i: int) -> bool:
+    """After blank line ``i``, the sentence on line ``last`` (the block's last line) goes on: it
+    has no closing punctuation and the next non-blank line starts in lower case (rule 5)."""
+    prev = lines[last].strip()
+    nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+    return bool(prev) and not prev.endswith((".", "!", "?", ":", ";")) and nxt[:1].islower()
 
 
 def table_lines(lines: list[str]) -> list[bool]:
@@ -169,7 +185,8 @@ def split_spans(text: str) -> list[Span]:
     for i, ln in enumerate(lines):
         s = ln.strip()
         if not s:
-            flush()
+            if not (block and goes_on(lines, block[-1], i)):
+                flush()
             prev_blank, prev_row = True, False
             continue
         nxt = lines[i + 1] if i + 1 < len(lines) else None

@@ -145,3 +145,21 @@ def test_a_table_row_is_embedded_with_its_section_path_and_prose_as_shown():
     assert sents == split_passage(doc, chunk)
     assert got == ["Sjukfrånvaron ökade under 2019.", "Personal: Total sjukfrånvaro 5,3 6,6 6,7",
                    "Personal: Chefers sjukfrånvaro 5,1 6,1 2,3"]
+
+
+def test_a_sentence_goes_on_across_the_blank_lines_a_pdf_conversion_leaves_in_it():
+    # the 2023 report: "• Utredningen … gruppbo-" / "" / "ende har inte påbörjats." was two units, one ending mid-word
+    text = ("Nedan anges avvikelserna:\n• Utredningen avseende SKR och Addas ramavtal för förskolor och gruppbo-\n\n"
+            "ende har inte påbörjats.\n\nArbetet har\n\n  förskjutits något i tid.\n\nNästa stycke börjar här.\n\n"
+            "men detta är ett nytt stycke efter en punkt.")
+    assert units(text) == [
+        ("text", "Nedan anges avvikelserna:"),
+        ("bullet", "Utredningen avseende SKR och Addas ramavtal för förskolor och gruppboende har inte påbörjats."),
+        ("text", "Arbetet har förskjutits något i tid."),
+        # a blank line after closing punctuation, or before a capital letter, still ends the unit
+        ("text", "Nästa stycke börjar här."),
+        ("text", "men detta är ett nytt stycke efter en punkt."),
+    ]
+    # the unit's span is still an exact slice, blank lines inside it
+    spans = split_spans(text)
+    assert text[spans[1].start : spans[1].end].endswith("påbörjats.") and "\n\n" in text[spans[1].start : spans[1].end]
