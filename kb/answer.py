@@ -24,7 +24,8 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    several years gets the best sentence per year instead (from a report about that year, or one
    that names it), in the question's order. A sentence that opens by pointing back ("Det beror
    på …", "Detta …", "Bakgrunden är …": :func:`leans_back`) is quoted from the start of the prose
-   unit before it, so the quote says what it is about; it is ranked by its own score.
+   unit before it (the last one of the passage before, when it opens its own passage:
+   :func:`reach_back`), so the quote says what it is about; it is ranked by its own score.
 8. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
    question's own topic words that no passage of the index contains (a question about
    "vinterväghållning" cannot be answered by reports that never use the word, however close a
@@ -104,7 +105,7 @@ class Candidate:
     lexical: float
     form: bool
     score: float
-    before: Sentence | None = None  # the prose unit right before it in its passage (see :func:`leans_back`)
+    before: Sentence | None = None  # the prose unit right before it (see :func:`leans_back`, :func:`reach_back`)
 
 
 @dataclass(frozen=True)
@@ -301,15 +302,41 @@ def leans_back(text: str) -> bool:
     return bool(_LEANS_BACK.match(text))
 
 
-def quote(c: Candidate, hit: Hit, chunk: Chunk, self_contained: bool = True) -> AnswerSentence:
+def reach_back(kb: KnowledgeBase, c: Candidate) -> tuple[Candidate, Chunk | None]:
+    """A sentence that points back (:func:`leans_back`) but opens its passage has nothing before it
+    there ("Det är den främsta förklaringen till underskottet inom HSL." after a passage break):
+    the candidate with ``before`` set to the last prose unit of the passage before in the same
+    report, and that passage; ``(c, None)`` when there is none or nothing is needed."""
+    if c.before is not None or not leans_back(c.text):
+        return c, None
+    own, _ = kb.index.sentences([c.sentence.chunk_id])
+    if not own or own[0] != c.sentence:
+        return c, None  # not its passage's first unit: what comes before it is a row or a heading
+    around = kb.index.neighbours(c.sentence.chunk_id, 1, 0)
+    if len(around) < 2:
+        return c, None  # the report's first passage
+    prev = around[0]
+    units, _ = kb.index.sentences([prev.chunk_id])
+    if not units or units[-1].kind not in ("text", "bullet"):
+        return c, None
+    return replace(c, before=units[-1]), prev
+
+
+def quote(c: Candidate, hit: Hit, chunk: Chunk, self_contained: bool = True,
+          before_chunk: Chunk | None = None) -> AnswerSentence:
     """The answer record of a chosen sentence, cited at its own page or lines. With ``self_contained``,
     a sentence that points back (:func:`leans_back`) is quoted from the start of the prose unit
-    before it in its passage, so the quote says what "det" is."""
+    before it, so the quote says what "det" is; that unit is in ``chunk`` or, when given, in
+    ``before_chunk``, the passage before (:func:`reach_back`)."""
     s = c.sentence
     text, first = c.text, s
     if self_contained and c.before is not None and leans_back(c.text):
         first = c.before
-        text = sentence_text(chunk.text[first.start - chunk.start : s.end - chunk.start])
+        if before_chunk is None:
+            raw = chunk.text[first.start - chunk.start : s.end - chunk.start]
+        else:  # only whitespace lies between two passages of a report
+            raw = before_chunk.text[first.start - before_chunk.start :] + "\n" + chunk.text[: s.end - chunk.start]
+        text = sentence_text(raw)
     meta = DocMeta(hit.title, hit.organisation, hit.doc_type, hit.year)
     at = replace(chunk, page=first.page, page_end=s.page_end, line_start=first.line_start, line_end=s.line_end)
     where = location(first.page, s.page_end, first.line_start, s.line_end)
@@ -353,8 +380,9 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
                     float("-inf") if threshold is None else threshold + penalty)
     chunks = {c.chunk_id: c for c in kb.index.chunks([c.sentence.chunk_id for c in chosen])}
-    quotes = without_repeats([quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained)
-                              for c in chosen])
+    reached = [reach_back(kb, c) if params.self_contained else (c, None) for c in chosen]
+    quotes = without_repeats([quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained, prev)
+                              for c, prev in reached])
     return Answer(quotes, bool(chosen), round(cands[0].score - penalty, 4), form, calibrated=threshold is not None,
                   unknown=terms.unknown, candidates=tuple(cands))
 

@@ -29,6 +29,7 @@ from kb.answer import (
     explained,
     leans_back,
     quote,
+    reach_back,
     without_repeats,
     question_terms,
     quotable,
@@ -138,6 +139,52 @@ def test_a_quote_that_points_back_starts_at_the_sentence_before_it():
     alone = quote(Candidate(first, "Analysen visar att debiterbar tid är 15-20 %.", 1, 0, 0.9, 0.5, False, 0.96), hit, chunk)
     assert without_repeats([alone, q]) == (q,)
     assert without_repeats([q, alone]) == (q,)
+
+
+class TwoPassages:
+    """An index of one report in two passages, the second opening with a sentence that points back."""
+
+    def __init__(self):
+        self.prev_text = "Kostnaderna ökade.\nAnalysen visar att debiterbar tid är 15-20 %."
+        self.text = "Det är den främsta förklaringen till underskottet.\nUnderskottet motsvarar 17 mkr."
+        self.prev = Chunk("d:0", "d", 0, 100, 100 + len(self.prev_text), self.prev_text, "Ekonomi", None, None, 8, 9)
+        start = self.prev.end + 2  # a blank line between the passages
+        self.chunk = Chunk("d:1", "d", 1, start, start + len(self.text), self.text, "Ekonomi", None, None, 11, 12)
+        self.units = {
+            "d:0": [Sentence("d:0", 100, 100 + self.prev_text.index("\n"), "text", line_start=8, line_end=8),
+                    Sentence("d:0", 100 + self.prev_text.index("Analysen"), self.prev.end, "text", line_start=9, line_end=9)],
+            "d:1": [Sentence("d:1", start, start + self.text.index("\n"), "text", line_start=11, line_end=11),
+                    Sentence("d:1", start + self.text.index("Under"), self.chunk.end, "text", line_start=12, line_end=12)],
+        }
+
+    def sentences(self, ids):
+        units = [u for i in ids for u in self.units[i]]
+        return units, None
+
+    def neighbours(self, chunk_id, before, after):
+        return [self.prev, self.chunk] if chunk_id == "d:1" else [self.prev]
+
+
+def test_a_quote_that_points_back_at_the_start_of_its_passage_reaches_into_the_passage_before():
+    index = TwoPassages()
+    k = type("KB", (), {"index": index})()
+    first = index.units["d:1"][0]
+    c = Candidate(first, "Det är den främsta förklaringen till underskottet.", 1, 0, 0.9, 0.5, True, 0.95)
+    got, prev = reach_back(k, c)
+    assert prev is index.prev and got.before == index.units["d:0"][1]
+    hit = Hit(1, 1.0, "d", "Rapport 2023", 2023, "Leanlink", "verksamhetsberättelse", None, 11, 12, "Ekonomi",
+              index.chunk.start, index.chunk.end, index.text, "Rapport 2023, rad 11–12", chunk_id="d:1")
+    q = quote(got, hit, index.chunk, True, prev)
+    assert q.sentence == "Analysen visar att debiterbar tid är 15-20 %. Det är den främsta förklaringen till underskottet."
+    assert (q.start, q.end) == (got.before.start, first.end) and q.where == "rad 9–11"
+    # nothing to reach for: a sentence that says what it is about, or one that does not open its passage
+    plain = Candidate(index.units["d:1"][1], "Underskottet motsvarar 17 mkr.", 1, 1, 0.9, 0.5, True, 0.95)
+    assert reach_back(k, plain) == (plain, None)
+    not_first = dataclasses.replace(c, sentence=index.units["d:1"][1])
+    assert reach_back(k, not_first) == (not_first, None)
+    # the report's first passage has nothing before it
+    opening = Candidate(index.units["d:0"][0], "Det beror på kostnaderna.", 1, 0, 0.9, 0.5, True, 0.95)
+    assert reach_back(k, opening) == (opening, None)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "varför är det så", "2023", "Hur mycket 2019?", "x " * 5000])
