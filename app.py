@@ -288,6 +288,11 @@ QUESTION_PROBLEMS = {
 
 
 def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: float, quotes=()) -> None:
+    """One hit; ``quotes``: the answer's sentences from it as (start, end, where) in the document."""
+
+    def local(c) -> list[tuple[int, int, str]]:
+        return [(a - c.start, b - c.start, where) for a, b, where in quotes]
+
     with st.container(border=True):
         head, pick = st.columns([5, 1])
         with head:
@@ -297,7 +302,7 @@ def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_sco
             )
         with pick:
             st.checkbox("Välj för export", key=f"sel:{hit.chunk_id}")
-        st.html(f"<div class='kb-passage'>{passage_html(hit.text, quotes, kbase.analyzer, terms)}</div>")
+        st.html(f"<div class='kb-passage'>{passage_html(hit.text, local(hit), kbase.analyzer, terms)}</div>")
         rel = hit.score / top_score if top_score else 0.0
         st.caption(f"Poäng {format_score(hit.score)} (relevans {rel:.0%} av bästa träffen)")
         if hit.also_at:
@@ -311,10 +316,9 @@ def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_sco
                 cls = "kb-passage kb-current" if c.chunk_id == hit.chunk_id else "kb-passage"
                 where = chunk_location(c)
                 label = "Denna träff" if c.chunk_id == hit.chunk_id else ("Före" if c.start < hit.start else "Efter")
-                st.html(
-                    f"<p class='kb-meta'>{label} · {escape_text(where)}</p>"
-                    f"<div class='{cls}'>{highlight_html(c.text, kbase.analyzer, terms)}</div>"
-                )
+                # a quote that begins in the passage before (kb.answer.reach_back) is marked there too
+                marked = passage_html(c.text, [(a, b, "") for a, b, _ in local(c)], kbase.analyzer, terms)
+                st.html(f"<p class='kb-meta'>{label} · {escape_text(where)}</p><div class='{cls}'>{marked}</div>")
         doc = kbase.document(hit.doc_id)
         path = Path(doc.path)
         if path.suffix.lower() == ".pdf" and path.is_file():
@@ -468,7 +472,7 @@ def main() -> None:
         )
         top = result.hits[0].score
         for h in result.hits:
-            quotes = [(s.start - h.start, s.end - h.start, s.where) for s in ans.sentences if s.hit_rank == h.rank]
+            quotes = [(s.start, s.end, s.where) for s in ans.sentences if s.hit_rank == h.rank]
             render_hit(kbase, h, terms, top, quotes)
     with tab_years:
         render_years(kbase, query, filters)

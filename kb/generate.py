@@ -374,7 +374,10 @@ def evidence_of(source: Source, analyzer: Analyzer) -> Evidence:
     ref = unit_of(source.ref, analyzer)  # its words count, its numbers (the report's year) do not:
     ref = Unit(ref.terms, (), ref.negated_pairs, ref.negates)  # a figure must stand in the passage
     units = (ref, *(unit_of(t, analyzer) for t in source_sentences(source.text)))
-    return Evidence(frozenset(analyzer.passage_terms(f"{source.ref}\n{source.text}")), units)
+    # the units' own terms too: a unit joins a word that a PDF conversion broke across blank lines
+    # ("gruppbo-" / "" / "ende"), which the passage's text, analysed as it stands, splits in two
+    return Evidence(frozenset(analyzer.passage_terms(f"{source.ref}\n{source.text}")).union(*(u.terms for u in units)),
+                    units)
 
 
 def build_evidence(sources: Sequence[Source], analyzer: Analyzer) -> dict[int, Evidence]:

@@ -353,6 +353,22 @@ def test_private_use_bullets_show_as_bullets_and_quotes_are_marked(small_index):
     assert json.loads(export_json(META, [_hit(1, text=text)]))["hits"][0]["text"] == text
 
 
+def test_a_quote_over_a_passage_break_is_marked_in_both_passages(small_index):
+    # kb.answer.reach_back: a quote may begin in the passage before its hit; offsets are relative to
+    # each passage, so it starts before the hit's text and ends after the earlier passage's text
+    k = kb.open_index(small_index)
+    before, hit = "Kostnaderna ökade. Analysen visar att tiden är kort.", "Det är förklaringen. Nästa mening."
+    a = before.index("Analysen") - len(before) - 2  # the quote's start, relative to the hit (a blank line between)
+    b = hit.index(" Nästa")
+    in_hit = passage_html(hit, [(a, b, "rad 9–11")], k.analyzer, frozenset())
+    assert in_hit.startswith("<span class='kb-quote' title='Citerad i svaret'>Det är förklaringen.</span>")
+    assert "(rad 9–11)" in in_hit
+    shift = len(before) + 2  # the same quote relative to the passage before, as the context view gives it
+    in_before = passage_html(before, [(a + shift, b + shift, "")], k.analyzer, frozenset())
+    assert in_before.endswith("<span class='kb-quote' title='Citerad i svaret'>Analysen visar att tiden är kort.</span>")
+    assert "kb-where" not in in_before
+
+
 def test_uncalibrated_embedder_says_answers_are_not_gated(monkeypatch, small_index):
     """With an embedder that has no calibrated abstention threshold (here hash:64) the answer is
     shown with a note saying so; the real index's answers carry no such note."""

@@ -157,6 +157,15 @@ def test_supported_sentences_pass():
         assert v.supported, (text, v.reason)
 
 
+def test_a_word_broken_across_blank_lines_is_found_as_the_quote_has_it():
+    # PDF conversions leave "till-" / "" / "sammans"; kb quotes "tillsammans" (kb.sentences), so the check must find it
+    src = Source(1, "HR-staben har till-\n\nsammans med Kommunikationsstaben tagit fram ett nytt arbetssätt.", "Rapport 2023")
+    an = Analyzer(lexicon=build_lexicon([src.text]))
+    [v] = check_answer("HR-staben har tillsammans med Kommunikationsstaben tagit fram ett nytt arbetssätt [1].",
+                       build_evidence((src,), an), an)
+    assert v.supported, v.reason
+
+
 def test_unsupported_words_fail():
     for text, cites, why in [
         ("Kommunstyrelsen redovisar ett överskott tack vare skattehöjningar.", (2,), "skattehöjningar"),
