@@ -14,7 +14,12 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    names and the report's title) count ``context_share``.
 4. **Form**: 1 when the sentence has the kind of answer the question's form asks for
    (:mod:`kb.forms`: a cause, an amount, a time, a name, a statement).
-5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``.
+5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``. A lead-in
+   that ends with a colon ("Underskottet grundar sig på följande tre delar:") says nothing until
+   its list: it is scored as one unit with the bullets that follow it (:func:`list_after`, at most
+   ``max_list``; also when the list opens the next passage): its vector is the normalised sum of
+   theirs, the list's terms count as its context, its form is read from the whole, and it is
+   quoted with its list.
 6. **Explained outcome** (cause questions, :func:`explained`): reports state a result, then
    explain it ("Kommunledningsförvaltningen redovisar 2023 ett överskott med 92,5 mnkr." /
    "Orsaken till överskottet är …"). When the best sentence gives no cause and the unit right
@@ -89,6 +94,8 @@ class AnswerParams:
     per_year: bool = True
     explained: bool = True  # a cause question: the cause stated right after the best sentence goes first
     self_contained: bool = True  # a quote that points back ("Det beror på …") starts at the sentence it points to
+    lists: bool = True  # a lead-in ending with ":" is scored and quoted with the bullets it introduces
+    max_list: int = 8  # at most this many of them
     unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
     threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
 
@@ -106,6 +113,7 @@ class Candidate:
     form: bool
     score: float
     before: Sentence | None = None  # the prose unit right before it (see :func:`leans_back`, :func:`reach_back`)
+    items: tuple[Sentence, ...] = ()  # a lead-in's list, scored and quoted with it (see :func:`list_after`)
 
 
 @dataclass(frozen=True)
@@ -224,7 +232,8 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
     sents, vecs = kb.index.sentences(ids)
     chunks = {c.chunk_id: c for c in kb.index.chunks(ids)}
     texts = sentence_texts(sents, chunks)
-    cos = vecs @ kb.query_vector(result.info.text) if len(sents) else np.zeros(0, np.float32)
+    qvec = kb.query_vector(result.info.text)
+    cos = vecs @ qvec if len(sents) else np.zeros(0, np.float32)
     weights = (terms or question_terms(kb, result, params.idf)).weights
     form = question_form(result.info.text)
     hit_of = {h.chunk_id: h for h in hits}
@@ -244,12 +253,48 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
         if not quotable(s, text, params.min_words) or key in seen:
             continue
         seen.add(key)
+        dense, unit, items = float(cos[i]), text, ()
+        if params.lists and lead_in(s, text):
+            items, item_texts, item_vecs = list_after(kb, sents, texts, vecs, i, params.max_list)
+            if items:  # the lead-in and its list as one unit
+                unit = " ".join([text, *item_texts])
+                v = vecs[i] + item_vecs.sum(axis=0)
+                dense = float(v @ qvec / (np.linalg.norm(v) or 1.0))
+                context = context | set(kb.analyzer.passage_terms(" ".join(item_texts)))
         lex = coverage(weights, terms, context, params.context_share)
-        fits = answers_form(form, s.kind, text)
-        score = params.dense_weight * float(cos[i]) + params.lexical_weight * lex + params.form_weight * fits
-        out.append(Candidate(s, text, h.rank, i, float(cos[i]), lex, fits, score, before))
+        fits = answers_form(form, s.kind, unit)
+        score = params.dense_weight * dense + params.lexical_weight * lex + params.form_weight * fits
+        out.append(Candidate(s, text, h.rank, i, dense, lex, fits, score, before, tuple(items)))
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
     return out
+
+
+def lead_in(s: Sentence, text: str) -> bool:
+    """A prose unit that ends with a colon: it introduces what follows ("… följande tre delar:")."""
+    return s.kind == "text" and text.rstrip().endswith(":")
+
+
+def list_after(kb: KnowledgeBase, units: Sequence[Sentence], texts: Sequence[str], vecs: np.ndarray, i: int,
+               max_items: int) -> tuple[list[Sentence], list[str], np.ndarray]:
+    """The bullets right after unit ``i`` (a lead-in) in its passage, at most ``max_items``, with
+    their texts and vectors; when the lead-in ends its passage, the bullets that open the next
+    passage of the report (a passage break often falls between a lead-in and its list)."""
+    j = i + 1
+    while j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id and units[j].kind == "bullet":
+        j += 1
+    if j > i + 1:
+        return list(units[i + 1 : j]), list(texts[i + 1 : j]), vecs[i + 1 : j]
+    if j < len(units) and units[j].chunk_id == units[i].chunk_id:
+        return [], [], vecs[:0]  # something else follows the lead-in in its passage
+    around = kb.index.neighbours(units[i].chunk_id, 0, 1)
+    if len(around) < 2:
+        return [], [], vecs[:0]  # the report's last passage
+    nxt = around[1]
+    more, more_vecs = kb.index.sentences([nxt.chunk_id])
+    n = 0
+    while n < len(more) and n < max_items and more[n].kind == "bullet":
+        n += 1
+    return list(more[:n]), sentence_texts(more[:n], {nxt.chunk_id: nxt}), more_vecs[:n]
 
 
 def context_terms(kb: KnowledgeBase, hit: Hit, with_title: bool) -> set[str]:
@@ -323,25 +368,39 @@ def reach_back(kb: KnowledgeBase, c: Candidate) -> tuple[Candidate, Chunk | None
 
 
 def quote(c: Candidate, hit: Hit, chunk: Chunk, self_contained: bool = True,
-          before_chunk: Chunk | None = None) -> AnswerSentence:
+          around: Sequence[Chunk] = ()) -> AnswerSentence:
     """The answer record of a chosen sentence, cited at its own page or lines. With ``self_contained``,
     a sentence that points back (:func:`leans_back`) is quoted from the start of the prose unit
-    before it, so the quote says what "det" is; that unit is in ``chunk`` or, when given, in
-    ``before_chunk``, the passage before (:func:`reach_back`)."""
+    before it, so the quote says what "det" is; a lead-in is quoted with its list (``c.items``).
+    ``around``: the other passages of the report the quote runs into (the one before, from
+    :func:`reach_back`; the one after, holding a lead-in's list)."""
     s = c.sentence
-    text, first = c.text, s
-    if self_contained and c.before is not None and leans_back(c.text):
-        first = c.before
-        if before_chunk is None:
-            raw = chunk.text[first.start - chunk.start : s.end - chunk.start]
-        else:  # only whitespace lies between two passages of a report
-            raw = before_chunk.text[first.start - before_chunk.start :] + "\n" + chunk.text[: s.end - chunk.start]
-        text = sentence_text(raw)
+    first = c.before if self_contained and c.before is not None and leans_back(c.text) else s
+    last = c.items[-1] if c.items else s
+    text = c.text if (first, last) == (s, s) else sentence_text(span_text([chunk, *around], first.start, last.end))
     meta = DocMeta(hit.title, hit.organisation, hit.doc_type, hit.year)
-    at = replace(chunk, page=first.page, page_end=s.page_end, line_start=first.line_start, line_end=s.line_end)
-    where = location(first.page, s.page_end, first.line_start, s.line_end)
-    return AnswerSentence(text, c.hit_rank, round(c.score, 4), hit.doc_id, first.start, s.end,
+    at = replace(chunk, page=first.page, page_end=last.page_end, line_start=first.line_start, line_end=last.line_end)
+    where = location(first.page, last.page_end, first.line_start, last.line_end)
+    return AnswerSentence(text, c.hit_rank, round(c.score, 4), hit.doc_id, first.start, last.end,
                           format_citation(meta, at), s.chunk_id, where)
+
+
+def span_text(chunks: Sequence[Chunk], start: int, end: int) -> str:
+    """The report's text from ``start`` to ``end``, read from passages of it that cover the span;
+    only whitespace lies between two passages, so a passage break reads as a line break."""
+    parts, pos = [], start
+    for c in sorted(chunks, key=lambda c: c.start):
+        a, b = max(pos, c.start), min(end, c.end)
+        if a < b:
+            parts.append(c.text[a - c.start : b - c.start])
+            pos = b
+    return "\n".join(parts)
+
+
+def without_held_items(chosen: Sequence[Candidate]) -> list[Candidate]:
+    """``chosen`` less any lead-in whose list holds a sentence chosen before it: that item is the
+    sharper answer, and the list would only repeat it in a longer quote."""
+    return [c for i, c in enumerate(chosen) if not any(o.sentence in c.items for o in chosen[:i])]
 
 
 def without_repeats(quotes: Sequence[AnswerSentence]) -> tuple[AnswerSentence, ...]:
@@ -379,10 +438,14 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     # confidence = score - penalty >= threshold, for every sentence quoted
     chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
                     float("-inf") if threshold is None else threshold + penalty)
-    chunks = {c.chunk_id: c for c in kb.index.chunks([c.sentence.chunk_id for c in chosen])}
+    chosen = without_held_items(chosen)
+    ids = dict.fromkeys([c.sentence.chunk_id for c in chosen] + [u.chunk_id for c in chosen for u in c.items])
+    chunks = {c.chunk_id: c for c in kb.index.chunks(list(ids))}
     reached = [reach_back(kb, c) if params.self_contained else (c, None) for c in chosen]
-    quotes = without_repeats([quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained, prev)
-                              for c, prev in reached])
+    quotes = without_repeats([
+        quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained,
+              [x for x in (prev, *(chunks[u.chunk_id] for u in c.items[-1:])) if x is not None])
+        for c, prev in reached])
     return Answer(quotes, bool(chosen), round(cands[0].score - penalty, 4), form, calibrated=threshold is not None,
                   unknown=terms.unknown, candidates=tuple(cands))
 

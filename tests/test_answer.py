@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import json
 
+import numpy as np
 import pytest
 
 import kb
@@ -27,9 +28,12 @@ from kb.answer import (
     choose,
     coverage,
     explained,
+    lead_in,
     leans_back,
+    list_after,
     quote,
     reach_back,
+    without_held_items,
     without_repeats,
     question_terms,
     quotable,
@@ -174,7 +178,7 @@ def test_a_quote_that_points_back_at_the_start_of_its_passage_reaches_into_the_p
     assert prev is index.prev and got.before == index.units["d:0"][1]
     hit = Hit(1, 1.0, "d", "Rapport 2023", 2023, "Leanlink", "verksamhetsberättelse", None, 11, 12, "Ekonomi",
               index.chunk.start, index.chunk.end, index.text, "Rapport 2023, rad 11–12", chunk_id="d:1")
-    q = quote(got, hit, index.chunk, True, prev)
+    q = quote(got, hit, index.chunk, True, [prev])
     assert q.sentence == "Analysen visar att debiterbar tid är 15-20 %. Det är den främsta förklaringen till underskottet."
     assert (q.start, q.end) == (got.before.start, first.end) and q.where == "rad 9–11"
     # nothing to reach for: a sentence that says what it is about, or one that does not open its passage
@@ -185,6 +189,113 @@ def test_a_quote_that_points_back_at_the_start_of_its_passage_reaches_into_the_p
     # the report's first passage has nothing before it
     opening = Candidate(index.units["d:0"][0], "Det beror på kostnaderna.", 1, 0, 0.9, 0.5, True, 0.95)
     assert reach_back(k, opening) == (opening, None)
+
+
+def test_a_lead_in_is_a_prose_unit_that_ends_with_a_colon():
+    assert lead_in(Sentence("d:0", 0, 1, "text"), "Underskottet grundar sig på följande tre delar:")
+    assert lead_in(Sentence("d:0", 0, 1, "text"), "Förutsättningar för en ekonomi i balans:  ")
+    assert not lead_in(Sentence("d:0", 0, 1, "text"), "Underskottet beror på personlig assistans.")
+    assert not lead_in(Sentence("d:0", 0, 1, "heading"), "Ekonomi:")
+    assert not lead_in(Sentence("d:0", 0, 1, "bullet"), "Mål:")
+
+
+class ListIndex:
+    """One report in two passages: the first ends with a lead-in, the second opens with its list."""
+
+    def __init__(self):
+        self.text0 = "Resultatet visar ett underskott.\nUnderskottet grundar sig på följande två delar:"
+        self.text1 = "- Projektet Mitt Linköping som saknat finansiering\n- Ett underskott inom ekonomiservice\nKost gick bra."
+        self.c0 = Chunk("d:0", "d", 0, 0, len(self.text0), self.text0, "Ekonomi", None, None, 1, 2)
+        start = self.c0.end + 2
+        self.c1 = Chunk("d:1", "d", 1, start, start + len(self.text1), self.text1, "Ekonomi", None, None, 4, 6)
+        lines1 = self.text1.split("\n")
+        a = start + len(lines1[0]) + 1
+        b = a + len(lines1[1]) + 1
+        self.units = {
+            "d:0": [Sentence("d:0", 0, self.text0.index("\n"), "text", line_start=1, line_end=1),
+                    Sentence("d:0", self.text0.index("Under"), self.c0.end, "text", line_start=2, line_end=2)],
+            "d:1": [Sentence("d:1", start + 2, start + len(lines1[0]), "bullet", line_start=4, line_end=4),
+                    Sentence("d:1", a + 2, a + len(lines1[1]), "bullet", line_start=5, line_end=5),
+                    Sentence("d:1", b, self.c1.end, "text", line_start=6, line_end=6)],
+        }
+        self.vecs = {cid: np.eye(5, dtype=np.float32)[[i + 2 * (cid == "d:1") for i in range(len(u))]]
+                     for cid, u in self.units.items()}
+
+    def sentences(self, ids):
+        return [u for i in ids for u in self.units[i]], np.concatenate([self.vecs[i] for i in ids])
+
+    def neighbours(self, chunk_id, before, after):
+        return [self.c0, self.c1] if chunk_id == "d:0" else [self.c1]
+
+
+def test_a_lead_in_at_the_end_of_its_passage_takes_the_list_that_opens_the_next_one():
+    index = ListIndex()
+    k = type("KB", (), {"index": index})()
+    units, vecs = index.sentences(["d:0"])
+    texts = ["Resultatet visar ett underskott.", "Underskottet grundar sig på följande två delar:"]
+    items, item_texts, item_vecs = list_after(k, units, texts, vecs, 1, 8)
+    assert items == index.units["d:1"][:2]  # the bullets, not the prose after them
+    assert item_texts == ["Projektet Mitt Linköping som saknat finansiering", "Ett underskott inom ekonomiservice"]
+    assert item_vecs.shape == (2, 5) and (item_vecs == index.vecs["d:1"][:2]).all()
+    assert list_after(k, units, texts, vecs, 1, 1)[0] == index.units["d:1"][:1]  # at most max_items
+    assert list_after(k, units, texts, vecs, 0, 8)[0] == []  # something else follows it in its passage
+    # the whole lead-in and list is quoted, across the passage break, at its lines
+    c = Candidate(units[1], texts[1], 1, 1, 0.9, 0.5, True, 0.95, units[0], tuple(items))
+    hit = Hit(1, 1.0, "d", "Rapport 2023", 2023, "VSS", "verksamhetsberättelse", None, 1, 2, "Ekonomi",
+              index.c0.start, index.c0.end, index.text0, "Rapport 2023, rad 1–2", chunk_id="d:0")
+    q = quote(c, hit, index.c0, True, [index.c1])
+    assert q.sentence == ("Underskottet grundar sig på följande två delar: - Projektet Mitt Linköping som saknat "
+                          "finansiering - Ett underskott inom ekonomiservice")
+    assert (q.start, q.end) == (units[1].start, items[-1].end) and q.where == "rad 2–5"
+
+
+def test_a_list_in_the_same_passage_stops_at_the_first_unit_that_is_not_a_bullet():
+    units = [Sentence("d:0", 0, 1, "text"), Sentence("d:0", 1, 2, "bullet"), Sentence("d:0", 2, 3, "bullet"),
+             Sentence("d:0", 3, 4, "text"), Sentence("d:0", 4, 5, "bullet")]
+    vecs = np.eye(5, dtype=np.float32)
+    texts = ["Målen är:", "ett", "två", "Sedan annat.", "tre"]
+    items, item_texts, item_vecs = list_after(None, units, texts, vecs, 0, 8)
+    assert items == units[1:3] and item_texts == ["ett", "två"] and len(item_vecs) == 2
+    assert list_after(None, units, texts, vecs, 0, 1)[0] == units[1:2]
+
+
+def test_a_lead_in_whose_list_holds_a_sentence_quoted_before_it_is_left_out():
+    lead, item, other = (Sentence("d:0", i, i + 1, kind) for i, kind in enumerate(("text", "bullet", "text")))
+    c_item = Candidate(item, "Måltidsservice, ca 25 000 portioner/dag.", 1, 1, 0.9, 0.5, True, 0.95)
+    c_lead = Candidate(lead, "Leanlink har avtal inom följande områden:", 1, 0, 0.9, 0.5, False, 0.94, items=(item,))
+    c_other = Candidate(other, "Kosten blev dyrare.", 1, 2, 0.9, 0.5, False, 0.93)
+    assert without_held_items([c_item, c_lead, c_other]) == [c_item, c_other]
+    assert without_held_items([c_lead, c_item, c_other]) == [c_lead, c_item, c_other]  # without_repeats drops the item
+
+
+def test_a_lead_in_is_scored_as_one_unit_with_its_list(tmp_path):
+    from kb.build import BuildConfig, build_index
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    filler = "Förvaltningen har under året arbetat vidare med sitt uppdrag enligt planen. " * 10
+    (folder / "vss-verksamhetsberattelse-2023.txt").write_text(
+        f" Ekonomi\n{filler}\nUnderskottet grundar sig på följande två delar:\n\n"
+        "- Projektet Mitt Linköping som saknat central finansiering\n"
+        "- Ett underskott inom enheten ekonomiservice\n\nKost och restaurang har haft ett bra år.\n", encoding="utf-8")
+    root = tmp_path / "index"
+    build_index([folder], root, BuildConfig(embedder="hash:64"))
+    k = kb.open_index(root)
+    res = k.search("Mitt Linköping underskott", k=5)
+    assert len(res.hits) >= 2  # the lead-in and its list lie in two passages
+    cands = {c.text: c for c in answer(k, res, ALWAYS).candidates}
+    lead = cands["Underskottet grundar sig på följande två delar:"]
+    assert [u.kind for u in lead.items] == ["bullet", "bullet"]
+    assert lead.items[0].chunk_id != lead.sentence.chunk_id  # the list opens the next passage
+    units, vecs = k.index.sentences([lead.sentence.chunk_id, lead.items[0].chunk_id])
+    v = sum(vecs[units.index(u)] for u in (lead.sentence, *lead.items))
+    assert lead.dense == pytest.approx(float(v @ k.query_vector(res.info.text) / np.linalg.norm(v)), abs=1e-5)
+    plain = {c.text: c for c in answer(k, res, dataclasses.replace(ALWAYS, lists=False)).candidates}
+    assert plain["Underskottet grundar sig på följande två delar:"].items == ()
+    assert lead.lexical > plain["Underskottet grundar sig på följande två delar:"].lexical  # the list's words count
+    _, ans = ask(k, "Underskottet grundar sig på följande delar Mitt Linköping", params=dataclasses.replace(ALWAYS, max_sentences=1))
+    assert ans.sentences[0].sentence.startswith("Underskottet grundar sig på följande två delar: - Projektet Mitt Linköping")
+    assert ans.sentences[0].sentence.endswith("Ett underskott inom enheten ekonomiservice")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "varför är det så", "2023", "Hur mycket 2019?", "x " * 5000])
@@ -426,26 +537,26 @@ def test_real_mission_question_quotes_personal_assistance_first(real_index):
 
 @pytest.mark.slow
 def test_real_dev_answers_meet_the_floors(real_index):
-    """Measured 1.000 / 0.833 / 0.933 / 0.833 / 1.000 (answered, support@1, support@3,
+    """Measured 1.000 / 0.867 / 0.967 / 0.867 / 1.000 (answered, support@1, support@3,
     precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.966 and m["support@1"] >= 0.799 and m["support@3"] >= 0.9
-    assert m["precision@1"] >= 0.799 and m["abstain"] >= 0.83
+    assert m["answered"] >= 0.966 and m["support@1"] >= 0.833 and m["support@3"] >= 0.933
+    assert m["precision@1"] >= 0.833 and m["abstain"] >= 0.83
 
 
 @pytest.mark.slow
 def test_real_extra_answers_meet_the_floors(real_index):
     """The second question set (eval/extra/) guards against changes fitted to dev alone. Measured
-    1.000 / 0.600 / 0.667 / 0.600 / 0.500; the floors leave one question of slack."""
+    1.000 / 0.633 / 0.700 / 0.633 / 0.500; the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(EVAL / "extra" / "questions.jsonl") + load_jsonl(EVAL / "extra" / "unanswerable.jsonl")
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.966 and m["support@1"] >= 0.566 and m["support@3"] >= 0.633
-    assert m["precision@1"] >= 0.566 and m["abstain"] >= 0.4
+    assert m["answered"] >= 0.966 and m["support@1"] >= 0.6 and m["support@3"] >= 0.666
+    assert m["precision@1"] >= 0.6 and m["abstain"] >= 0.4
 
 
 @pytest.mark.slow
