@@ -316,7 +316,8 @@ def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_sco
                 cls = "kb-passage kb-current" if c.chunk_id == hit.chunk_id else "kb-passage"
                 where = chunk_location(c)
                 label = "Denna träff" if c.chunk_id == hit.chunk_id else ("Före" if c.start < hit.start else "Efter")
-                # a quote that begins in the passage before (kb.answer.reach_back) is marked there too
+                # a quote that begins in the passage before (kb.answer.reach_back) or ends in the one
+                # after (a lead-in's list, kb.answer.list_after) is marked there too
                 marked = passage_html(c.text, [(a, b, "") for a, b, _ in local(c)], kbase.analyzer, terms)
                 st.html(f"<p class='kb-meta'>{label} · {escape_text(where)}</p><div class='{cls}'>{marked}</div>")
         doc = kbase.document(hit.doc_id)

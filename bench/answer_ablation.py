@@ -58,6 +58,8 @@ VARIANTS = [
     ("full, top 3 hits (instead of 5)", replace(FULL, top_hits=3)),
     ("full, top 10 hits", replace(FULL, top_hits=10)),
     ("full, one sentence per named year off", replace(FULL, per_year=False)),
+    ("full, a lead-in scored and quoted without its list", replace(FULL, lists=False)),
+    ("full, asked-for kind first off (amount, time, name questions)", replace(FULL, fitting_first=False)),
 ]
 
 

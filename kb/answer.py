@@ -24,6 +24,10 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    explain it ("Kommunledningsförvaltningen redovisar 2023 ett överskott med 92,5 mnkr." /
    "Orsaken till överskottet är …"). When the best sentence gives no cause and the unit right
    after it in the same passage does, that one goes first, with the best one's score.
+   **Asked-for kind first** (amount, time and name questions, :func:`fitting_first`): such a
+   question is not answered by a sentence without a figure, a time or a name, so when the best
+   sentence has none and one within ``form_weight`` of it has, that one goes first, with the best
+   one's score. The form then weighs double for the first place, not for the confidence.
 7. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 8) passes the
    threshold, so every quoted sentence clears the bar the first one does. A question naming
    several years gets the best sentence per year instead (from a report about that year, or one
@@ -93,6 +97,7 @@ class AnswerParams:
     idf: bool = True
     per_year: bool = True
     explained: bool = True  # a cause question: the cause stated right after the best sentence goes first
+    fitting_first: bool = True  # an amount, time or name question: a close sentence with one goes first
     self_contained: bool = True  # a quote that points back ("Det beror på …") starts at the sentence it points to
     lists: bool = True  # a lead-in ending with ":" is scored and quoted with the bullets it introduces
     max_list: int = 8  # at most this many of them
@@ -318,6 +323,22 @@ def explained(cands: Sequence[Candidate], form: str) -> list[Candidate]:
     return [replace(after, score=best.score), *(c for c in cands if c is not after)]
 
 
+FACTOID_FORMS = ("amount", "time", "name")  # forms whose kind of answer a sentence either has or has not
+
+
+def fitting_first(cands: Sequence[Candidate], form: str, margin: float) -> list[Candidate]:
+    """``cands`` (best first) with, for an amount, time or name question whose best sentence lacks
+    that kind of answer, the best one that has it first when it scores within ``margin`` of the
+    best, scored as the best one (so the confidence does not change)."""
+    if form not in FACTOID_FORMS or not cands or cands[0].form:
+        return list(cands)
+    best = cands[0]
+    fit = next((c for c in cands if c.form and c.score >= best.score - margin), None)
+    if fit is None:
+        return list(cands)
+    return [replace(fit, score=best.score), *(c for c in cands if c is not fit)]
+
+
 def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int, int | None],
            params: AnswerParams, threshold: float) -> list[Candidate]:
     """The answer sentences (``cands`` best first): the best ``max_sentences`` that pass the
@@ -430,6 +451,8 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     cands = candidates(kb, result, params, terms)
     if params.explained:
         cands = explained(cands, form)
+    if params.fitting_first:
+        cands = fitting_first(cands, form, params.form_weight)
     threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest["embedder"]["id"])
     if not cands:
         return Answer((), False, 0.0, form, calibrated=threshold is not None, unknown=terms.unknown)

@@ -28,6 +28,7 @@ from kb.answer import (
     choose,
     coverage,
     explained,
+    fitting_first,
     lead_in,
     leans_back,
     list_after,
@@ -114,6 +115,26 @@ def test_a_cause_question_quotes_the_cause_stated_right_after_the_best_sentence_
     assert explained([outcome, elsewhere], "cause") == [outcome, elsewhere]
     assert explained([outcome, dataclasses.replace(cause, order=6)], "cause")[0] is outcome
     assert explained([outcome, dataclasses.replace(cause, form=False)], "cause")[0] is outcome
+
+
+def test_an_amount_time_or_name_question_quotes_a_close_sentence_that_has_one_first():
+    def c(text, score, order, form=False):
+        return Candidate(Sentence("d:0", order, order + 1), text, 1, order, score, 0.0, form, score)
+
+    plan = c("Genomföra nära socialtjänst i flera områden.", 0.93, 0)
+    named = c("Nära socialtjänst är etablerad i Skäggetorp.", 0.91, 3, form=True)
+    far = c("Verksamheten startade i Berga.", 0.89, 5, form=True)
+    got = fitting_first([plan, named, far], "name", 0.03)
+    assert [x.text for x in got] == [named.text, plan.text, far.text]
+    assert got[0].score == plan.score  # the confidence is the best sentence's
+    for form in ("amount", "time"):
+        assert fitting_first([plan, named], form, 0.03)[0].text == named.text
+    # not for other forms, not when the best has the kind asked for, not beyond the margin
+    assert fitting_first([plan, named, far], "cause", 0.03) == [plan, named, far]
+    assert fitting_first([plan, named, far], "yesno", 0.03) == [plan, named, far]
+    assert fitting_first([named, plan], "name", 0.03) == [named, plan]
+    assert fitting_first([plan, far], "name", 0.03) == [plan, far]
+    assert fitting_first([], "name", 0.03) == []
 
 
 def test_leans_back_knows_sentences_that_point_to_the_one_before():
@@ -537,26 +558,26 @@ def test_real_mission_question_quotes_personal_assistance_first(real_index):
 
 @pytest.mark.slow
 def test_real_dev_answers_meet_the_floors(real_index):
-    """Measured 1.000 / 0.867 / 0.967 / 0.867 / 1.000 (answered, support@1, support@3,
+    """Measured 1.000 / 0.900 / 0.967 / 0.900 / 1.000 (answered, support@1, support@3,
     precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.966 and m["support@1"] >= 0.833 and m["support@3"] >= 0.933
-    assert m["precision@1"] >= 0.833 and m["abstain"] >= 0.83
+    assert m["answered"] >= 0.966 and m["support@1"] >= 0.866 and m["support@3"] >= 0.933
+    assert m["precision@1"] >= 0.866 and m["abstain"] >= 0.83
 
 
 @pytest.mark.slow
 def test_real_extra_answers_meet_the_floors(real_index):
     """The second question set (eval/extra/) guards against changes fitted to dev alone. Measured
-    1.000 / 0.633 / 0.700 / 0.633 / 0.500; the floors leave one question of slack."""
+    1.000 / 0.667 / 0.700 / 0.667 / 0.500; the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(EVAL / "extra" / "questions.jsonl") + load_jsonl(EVAL / "extra" / "unanswerable.jsonl")
     answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.966 and m["support@1"] >= 0.6 and m["support@3"] >= 0.666
-    assert m["precision@1"] >= 0.6 and m["abstain"] >= 0.4
+    assert m["answered"] >= 0.966 and m["support@1"] >= 0.633 and m["support@3"] >= 0.666
+    assert m["precision@1"] >= 0.633 and m["abstain"] >= 0.4
 
 
 @pytest.mark.slow
