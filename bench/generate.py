@@ -10,7 +10,9 @@ uses that server. For each question: kb's search (top 5 hits), kb's extractive a
 
 The checker is also run, without any model, on
 - the extractive answer sentences (quoted verbatim, so every one must pass, except a quote that
-  begins in the passage before its hit, kb.answer.reach_back: the checker reads only the hits),
+  runs into a passage next to its hit: a sentence that points back, begun in the passage before
+  (kb.answer.reach_back), or a lead-in quoted with the list that opens the passage after
+  (kb.answer.list_after); the checker reads only the hits),
 - every prose or bullet sentence (4+ words, kb.sentences) of the 5 passages sent (verbatim too),
 - corrupted copies of those sentences: a number changed (last digit +1, or the sign flipped), and
   the citation moved to another of the 5 passages (only when that passage does not itself
