@@ -369,6 +369,20 @@ def test_a_quote_over_a_passage_break_is_marked_in_both_passages(small_index):
     assert "kb-where" not in in_before
 
 
+def test_a_lead_in_quoted_with_the_list_in_the_next_passage_is_marked_in_both(small_index):
+    # kb.answer.list_after: a lead-in that ends its passage is quoted with the list opening the next
+    k = kb.open_index(small_index)
+    hit, after = "Resultatet var svagt. Underskottet grundar sig på två delar:", "- Projektet\n- Huskostnader\nKost gick bra."
+    a, b = hit.index("Under"), len(hit) + 2 + after.index("\nKost")  # relative to the hit; a blank line between
+    in_hit = passage_html(hit, [(a, b, "rad 2–5")], k.analyzer, frozenset())
+    assert in_hit.endswith("<span class='kb-quote' title='Citerad i svaret'>Underskottet grundar sig på två delar&#58;</span>"
+                           " <span class='kb-where'>(rad 2–5)</span>")
+    shift = -(len(hit) + 2)  # the same quote relative to the passage after
+    in_after = passage_html(after, [(a + shift, b + shift, "")], k.analyzer, frozenset())
+    assert in_after == ("<span class='kb-quote' title='Citerad i svaret'>&#45; Projektet<br>&#45; Huskostnader</span>"
+                        "<br>Kost gick bra.")
+
+
 def test_uncalibrated_embedder_says_answers_are_not_gated(monkeypatch, small_index):
     """With an embedder that has no calibrated abstention threshold (here hash:64) the answer is
     shown with a note saying so; the real index's answers carry no such note."""
