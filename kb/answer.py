@@ -291,15 +291,25 @@ def list_after(kb: KnowledgeBase, units: Sequence[Sentence], texts: Sequence[str
         return list(units[i + 1 : j]), list(texts[i + 1 : j]), vecs[i + 1 : j]
     if j < len(units) and units[j].chunk_id == units[i].chunk_id:
         return [], [], vecs[:0]  # something else follows the lead-in in its passage
-    around = kb.index.neighbours(units[i].chunk_id, 0, 1)
-    if len(around) < 2:
+    nxt = next_to(kb, units[i].chunk_id, after=True)
+    if nxt is None:
         return [], [], vecs[:0]  # the report's last passage
-    nxt = around[1]
-    more, more_vecs = kb.index.sentences([nxt.chunk_id])
+    chunk, more, more_vecs = nxt
     n = 0
     while n < len(more) and n < max_items and more[n].kind == "bullet":
         n += 1
-    return list(more[:n]), sentence_texts(more[:n], {nxt.chunk_id: nxt}), more_vecs[:n]
+    return more[:n], sentence_texts(more[:n], {chunk.chunk_id: chunk}), more_vecs[:n]
+
+
+def next_to(kb: KnowledgeBase, chunk_id: str, after: bool) -> tuple[Chunk, list[Sentence], np.ndarray] | None:
+    """The passage right after (or before) ``chunk_id`` in its report, with its evidence units and
+    their vectors; None at the report's end (or start)."""
+    around = kb.index.neighbours(chunk_id, 0, 1) if after else kb.index.neighbours(chunk_id, 1, 0)
+    if len(around) < 2:
+        return None
+    chunk = around[1] if after else around[0]
+    units, vecs = kb.index.sentences([chunk.chunk_id])
+    return chunk, units, vecs
 
 
 def context_terms(kb: KnowledgeBase, hit: Hit, with_title: bool) -> set[str]:
@@ -320,7 +330,7 @@ def explained(cands: Sequence[Candidate], form: str) -> list[Candidate]:
                   and c.sentence.chunk_id == best.sentence.chunk_id), None)
     if after is None:
         return list(cands)
-    return [replace(after, score=best.score), *(c for c in cands if c is not after)]
+    return promoted(cands, after)
 
 
 FACTOID_FORMS = ("amount", "time", "name")  # forms whose kind of answer a sentence either has or has not
@@ -336,7 +346,13 @@ def fitting_first(cands: Sequence[Candidate], form: str, margin: float) -> list[
     fit = next((c for c in cands if c.form and c.score >= best.score - margin), None)
     if fit is None:
         return list(cands)
-    return [replace(fit, score=best.score), *(c for c in cands if c is not fit)]
+    return promoted(cands, fit)
+
+
+def promoted(cands: Sequence[Candidate], c: Candidate) -> list[Candidate]:
+    """``cands`` (best first) with ``c`` moved to the front and scored as the best one, so the
+    answer's confidence stays that of the best match (:func:`explained`, :func:`fitting_first`)."""
+    return [replace(c, score=cands[0].score), *(x for x in cands if x is not c)]
 
 
 def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int, int | None],
@@ -378,14 +394,13 @@ def reach_back(kb: KnowledgeBase, c: Candidate) -> tuple[Candidate, Chunk | None
     own, _ = kb.index.sentences([c.sentence.chunk_id])
     if not own or own[0] != c.sentence:
         return c, None  # not its passage's first unit: what comes before it is a row or a heading
-    around = kb.index.neighbours(c.sentence.chunk_id, 1, 0)
-    if len(around) < 2:
+    prev = next_to(kb, c.sentence.chunk_id, after=False)
+    if prev is None:
         return c, None  # the report's first passage
-    prev = around[0]
-    units, _ = kb.index.sentences([prev.chunk_id])
+    chunk, units, _ = prev
     if not units or units[-1].kind not in ("text", "bullet"):
         return c, None
-    return replace(c, before=units[-1]), prev
+    return replace(c, before=units[-1]), chunk
 
 
 def quote(c: Candidate, hit: Hit, chunk: Chunk, self_contained: bool = True,
