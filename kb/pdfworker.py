@@ -5,6 +5,9 @@ gigabytes (decompression bombs, deeply nested objects). The main process therefo
 a PDF itself. It talks to one long-lived worker (``python kb/pdfworker.py``, reused for every
 PDF of a build, restarted only after it was killed) over pipes:
 
+* start: the worker writes ``{"ready": true}`` once pypdf is imported and its memory limit set;
+  a file's time limit starts only then, so a slow start on a busy machine is not taken for a
+  slow PDF (the start has its own limit, ``START_TIMEOUT``)
 * request: one JSON line ``{"op": "extract", "path": "..."}``
 * reply: one JSON line ``{"ok": true, "pages": [str, ...], "headings": [[str, ...], ...],
   "images": int}`` or ``{"ok": false, "kind": "...", "reason": "..."}``.
@@ -24,6 +27,7 @@ import os
 import sys
 
 DEFAULT_TIMEOUT = 120.0
+START_TIMEOUT = 60.0  # seconds a new worker may take to import pypdf and say it is ready
 DEFAULT_MAX_MB = 1536
 
 
@@ -174,6 +178,8 @@ def worker_main() -> None:
 
     _limit_memory(int(os.environ.get("KB_PDF_MAX_MB") or DEFAULT_MAX_MB))
     out = sys.stdout
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -211,6 +217,7 @@ class PdfWorker:
         self.started = 0  # how many worker processes were started (for tests and diagnostics)
 
     def _start(self):
+        """A new worker process, once it has said it is ready (:data:`START_TIMEOUT`)."""
         import subprocess
 
         env = dict(os.environ, KB_PDF_MAX_MB=str(self.max_mb), PYTHONIOENCODING="utf-8")
@@ -223,6 +230,13 @@ class PdfWorker:
             close_fds=True,
         )
         self.started += 1
+        try:
+            ready = self._reply(self._proc, START_TIMEOUT, f"the PDF worker did not start within {START_TIMEOUT:g} s")
+        except WorkerError as e:
+            raise WorkerError(f"the PDF worker could not be started: {e}") from None
+        if ready != {"ready": True}:
+            self.close()
+            raise WorkerError("the PDF worker could not be started")
         return self._proc
 
     def close(self) -> None:
@@ -242,9 +256,6 @@ class PdfWorker:
                 pass
 
     def request(self, req: dict, timeout: float | None = None) -> dict:
-        import select
-        import time
-
         timeout = self.timeout if timeout is None else timeout
         p = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
         try:
@@ -253,6 +264,15 @@ class PdfWorker:
         except (BrokenPipeError, OSError):
             self.close()
             raise WorkerError("the PDF worker could not be started") from None
+        return self._reply(p, timeout, f"parsing took longer than {timeout:g} s (stopped)")
+
+    def _reply(self, p, timeout: float, too_slow: str) -> dict:
+        """The worker's next JSON line within ``timeout`` seconds. Raises :class:`WorkerError` (and
+        stops the worker) with ``too_slow`` when it takes longer, or when the worker died or sent
+        no JSON object."""
+        import select
+        import time
+
         deadline = time.monotonic() + timeout
         fd = p.stdout.fileno()
         buf = bytearray()
@@ -260,7 +280,7 @@ class PdfWorker:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.close()
-                raise WorkerError(f"parsing took longer than {timeout:g} s (stopped)")
+                raise WorkerError(too_slow)
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue

@@ -208,6 +208,36 @@ def test_worker_contains_hangs_memory_and_crashes_and_recovers(tmp_path):
         w.close()
 
 
+def test_a_file_time_limit_counts_parsing_not_the_worker_start(tmp_path, monkeypatch):
+    # on a busy machine a new worker can take longer to start than a tight limit allows; the limit
+    # is on parsing, so the worker says when it is ready and the clock starts then
+    slow_start = tmp_path / "slow-python"
+    slow_start.write_text(f'#!/bin/sh\nsleep 1\nexec "{sys.executable}" "$@"\n')
+    slow_start.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(slow_start))
+    w = pdfworker.PdfWorker(timeout=0.5)
+    try:
+        assert w.request({"op": "ping"}) == {"ok": True}
+        with pytest.raises(pdfworker.WorkerError, match="longer than 0.5 s"):
+            w.request({"op": "_test_hang"})  # parsing itself is still limited
+        assert w.started == 1
+    finally:
+        w.close()
+
+
+def test_a_worker_that_cannot_start_is_one_clear_error(tmp_path, monkeypatch):
+    broken = tmp_path / "broken-python"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+    w = pdfworker.PdfWorker(timeout=5)
+    try:
+        with pytest.raises(pdfworker.WorkerError, match="could not be started"):
+            w.request({"op": "ping"})
+    finally:
+        w.close()
+
+
 def test_worker_is_reused_across_pdfs(tmp_path):
     w = pdfworker.PdfWorker()
     try:
@@ -226,7 +256,9 @@ def test_worker_replies_are_plain_json(tmp_path):
     p = subprocess.run([sys.executable, pdfworker.__file__], input=json.dumps(
         {"op": "extract", "path": str(pdfgen.simple_pdf(tmp_path / "a.pdf"))}) + "\n",
         capture_output=True, text=True, timeout=60)
-    reply = json.loads(p.stdout)
+    ready, line = p.stdout.splitlines()  # the worker says it is ready, then answers the request
+    assert json.loads(ready) == {"ready": True}
+    reply = json.loads(line)
     assert reply["ok"] and all(isinstance(x, str) for x in reply["pages"])
 
 
