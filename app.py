@@ -21,10 +21,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb.answer import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
+from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
-from kb.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
+from kb.answer.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
 from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
@@ -112,7 +112,7 @@ def build_panel(root: Path | str, reason: str) -> None:
     files = "1 fil" if n == 1 else f"{n} filer"
     st.write(f"Rapporter att läsa in: {files} i mappen {escape_text(str(corpus))}. Det tar en till några minuter.")
     if st.button("Bygg sökindexet nu", type="primary"):
-        from kb.build import BuildConfig
+        from kb.ingest.build import BuildConfig
 
         bar = st.progress(0.0, text="Förbereder …")
         labels = {"read": "Läser rapporterna", "embed": "Analyserar passager", "write": "Skriver passager"}
@@ -130,7 +130,7 @@ def build_panel(root: Path | str, reason: str) -> None:
             st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
                      "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
             return
-        if report.refused:  # nothing could be read: nothing was published (kb.guard)
+        if report.refused:  # nothing could be read: nothing was published (kb.ingest.guard)
             st.error(f"Inget sökindex byggdes: ingen rapport kunde läsas in ({len(report.failed)} misslyckades). "
                      f"Teknisk orsak: {escape_text(report.refused)}")
             return
@@ -220,7 +220,7 @@ def llm_status() -> str:
 
 
 def render_generated(kbase: kb.KnowledgeBase, result) -> None:
-    """The switch for an answer written by a language model (kb.generate). It streams in sentence by
+    """The switch for an answer written by a language model (kb.answer.generate). It streams in sentence by
     sentence, each sentence checked against the passages it cites before it is shown; unsupported
     ones are marked "ej belagt". The result is kept per question, so other clicks do not ask again."""
     try:
@@ -316,8 +316,8 @@ def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_sco
                 cls = "kb-passage kb-current" if c.chunk_id == hit.chunk_id else "kb-passage"
                 where = chunk_location(c)
                 label = "Denna träff" if c.chunk_id == hit.chunk_id else ("Före" if c.start < hit.start else "Efter")
-                # a quote that begins in the passage before (kb.answer.reach_back) or ends in the one
-                # after (a lead-in's list, kb.answer.list_after) is marked there too
+                # a quote that begins in the passage before (kb.answer.extract.reach_back) or ends in the one
+                # after (a lead-in's list, kb.answer.extract.list_after) is marked there too
                 marked = passage_html(c.text, [(a, b, "") for a, b, _ in local(c)], kbase.analyzer, terms)
                 st.html(f"<p class='kb-meta'>{label} · {escape_text(where)}</p><div class='{cls}'>{marked}</div>")
         doc = kbase.document(hit.doc_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kb import bm25, open_index, vectors
 from kb.analyze import Analyzer, AnalyzerConfig
-from kb.build import retrieval_text
+from kb.ingest.build import retrieval_text
 from kb.evaluate import METRICS, evaluate_run, load_jsonl
 from kb.search import SearchParams
 

@@ -5,12 +5,12 @@ cross-validation, and the time an answer takes. Writes a Markdown table.
         [--also "index built by kb 2f10b5a (rows embedded alone)" OLD_INDEX]
 
 Every row answers the 30 questions of eval/dev.jsonl and the 6 of eval/dev-unanswerable.jsonl
-with `kb.answer.ask` (search k=10, the answer reads the top 5 hits) and scores the quoted
+with `kb.answer.extract.ask` (search k=10, the answer reads the top 5 hits) and scores the quoted
 sentences with kb.evaluate.score_answers (the rule of eval/answer_score.py, tested to agree).
 Columns: answered, support@1, support@3, precision@1, abstain. The last column answers the second
 question set (eval/extra/) with the row's dev threshold: a check that a step helps beyond dev.
 
-Threshold rule (kb.answer.THRESHOLDS): the lowest value at which every dev-unanswerable question
+Threshold rule (kb.answer.extract.THRESHOLDS): the lowest value at which every dev-unanswerable question
 abstains, i.e. just above the most confident of them, rounded up to 0.005. "CV" repeats the
 rule on 4/5 of both files and applies it to the held-out fifth (5 folds, 5 shuffles, mean).
 """
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import kb  # noqa: E402
-from kb.answer import THRESHOLDS, AnswerParams, answer, ask  # noqa: E402
+from kb.answer.extract import THRESHOLDS, AnswerParams, answer, ask  # noqa: E402
 from kb.evaluate import ANSWER_METRICS, load_jsonl, score_answers  # noqa: E402
 
 NEVER = float("-inf")

@@ -6,13 +6,13 @@ the extractive answer, latency; and the checker itself on verbatim and on corrup
 Without ``KB_LLM_URL`` it starts llama-cpp-python's server with the base Gemma 3 270M model from PyPI
 on 127.0.0.1 (tests/llmserver.py, 2 threads) and stops it afterwards; with ``KB_LLM_URL`` set it
 uses that server. For each question: kb's search (top 5 hits), kb's extractive answer, and
-:func:`kb.generate.generate` over the same 5 passages.
+:func:`kb.answer.generate.generate` over the same 5 passages.
 
 The checker is also run, without any model, on
 - the extractive answer sentences (quoted verbatim, so every one must pass, except a quote that
   runs into a passage next to its hit: a sentence that points back, begun in the passage before
-  (kb.answer.reach_back), or a lead-in quoted with the list that opens the passage after
-  (kb.answer.list_after); the checker reads only the hits),
+  (kb.answer.extract.reach_back), or a lead-in quoted with the list that opens the passage after
+  (kb.answer.extract.list_after); the checker reads only the hits),
 - every prose or bullet sentence (4+ words, kb.sentences) of the 5 passages sent (verbatim too),
 - corrupted copies of those sentences: a number changed (last digit +1, or the sign flipped), and
   the citation moved to another of the 5 passages (only when that passage does not itself
@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with t
 from kb import open_index  # noqa: E402
 from kb.sentences import sentence_text, split_spans  # noqa: E402
 from kb.text import fold  # noqa: E402
-from kb.answer import answer  # noqa: E402
+from kb.answer.extract import answer  # noqa: E402
 from kb.evaluate import load_jsonl  # noqa: E402
-from kb.generate import (  # noqa: E402
+from kb.answer.generate import (  # noqa: E402
     LLMSettings,
     Sentence,
     build_evidence,

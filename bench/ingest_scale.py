@@ -2,10 +2,10 @@
 
     python bench/ingest_scale.py [--min-mb 1] [--max-mb 200] [--repeats 3] [--shape lines|one-line|both]
 
-For sizes 1, 2, 4, ... MiB up to ``--max-mb`` (default and ceiling: ``kb.ingest.MAX_FILE_BYTES``)
+For sizes 1, 2, 4, ... MiB up to ``--max-mb`` (default and ceiling: ``kb.ingest.read.MAX_FILE_BYTES``)
 a synthetic Swedish report is written to a temporary folder and run through the stages a build
-runs before embedding: :func:`kb.ingest.read_document` (stat, hash, decode, metadata),
-:func:`kb.chunk.chunk_document` (passages with line numbers) and the BM25 analysis of every
+runs before embedding: :func:`kb.ingest.read.read_document` (stat, hash, decode, metadata),
+:func:`kb.ingest.chunk.chunk_document` (passages with line numbers) and the BM25 analysis of every
 passage (:class:`kb.analyze.Analyzer` with the document's own lexicon). Two shapes: ordinary
 lines of about 80 characters, and the whole document on one line (the case that once grew
 quadratically). Prints the median seconds of the repeats and seconds per MiB; linear growth
@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon  # noqa: E402
-from kb.build import retrieval_text  # noqa: E402
-from kb.chunk import chunk_document  # noqa: E402
-from kb.ingest import MAX_FILE_BYTES, read_document  # noqa: E402
+from kb.ingest.build import retrieval_text  # noqa: E402
+from kb.ingest.chunk import chunk_document  # noqa: E402
+from kb.ingest.read import MAX_FILE_BYTES, read_document  # noqa: E402
 from kb.text import dehyphenate  # noqa: E402
 
 SENTENCES = (

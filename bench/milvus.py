@@ -94,10 +94,10 @@ def server_times(kb, queries: list[str], repeats: int) -> dict[str, dict[str, fl
 
 
 def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int) -> dict:
-    from kb.build import BuildConfig, build_index
+    from kb.ingest.build import BuildConfig, build_index
     from kb.embed import get_embedder
     from kb.location import open_any
-    from kb.milvus_ingest import ingest_milvus
+    from kb.milvus.ingest import ingest_milvus
 
     manifest = json.loads((src / (src / "CURRENT").read_text().strip() / "manifest.json").read_text())
     config = BuildConfig(embedder=manifest["embedder"]["spec"])
@@ -129,9 +129,9 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     """Write a (synthetic) folder index into a collection: its passages, vectors and lexicon."""
     from kb import sparse
     from kb.analyze import Analyzer, AnalyzerConfig
-    from kb.build import BuildConfig
-    from kb.milvus_ingest import Writer, commit, create_for, manifest_of
-    from kb.milvus_store import Connection, dense_index, meta_put, parse_location
+    from kb.ingest.build import BuildConfig
+    from kb.milvus.ingest import Writer, commit, create_for, manifest_of
+    from kb.milvus.store import Connection, dense_index, meta_put, parse_location
     from kb.search import open_index
     from synth import FakeEmbedder
 

@@ -173,7 +173,7 @@ def bench_embed(index: Path, quick: bool) -> dict:
 
 
 def bench_ingest(quick: bool, workdir: Path) -> tuple[dict, Path]:
-    from kb.build import build_index
+    from kb.ingest.build import build_index
 
     idx = workdir / "corpus-idx"
     shutil.rmtree(idx, ignore_errors=True)
@@ -199,7 +199,7 @@ def bench_ingest(quick: bool, workdir: Path) -> tuple[dict, Path]:
 
 
 def bench_corpus_queries(idx: Path, quick: bool) -> dict:
-    from kb.build import retrieval_text
+    from kb.ingest.build import retrieval_text
     from kb.search import open_index
 
     queries = dev_queries()
@@ -317,7 +317,7 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     else:
         res["ann_recall@10"] = "exact index (flat)"
     # naive stack over the same passages, terms and (real) query vectors
-    from kb.build import retrieval_text
+    from kb.ingest.build import retrieval_text
 
     big = n > 200_000
     terms = [kb.analyzer.passage_terms(retrieval_text(kb.index.docs[c.doc_id], c, True)) for c in kb.index.passages]

@@ -3,7 +3,7 @@ distinct evidence sentences of the bundled corpus, each alone, with the default 
 
     python bench/sentence_cost.py [--corpus corpus] [--repeats 1]
 
-Reads and chunks the corpus as `kb ingest` does (kb.build.prepare_passages with the default
+Reads and chunks the corpus as `kb ingest` does (kb.ingest.build.prepare_passages with the default
 BuildConfig), then embeds the distinct passage texts and the distinct sentence texts (the cache
 keys them by text, so a repeat is embedded once), timing each. Prints the medians and the ratio
 (passages + sentences) / passages: the factor by which sentences grow a cold ingest, which is
@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.build import BuildConfig, prepare_passages  # noqa: E402
+from kb.ingest.build import BuildConfig, prepare_passages  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
-from kb.ingest import discover_files, make_doc_id, read_document  # noqa: E402
+from kb.ingest.read import discover_files, make_doc_id, read_document  # noqa: E402
 
 
 def timed(embed, texts: list[str]) -> float:

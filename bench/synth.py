@@ -1,5 +1,5 @@
 """Synthetic index generations of any size, made from a built corpus index with kb's own
-building blocks (kb.analyze, kb.bm25, kb.vectors, kb.build.write_generation), so that the real
+building blocks (kb.analyze, kb.bm25, kb.vectors, kb.ingest.build.write_generation), so that the real
 :class:`kb.search.KnowledgeBase` code is what the benchmark measures.
 
 Passages: each synthetic passage is a corpus passage (sampled uniformly) with ~25 % of its
@@ -68,7 +68,7 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
                     vectors_out: Path | None = None, log=print) -> dict[str, Any]:
     """Write a synthetic generation of n passages into ``root`` and publish it; returns timings."""
     from kb import bm25
-    from kb.build import retrieval_text, write_generation
+    from kb.ingest.build import retrieval_text, write_generation
     from kb.records import Chunk, DocMeta, Document
     from kb.search import open_index
 
@@ -124,7 +124,7 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
     timings["generate"] = time.perf_counter() - t
     log(f"  generated {n} passages in {n_docs} documents: {timings['generate']:.1f}s")
 
-    # -- analyse (the real analyzer, the same retrieval text as kb.build) ------------------------
+    # -- analyse (the real analyzer, the same retrieval text as kb.ingest.build) ------------------------
     t = time.perf_counter()
     by_id = {d.doc_id: d for d in docs}
     an = src.analyzer
@@ -148,7 +148,7 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
         mat[a:b] = x / np.linalg.norm(x, axis=1, keepdims=True)
     timings["make_vectors"] = time.perf_counter() - t
 
-    # -- write the generation with kb's own writer (kb.build.write_generation) -------------------
+    # -- write the generation with kb's own writer (kb.ingest.build.write_generation) -------------------
     if vectors_out is not None:
         np.save(vectors_out, mat)
     root.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ Python API::
     for s in answer.sentences:                                     # empty when the reports do not state it clearly
         print(s.sentence, s.hit_rank, s.citation)
 """
-from .answer import Answer, QuestionError, ask
+from .answer.extract import Answer, QuestionError, ask
 from .errors import KBError
 from .records import Chunk, Document, Filters, Hit, SearchResult
 from .search import KnowledgeBase, SearchParams, open_index

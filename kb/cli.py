@@ -2,12 +2,12 @@
 
 Commands: ``ingest``, ``search`` (single or batch, human or ``--json``), ``ask`` (extractive
 answer; with ``--generate`` also a checked answer from a language model server, see
-:mod:`kb.generate`), ``eval`` (metrics on a gold file), ``info``. Library errors
+:mod:`kb.answer.generate`), ``eval`` (metrics on a gold file), ``info``. Library errors
 (:class:`kb.errors.KBError`) become one clear line on stderr and exit code 2; nothing else is caught.
 
 Exit codes: 0 success; 1 ``ingest`` indexed no document at all (every file failed or none was
 found; failures are listed; nothing is published and a previous index stays as it was, see
-:mod:`kb.guard`); 2 a library error (bad index, bad arguments, full disk, an ingest that would
+:mod:`kb.ingest.guard`); 2 a library error (bad index, bad arguments, full disk, an ingest that would
 remove documents outside the given paths without ``--replace``, ...); 130 interrupted.
 ``ingest`` exits 0 when at least one document is in the index, even if some files failed: each
 failure is printed on one line (``FAILED path: reason``) and the summary counts them.
@@ -128,7 +128,7 @@ def _progress_factory(quiet: bool):
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
-    from .build import BuildConfig
+    from .ingest.build import BuildConfig
     from .location import ingest_any
 
     root = _root(a)
@@ -221,7 +221,7 @@ def _answer_json(qid_key: str, qid: str, ans, hits) -> dict:
 
 def _ask_one(kb, question: str, a: argparse.Namespace):
     """Search and answer one question (the answer reads the top 5 hits, whatever -k shows)."""
-    from .answer import ask
+    from .answer.extract import ask
 
     res, ans = ask(kb, question, k=a.k, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
     print_notes(res)
@@ -231,7 +231,7 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
-    from .answer import unknown_note
+    from .answer.extract import unknown_note
 
     hits = res.hits[:k]
     if not ans.calibrated:
@@ -252,7 +252,7 @@ def print_answer(res, ans, k: int) -> None:
 
 
 def cmd_ask(a: argparse.Namespace) -> int:
-    from .answer import QuestionError
+    from .answer.extract import QuestionError
     from .location import open_any as open_index
 
     if (a.question is None) == (a.queries is None):
@@ -286,10 +286,10 @@ def cmd_ask(a: argparse.Namespace) -> int:
 
 
 def _generated(a: argparse.Namespace, kb, res):
-    """``kb ask --generate``: the checked answer of the language model server (kb.generate), or None."""
+    """``kb ask --generate``: the checked answer of the language model server (kb.answer.generate), or None."""
     if not a.generate:
         return None
-    from .generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+    from .answer.generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
 
     settings = LLMSettings.from_env()
     if settings is None:
@@ -329,7 +329,7 @@ def _print_sources(hits) -> None:
 
 def _llm_info() -> dict:
     """The language model server in use for ``kb info`` (nothing when ``KB_LLM_URL`` is unset)."""
-    from .generate import LLMSettings
+    from .answer.generate import LLMSettings
 
     try:
         s = LLMSettings.from_env()
@@ -407,7 +407,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
     """`kb eval --answers`: answer every gold question as `kb ask` does and score the quotes."""
-    from .answer import QuestionError
+    from .answer.extract import QuestionError
     from .evaluate import evaluate_answers, format_answer_table
 
     answers: dict[str, list[str]] = {}

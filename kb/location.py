@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .milvus_store import is_milvus
+from .milvus.store import is_milvus
 
 Location = str | Path
 
@@ -36,7 +36,7 @@ def open_any(location: Location | None = None, embedder=None, verify: bool = Tru
     loc = as_location(location)
     if not isinstance(loc, str):
         return open_index(loc, embedder=embedder, verify=verify)
-    from .milvus import MilvusIndex
+    from .milvus.index import MilvusIndex
 
     index = MilvusIndex(loc)
     if embedder is not None:
@@ -46,13 +46,13 @@ def open_any(location: Location | None = None, embedder=None, verify: bool = Tru
 
 def ingest_any(paths: Sequence[Path], location: Location | None, config, progress: Callable[[str, int, int], None],
                **kwargs: Any):
-    """Build or refresh the index at ``location``; returns a :class:`kb.build.BuildReport`."""
+    """Build or refresh the index at ``location``; returns a :class:`kb.ingest.build.BuildReport`."""
     loc = as_location(location)
     if isinstance(loc, str):
-        from .milvus_ingest import ingest_milvus
+        from .milvus.ingest import ingest_milvus
 
         return ingest_milvus(paths, loc, config, progress=progress, cache_dir=milvus_cache_dir(), **kwargs)
-    from .build import build_index
+    from .ingest.build import build_index
 
     return build_index(list(paths), loc, config, progress=progress, **kwargs)
 
@@ -61,7 +61,7 @@ def generation_of(location: Location | None) -> str:
     """The live version of the index: the folder's generation or the collection's build id."""
     loc = as_location(location)
     if isinstance(loc, str):
-        from .milvus import current_build
+        from .milvus.index import current_build
 
         return current_build(loc)
     from . import store

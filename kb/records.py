@@ -23,7 +23,7 @@ class DocMeta:
     year: int | None = None
 
     def __post_init__(self) -> None:
-        # kb.ingest validates sidecars; an index built before that may hold values of another
+        # kb.ingest.read validates sidecars; an index built before that may hold values of another
         # type (a number as organisation, true as year): they read as unknown, never as a crash
         if not isinstance(self.title, str):
             object.__setattr__(self, "title", "" if self.title is None else str(self.title))

@@ -40,7 +40,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .chunk import SECTION_SEP
+from .ingest.chunk import SECTION_SEP
 from .records import Chunk, Document, Sentence
 from .text import dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
 

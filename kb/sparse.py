@@ -21,7 +21,7 @@ there are no hash collisions and a stored vector stays valid for as long as the 
 **Statistics.** ``N`` (passages), the sum of passage lengths (``avgdl = total / N``) and the
 document frequency of every term. The query side always uses the current ``N`` and ``df``; the
 document side bakes in the ``avgdl`` of the moment it was written, so after incremental ingests
-it drifts; :mod:`kb.milvus_ingest` rewrites the vectors of passages whose ``avgdl`` is too far
+it drifts; :mod:`kb.milvus.ingest` rewrites the vectors of passages whose ``avgdl`` is too far
 from the current one (``N`` is not in the document side: a growing ``N`` needs no rewrite).
 """
 from __future__ import annotations

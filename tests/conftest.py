@@ -50,7 +50,7 @@ def small_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_index(small_corpus: Path, tmp_path: Path) -> Path:
-    from kb.build import BuildConfig, build_index
+    from kb.ingest.build import BuildConfig, build_index
 
     root = tmp_path / "index"
     build_index([small_corpus], root, BuildConfig(embedder="hash:64"))
@@ -59,8 +59,16 @@ def small_index(small_corpus: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def real_index() -> Path:
-    from kb.build import build_index
+    from kb.ingest.build import build_index
 
     root = Path(os.environ.get("KB_TEST_INDEX", ROOT / ".pytest_cache" / "kb-real-index"))
     build_index([CORPUS], root)
     return root
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the real index (directly or through another fixture) is slow, so
+    ``-m "not slow"`` never builds it."""
+    for item in items:
+        if "real_index" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,4 @@
-"""Extractive answers (kb.answer): candidates, scoring, forms, years, confidence, bad questions and
+"""Extractive answers (kb.answer.extract): candidates, scoring, forms, years, confidence, bad questions and
 the `kb ask` / `kb eval --answers` commands."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 
 import kb
 from conftest import DEV, DEV_UNANSWERABLE, EVAL
-from kb.answer import (
+from kb.answer.extract import (
     Answer,
     AnswerParams,
     AnswerSentence,
@@ -290,7 +290,7 @@ def test_a_lead_in_whose_list_holds_a_sentence_quoted_before_it_is_left_out():
 
 
 def test_a_lead_in_is_scored_as_one_unit_with_its_list(tmp_path):
-    from kb.build import BuildConfig, build_index
+    from kb.ingest.build import BuildConfig, build_index
 
     folder = tmp_path / "corpus"
     folder.mkdir()

@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import kb
-from kb.build import BuildConfig, build_index
+from kb.ingest.build import BuildConfig, build_index
 from kb.search import MAX_QUERY_CHARS
 from kb.records import Hit
 from kb.ui_helpers import (
@@ -354,7 +354,7 @@ def test_private_use_bullets_show_as_bullets_and_quotes_are_marked(small_index):
 
 
 def test_a_quote_over_a_passage_break_is_marked_in_both_passages(small_index):
-    # kb.answer.reach_back: a quote may begin in the passage before its hit; offsets are relative to
+    # kb.answer.extract.reach_back: a quote may begin in the passage before its hit; offsets are relative to
     # each passage, so it starts before the hit's text and ends after the earlier passage's text
     k = kb.open_index(small_index)
     before, hit = "Kostnaderna ökade. Analysen visar att tiden är kort.", "Det är förklaringen. Nästa mening."
@@ -370,7 +370,7 @@ def test_a_quote_over_a_passage_break_is_marked_in_both_passages(small_index):
 
 
 def test_a_lead_in_quoted_with_the_list_in_the_next_passage_is_marked_in_both(small_index):
-    # kb.answer.list_after: a lead-in that ends its passage is quoted with the list opening the next
+    # kb.answer.extract.list_after: a lead-in that ends its passage is quoted with the list opening the next
     k = kb.open_index(small_index)
     hit, after = "Resultatet var svagt. Underskottet grundar sig på två delar:", "- Projektet\n- Huskostnader\nKost gick bra."
     a, b = hit.index("Under"), len(hit) + 2 + after.index("\nKost")  # relative to the hit; a blank line between

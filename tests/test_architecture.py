@@ -1,19 +1,21 @@
 """The code's shape, checked with `ast`: small functions and classes, imports that only go from a
-higher stage to a lower one, and no private name used across modules.
+higher stage to a lower one, and no private name used across modules. Sub-packages group one stage
+each (kb/ingest, kb/answer, kb/milvus); a module is named by its dotted path below kb.
 
 Layers, low to high (a module may import only from its own layer or lower ones):
 
 0. records, errors, text, sanitize  typed records, errors, shared text rules, safe output of untrusted text
-1. store, analyze, pdfworker, milvus_store
+1. store, analyze, ingest.pdfworker, milvus.store
                                     file formats and atomic writes; Swedish analysis; PDF worker;
                                     the Milvus layout and connection
-2. ingest, chunk, sentences, forms, embed, bm25, sparse, vectors, fuse, rules, cite, rowstore, guard
+2. ingest.read, ingest.chunk, sentences, answer.forms, embed, bm25, sparse, vectors, fuse, rules, cite,
+   rowstore, ingest.guard
                                     the stages of a build, the pure ranking/citation/answer rules and
                                     the rules deciding whether a build may publish
-3. build, backend, local, milvus, milvus_ingest
+3. ingest.build, backend, local, milvus.index, milvus.ingest
                                     building an index; the index interface, the folder index and
                                     the Milvus index with its ingest
-4. search, answer, evaluate, location, generate
+4. search, answer.extract, evaluate, location, answer.generate
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked
 5. cli, ui_helpers, __init__ (+ app.py)   the command line and the UI on top
@@ -26,39 +28,61 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "records": 0, "errors": 0, "text": 0, "sanitize": 0,
-    "store": 1, "analyze": 1, "pdfworker": 1,
-    "milvus_store": 1,
-    "ingest": 2, "chunk": 2, "sentences": 2, "forms": 2, "embed": 2, "bm25": 2, "vectors": 2, "fuse": 2, "rules": 2,
-    "cite": 2, "rowstore": 2, "sparse": 2, "guard": 2,
-    "build": 3, "backend": 3, "local": 3, "milvus": 3, "milvus_ingest": 3,
-    "search": 4, "answer": 4, "evaluate": 4, "location": 4, "generate": 4,
+    "store": 1, "analyze": 1, "ingest.pdfworker": 1,
+    "milvus.store": 1,
+    "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
+    "fuse": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
+    "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3,
+    "search": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
+    # the sub-packages' own __init__ modules: docstrings only, they import nothing
+    "ingest": 0, "answer": 0, "milvus": 0, "data": 0,
 }
 MAX_FUNCTION_LINES = 80
 MAX_CLASS_LINES = 150
 
 
+def module_name(path: Path) -> str:
+    """A file's module name below kb, dotted: kb/ingest/read.py -> ingest.read, kb/ingest/__init__.py -> ingest."""
+    parts = path.relative_to(ROOT / "kb").with_suffix("").parts
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
 def sources() -> dict[str, ast.Module]:
-    files = sorted((ROOT / "kb").glob("*.py")) + [ROOT / "app.py"]
-    return {p.stem if p.parent.name == "kb" else "app": ast.parse(p.read_text(encoding="utf-8")) for p in files}
+    files = sorted((ROOT / "kb").rglob("*.py")) + [ROOT / "app.py"]
+    return {("app" if p.name == "app.py" and p.parent == ROOT else module_name(p)): ast.parse(p.read_text(encoding="utf-8"))
+            for p in files}
+
+
+def package_of(name: str) -> list[str]:
+    """The package a module is in, as parts below kb ([] for a top-level module)."""
+    if name in ("app", "__init__"):
+        return []
+    parts = name.split(".")
+    return parts if name in ("ingest", "answer", "milvus") else parts[:-1]
 
 
 def kb_imports(name: str, tree: ast.Module) -> list[tuple[str, list[str]]]:
     """(imported kb module, names taken from it) for every import of a kb module in a file."""
     out = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            mod = node.module or ""
-            if node.level == 1 and mod:  # from .x import a, b
-                out.append((mod.split(".")[0], [a.name for a in node.names]))
-            elif node.level == 1:  # from . import x, y
-                out.extend((a.name, []) for a in node.names)
-            elif mod.startswith("kb.") or mod == "kb":
-                sub = mod.split(".")[1] if "." in mod else None
-                if sub:
-                    out.append((sub, [a.name for a in node.names]))
-                else:
-                    out.extend((a.name, []) for a in node.names if a.name in LAYERS)
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package_of(name)[: len(package_of(name)) - (node.level - 1)]
+            target = ".".join(base + (node.module.split(".") if node.module else []))
+        elif node.module == "kb" or (node.module or "").startswith("kb."):
+            target = node.module[3:]
+        else:
+            continue
+        names = [a.name for a in node.names]
+        submodules = [f"{target}.{n}" if target else n for n in names]
+        if all(m in LAYERS for m in submodules):  # from . import x, y  /  from kb.ingest import guard
+            out.extend((m, []) for m in submodules)
+        else:
+            out.append((target or "__init__", names))
     return out
 
 
@@ -102,7 +126,7 @@ def test_no_private_name_is_imported_across_modules():
 def test_no_private_attribute_of_another_module_is_used():
     used = []
     for name, tree in sources().items():
-        modules = {mod for mod, names in kb_imports(name, tree) if not names}
+        modules = {mod.split(".")[-1] for mod, names in kb_imports(name, tree) if not names}
         for node in ast.walk(tree):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                     and node.value.id in modules and node.attr.startswith("_")):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS, SMALL_DOCS
 
-from kb.chunk import SECTION_SEP, ChunkConfig, blocks, chunk_document
+from kb.ingest.chunk import SECTION_SEP, ChunkConfig, blocks, chunk_document
 from kb.text import is_heading
-from kb.ingest import read_document
+from kb.ingest.read import read_document
 from kb.records import DocMeta, Document
 
 LONG_PARA = "Verksamheten redovisar ett underskott som beror på personlig assistans. Kostnaderna har ökat under året. "

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SMALL_DOCS
 from kb import store
-from kb.build import BuildConfig, build_index
+from kb.ingest.build import BuildConfig, build_index
 from kb.errors import KBError
 from kb.search import open_index
 

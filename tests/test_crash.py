@@ -19,7 +19,7 @@ import pytest
 
 from conftest import SMALL_DOCS
 from kb import store
-from kb.build import BuildConfig, build_index
+from kb.ingest.build import BuildConfig, build_index
 from kb.errors import IndexCorruptError, KBError
 from kb.search import open_index
 

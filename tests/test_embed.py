@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kb import embed
-from kb.build import BuildConfig, build_index
+from kb.ingest.build import BuildConfig, build_index
 from kb.embed import EmbeddingCache, HashEmbedder, SentenceTransformerEmbedder, get_embedder, text_key
 from kb.errors import EmbedderError, IndexIncompatibleError
 from kb.search import open_index

@@ -1,9 +1,9 @@
-"""Question forms in Swedish (kb.forms) and the kind of sentence each asks for."""
+"""Question forms in Swedish (kb.answer.forms) and the kind of sentence each asks for."""
 from __future__ import annotations
 
 import pytest
 
-from kb.forms import answers_form, question_form
+from kb.answer.forms import answers_form, question_form
 
 
 @pytest.mark.parametrize("question, form", [

@@ -1,4 +1,4 @@
-"""Generated answers (kb.generate): settings, prompt, parsing, the sentence checker with fixed
+"""Generated answers (kb.answer.generate): settings, prompt, parsing, the sentence checker with fixed
 strings, and the client's error handling against a local fake server (tests/llmfake.py).
 The real llama.cpp server is exercised in test_llm_server.py."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from kb.analyze import Analyzer, build_lexicon
 from kb.cli import main
 from kb.errors import LLMError
 from kb.ui_helpers import escape_text
-from kb.generate import (
+from kb.answer.generate import (
     SYSTEM_PROMPT,
     LLMSettings,
     Sentence,

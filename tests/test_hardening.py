@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from kb import ingest, store
-from kb.build import BuildConfig, build_index
-from kb.chunk import _split_large
+from kb import store
+from kb.ingest import read as ingest
+from kb.ingest.build import BuildConfig, build_index
+from kb.ingest.chunk import _split_large
 from kb.cli import main
 from kb.errors import IngestError, KBError
-from kb.ingest import OUTSIDE, read_document
+from kb.ingest.read import OUTSIDE, read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
 from kb.text import sentence_breaks
@@ -527,12 +528,12 @@ def test_ui_build_button_shows_errors_as_a_message(monkeypatch, tmp_path):
     a_file.write_text("x")
     errors = _click_build(monkeypatch, a_file / "idx", corpus)  # the index folder cannot be made
     assert any("Det gick inte att bygga sökindexet" in e and "part of the path is a file" in e for e in errors)
-    import kb.build
+    import kb.ingest.build
 
     def denied(*a, **kw):
         raise PermissionError(13, "Permission denied", str(corpus))
 
-    monkeypatch.setattr(kb.build, "build_index", denied)
+    monkeypatch.setattr(kb.ingest.build, "build_index", denied)
     errors = _click_build(monkeypatch, tmp_path / "idx", corpus)
     assert any("Det gick inte att bygga sökindexet (PermissionError" in e for e in errors)
     monkeypatch.undo()
@@ -624,7 +625,7 @@ def test_a_failed_write_never_shrinks_the_embedding_cache(built, monkeypatch):
 
 def test_sidecar_symlink_leaving_the_folder_is_refused(tmp_path):
     """A sidecar describes the report beside it: a symlink to a file elsewhere is not read."""
-    from kb.build import BuildConfig, build_index
+    from kb.ingest.build import BuildConfig, build_index
 
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -1,4 +1,4 @@
-"""Unit tests of kb.ingest: discovery, decoding, metadata, ids, PDF page cleanup."""
+"""Unit tests of kb.ingest.read: discovery, decoding, metadata, ids, PDF page cleanup."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pytest
 
 import pdfgen
 from kb.errors import IngestError
-from kb.ingest import (
+from kb.ingest.read import (
     decode_text,
     discover,
     infer_meta,
@@ -80,7 +80,7 @@ def test_sidecar_overrides_and_bad_sidecar_is_a_failure(tmp_path):
 
 
 def test_reading_a_folder_records_failures_and_goes_on(tmp_path):
-    from kb.build import BuildConfig, plan_build, read_sources
+    from kb.ingest.build import BuildConfig, plan_build, read_sources
 
     (tmp_path / "a.txt").write_text("Hemtjänsten växer.\n", encoding="utf-8")
     (tmp_path / "b.txt").write_bytes(b"")

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from kb.chunk import chunk_document
-from kb.ingest import read_document
+from kb.ingest.chunk import chunk_document
+from kb.ingest.read import read_document
 
 from conftest import CORPUS
 import pdfgen
@@ -95,7 +95,7 @@ def test_headings_become_sections(rendered):
 
 
 def test_search_cites_the_right_page(rendered, tmp_path):
-    from kb.build import BuildConfig, build_index
+    from kb.ingest.build import BuildConfig, build_index
     from kb.search import open_index
 
     truth, _ = rendered["table"]

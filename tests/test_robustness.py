@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import pdfgen
-from kb import pdfworker
-from kb.build import BuildConfig, build_index
-from kb.chunk import ChunkConfig, chunk_document
-from kb.ingest import read_document
+from kb.ingest import pdfworker
+from kb.ingest.build import BuildConfig, build_index
+from kb.ingest.chunk import ChunkConfig, chunk_document
+from kb.ingest.read import read_document
 from kb.search import open_index
 
 GOOD = (
@@ -166,16 +166,16 @@ def test_file_name_that_is_not_utf8_is_reported(tmp_path):
 def test_unreadable_file_is_reported(tmp_path, monkeypatch):
     if os.geteuid() == 0:
         # root reads everything (as on CI): make reading that one file fail as it does for a user
-        import kb.build
+        import kb.ingest.build
 
-        real = kb.build.file_sha256
+        real = kb.ingest.build.file_sha256
 
         def deny(path):
             if path.name == "låst.txt":
                 raise PermissionError(13, "Permission denied", str(path))
             return real(path)
 
-        monkeypatch.setattr(kb.build, "file_sha256", deny)
+        monkeypatch.setattr(kb.ingest.build, "file_sha256", deny)
     folder = tmp_path / "c"
     folder.mkdir()
     (folder / "ok.txt").write_text(GOOD, encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb import Filters, KBError, open_index
-from kb.build import BuildConfig, build_index
+from kb.ingest.build import BuildConfig, build_index
 from kb.errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError
 from kb.cite import location
 from kb.search import SearchParams

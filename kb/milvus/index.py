@@ -1,6 +1,6 @@
 """The index in a Milvus server or cluster: :class:`MilvusIndex`, the ``PassageIndex`` of a
-``milvus://HOST:PORT/COLLECTION`` address (layout in :mod:`kb.milvus_store`, ingest in
-:mod:`kb.milvus_ingest`).
+``milvus://HOST:PORT/COLLECTION`` address (layout in :mod:`kb.milvus.store`, ingest in
+:mod:`kb.milvus.ingest`).
 
 Both retrievers run in the server and return only candidates; kb's fusion, year rule,
 coverage weighting and duplicate folding then run on them exactly as for the folder index:
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from . import sparse, store
-from .analyze import Analyzer, AnalyzerConfig
-from .errors import IndexIncompatibleError, IndexMissingError, KBError
-from .milvus_store import (
+from .. import sparse, store
+from ..analyze import Analyzer, AnalyzerConfig
+from ..errors import IndexIncompatibleError, IndexMissingError, KBError
+from .store import (
     LAYOUT,
     SENTENCES,
     Connection,
@@ -44,7 +44,7 @@ from .milvus_store import (
     read_lexicon,
     read_sentences,
 )
-from .records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
+from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 
 MEMO = 20_000  # passage records kept from search results
 

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import KBError
-from .records import Chunk, Filters, Sentence
+from ..errors import KBError
+from ..records import Chunk, Filters, Sentence
 
 SCHEME = "milvus://"
 MAX_NAME = 244  # Milvus allows 255; the side collections append up to 11 characters

@@ -13,7 +13,7 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    the sentence; terms found only in its context (the sentence before it, the passage's section
    names and the report's title) count ``context_share``.
 4. **Form**: 1 when the sentence has the kind of answer the question's form asks for
-   (:mod:`kb.forms`: a cause, an amount, a time, a name, a statement).
+   (:mod:`kb.answer.forms`: a cause, an amount, a time, a name, a statement).
 5. **Score** = ``dense_weight·dense + lexical_weight·lexical + form_weight·form``. A lead-in
    that ends with a colon ("Underskottet grundar sig på följande tre delar:") says nothing until
    its list: it is scored as one unit with the bullets that follow it (:func:`list_after`, at most
@@ -56,16 +56,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cite import format_citation, location
-from .errors import KBError
+from ..cite import format_citation, location
+from ..errors import KBError
 from .forms import answers_form, question_form
-from .records import Chunk, DocMeta, Hit, SearchResult, Sentence
-from .search import MAX_QUERY_CHARS
-from .sentences import sentence_text
-from .text import fold, is_year, years_in
+from ..records import Chunk, DocMeta, Hit, SearchResult, Sentence
+from ..search import MAX_QUERY_CHARS
+from ..sentences import sentence_text
+from ..text import fold, is_year, years_in
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .search import KnowledgeBase
+    from ..search import KnowledgeBase
 
 MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # what the search reads; `ask` refuses a longer question instead of cutting it
 # calibrated per embedder (model id) on eval/dev-unanswerable.jsonl; see the module docstring

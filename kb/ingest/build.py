@@ -3,9 +3,9 @@
 1. :func:`plan_build`: find the files, hash them and compare with the live manifest (added,
    updated, unchanged, removed). Re-running on an unchanged corpus with the same parameters
    stops here: nothing to do.
-2. :func:`read_sources`: read each new or changed file (:mod:`kb.ingest`); unchanged documents
+2. :func:`read_sources`: read each new or changed file (:mod:`kb.ingest.read`); unchanged documents
    are taken from the live generation without re-reading them.
-3. :func:`prepare_passages`: chunk the documents (:mod:`kb.chunk`), build the lexicon and the
+3. :func:`prepare_passages`: chunk the documents (:mod:`kb.ingest.chunk`), build the lexicon and the
    analyser (:mod:`kb.analyze`) and the texts each retriever sees; split every passage into its
    evidence sentences (:mod:`kb.sentences`), which answers quote.
 4. :func:`embed_texts`: passage and sentence vectors, from the embedding cache where the text was
@@ -27,15 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from . import bm25, guard, store, vectors
-from .analyze import Analyzer, AnalyzerConfig, build_lexicon
+from .. import bm25, store, vectors
+from . import guard
+from ..analyze import Analyzer, AnalyzerConfig, build_lexicon
 from .chunk import ChunkConfig, chunk_document
-from .embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
-from .errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
-from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
-from .records import Chunk, Document, Failure, Sentence
-from .sentences import SENTENCE_VERSION, evidence_units
-from .text import dehyphenate
+from ..embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
+from ..errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
+from .read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
+from ..records import Chunk, Document, Failure, Sentence
+from ..sentences import SENTENCE_VERSION, evidence_units
+from ..text import dehyphenate
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Reader = Callable[[Path, str, str], Document]  # (path, doc_id, sha256) -> Document
@@ -90,7 +91,7 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
-    refused: str | None = None  # why nothing was published (kb.guard.publish_refusal)
+    refused: str | None = None  # why nothing was published (kb.ingest.guard.publish_refusal)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -166,7 +167,7 @@ class BuildPlan:
 def plan_build(
     paths: list[Path], root: Path, config: BuildConfig, found: tuple[list[Path], list[Failure]] | None = None
 ) -> BuildPlan:
-    """Scan ``paths`` (or take ``found``, the result of :func:`kb.ingest.discover_files`), hash
+    """Scan ``paths`` (or take ``found``, the result of :func:`kb.ingest.read.discover_files`), hash
     every supported file and compare with the live generation of ``root``."""
     prev_gen, prev = _previous(root)
     prev_files: dict[str, dict[str, Any]] = (prev or {}).get("sources", {})
@@ -429,7 +430,7 @@ def build_index(
     (a path that does not exist leaves nothing behind). Symlinks that leave the given folders
     are skipped unless ``follow_symlinks``. Unless ``replace``, a build that would remove
     documents not under ``paths`` is refused before reading, and one that would leave no
-    document publishes nothing (:mod:`kb.guard`; the report's ``refused`` says why).
+    document publishes nothing (:mod:`kb.ingest.guard`; the report's ``refused`` says why).
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}

@@ -20,8 +20,8 @@ import bisect
 import re
 from dataclasses import asdict, dataclass
 
-from .records import Chunk, Document
-from .text import is_heading, is_numeric_line, line_starts, sentence_breaks
+from ..records import Chunk, Document
+from ..text import is_heading, is_numeric_line, line_starts, sentence_breaks
 
 SECTION_SEP = " › "
 

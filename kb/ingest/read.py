@@ -7,7 +7,7 @@ organisation, report type, year) is inferred from the file name and the text, an
 ``NAME.meta.json`` next to a file overrides any of it.
 
 A file that cannot be read raises :class:`~kb.errors.IngestError` with a one-line reason;
-:func:`kb.build.read_sources` records it as a :class:`~kb.records.Failure` and goes on.
+:func:`kb.ingest.build.read_sources` records it as a :class:`~kb.records.Failure` and goes on.
 """
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from . import store
-from .errors import IngestError
-from .records import DocMeta, Document, Failure
-from .sanitize import has_control, one_line
-from .text import HEADING_MARK, is_heading, is_numeric_line, mark_heading, years_in
+from .. import store
+from ..errors import IngestError
+from ..records import DocMeta, Document, Failure
+from ..sanitize import has_control, one_line
+from ..text import HEADING_MARK, is_heading, is_numeric_line, mark_heading, years_in
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUFFIXES = (".pdf", *TEXT_SUFFIXES)
@@ -284,7 +284,7 @@ _DIGITS = re.compile(r"\d+")
 
 def read_pdf_pages(path: Path, worker=None) -> tuple[list[str], list[list[str]]]:
     """Text of each page of a PDF and the heading-style lines of each page, parsed in the
-    limited worker process (:mod:`kb.pdfworker`).
+    limited worker process (:mod:`kb.ingest.pdfworker`).
 
     Raises IngestError with a one-line reason for encrypted, broken, truncated, image-only
     (scanned), hanging or memory-exploding files. An encrypted PDF with an empty user password

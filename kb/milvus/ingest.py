@@ -49,15 +49,16 @@ from typing import Any
 
 import numpy as np
 
-from . import guard, sparse, store
-from .analyze import Analyzer, build_lexicon
-from .build import BuildConfig, BuildReport, retrieval_text
-from .chunk import chunk_document
-from .embed import EmbeddingCache, get_embedder, text_key
-from .errors import IngestError
-from .ingest import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
-from .milvus import check_format
-from .milvus_store import (
+from ..ingest import guard
+from .. import sparse, store
+from ..analyze import Analyzer, build_lexicon
+from ..ingest.build import BuildConfig, BuildReport, retrieval_text
+from ..ingest.chunk import chunk_document
+from ..embed import EmbeddingCache, get_embedder, text_key
+from ..errors import IngestError
+from ..ingest.read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
+from .index import check_format
+from .store import (
     DUMMY,
     LAYOUT,
     SENTENCES,
@@ -79,9 +80,9 @@ from .milvus_store import (
     text_pieces,
     write_lexicon,
 )
-from .records import Chunk, DocMeta, Document, Failure
-from .sentences import evidence_units
-from .text import dehyphenate
+from ..records import Chunk, DocMeta, Document, Failure
+from ..sentences import evidence_units
+from ..text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
 BATCH = 256

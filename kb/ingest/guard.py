@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import KBError
+from ..errors import KBError
 
 
 def _under(path: str, given: Iterable[str]) -> bool:

@@ -2,7 +2,7 @@
 of its answer is checked against the passages it cites before anyone is shown it as supported.
 
 Optional and off by default: nothing is sent anywhere unless ``KB_LLM_URL`` is set
-(:class:`LLMSettings`). The extractive answer (:mod:`kb.answer`) stays the offline answer and the
+(:class:`LLMSettings`). The extractive answer (:mod:`kb.answer.extract`) stays the offline answer and the
 fallback.
 
 Pipeline (:func:`generate`):
@@ -67,11 +67,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
-from .analyze import Analyzer
-from .errors import LLMError
-from .records import Hit
-from .sentences import sentence_text, split_spans
-from .text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
+from ..analyze import Analyzer
+from ..errors import LLMError
+from ..records import Hit
+from ..sentences import sentence_text, split_spans
+from ..text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
 
 ENV_URL, ENV_MODEL, ENV_KEY, ENV_TIMEOUT = "KB_LLM_URL", "KB_LLM_MODEL", "KB_LLM_API_KEY", "KB_LLM_TIMEOUT"
 ENV_MAX_TOKENS, ENV_EXTRA = "KB_LLM_MAX_TOKENS", "KB_LLM_EXTRA"
