@@ -4,7 +4,9 @@ each (kb/ingest, kb/answer, kb/milvus); a module is named by its dotted path bel
 
 Layers, low to high (a module may import only from its own layer or lower ones):
 
-0. records, errors, text, sanitize  typed records, errors, shared text rules, safe output of untrusted text
+0. records, errors, text, sanitize, series_score
+                                    typed records, errors, shared text rules, safe output of untrusted text,
+                                    scoring of figure series against eval/series
 1. store, analyze, ingest.pdfworker, milvus.store
                                     file formats and atomic writes; Swedish analysis; PDF worker;
                                     the Milvus layout and connection
@@ -27,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
-    "records": 0, "errors": 0, "text": 0, "sanitize": 0,
+    "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0,
     "store": 1, "analyze": 1, "ingest.pdfworker": 1,
     "milvus.store": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
