@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS
 
-from kb.ingest import make_doc_id
+from kb.ingest.read import make_doc_id
 from kb.series_score import doc_key, evaluate_series, format_series_table, parse_number, score_series
 
 DOC = "kommunstyrelsen-verksamhetsberattelse-2023.txt"
