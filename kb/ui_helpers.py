@@ -22,7 +22,9 @@ from typing import Any
 
 from .cite import hit_location
 from .records import Hit
+from .reflow import reflow
 from .sanitize import csv_cell, md_inline, md_quote_line
+from .sentences import split_spans
 from .text import TOKEN_PATTERN, tokenize
 
 # PDF conversions write list bullets as private-use characters (U+F0B7, U+F0A7 …) that fonts show
@@ -101,20 +103,64 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
 
 
 def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, terms: frozenset[str]) -> str:
-    """A passage as :func:`highlight_html`, with each quoted sentence (start, end in ``text``, its
-    page or lines) wrapped in ``<span class='kb-quote'>`` and followed by where it is."""
+    """A passage for reading (:func:`kb.reflow.reflow`: lines of a sentence joined, line-break
+    hyphens dropped) as :func:`highlight_html`, with each quoted sentence (start, end in ``text``,
+    which may reach outside it; its page or lines) wrapped in ``<span class='kb-quote'>`` and
+    followed by where it is. Quotes and highlights land on the same words as in ``text``."""
+    r = reflow(text)
     out: list[str] = []
     pos = 0
     for a, b, where in sorted(quotes):
-        a, b = max(a, pos), min(b, len(text))
+        a, b = r.span(max(a, 0), min(b, len(text)))
+        a = max(a, pos)
         if a >= b:
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
-        out.append(highlight_html(text[pos:a], analyzer, terms))
-        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(text[a:b], analyzer, terms)}</span>{label}")
+        out.append(highlight_html(r.text[pos:a], analyzer, terms))
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(r.text[a:b], analyzer, terms)}</span>{label}")
         pos = b
-    out.append(highlight_html(text[pos:], analyzer, terms))
+    out.append(highlight_html(r.text[pos:], analyzer, terms))
     return "".join(out)
+
+
+def snippet_spans(text: str, analyzer, terms: frozenset[str], quotes: Sequence[tuple[int, int, str]] = (),
+                  n: int = 3, whole: int = 360) -> list[tuple[int, int]]:
+    """The parts of a passage a result list shows: the whole of a short passage, else its ``n``
+    evidence units (:func:`kb.sentences.split_spans`) that hold a quote or the most query words
+    (the first two when none does), in order; neighbouring units are one span."""
+    if len(text) <= whole:
+        return [(0, len(text))]
+    units = split_spans(text)
+
+    def score(a: int, b: int) -> int:
+        words = {w.lower() for w in TOKEN_PATTERN.findall(text[a:b])}
+        quoted = any(qa < b and qb > a for qa, qb, _ in quotes)
+        return 100 * quoted + sum(1 for w in words if word_matches(analyzer, w, terms))
+
+    scored = [(score(u.start, u.end), i) for i, u in enumerate(units)]
+    best = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))[:n]
+    picked = sorted(i for _, i in best) or list(range(min(2, len(units))))
+    spans: list[tuple[int, int]] = []
+    for k, i in enumerate(picked):
+        if k and picked[k - 1] == i - 1:
+            spans[-1] = (spans[-1][0], units[i].end)
+        else:
+            spans.append((units[i].start, units[i].end))
+    return spans
+
+
+def snippet_html(text: str, spans: Sequence[tuple[int, int]], quotes: Sequence[tuple[int, int, str]],
+                 analyzer, terms: frozenset[str]) -> str:
+    """The chosen parts of a passage (:func:`snippet_spans`) as :func:`passage_html`, "…" between and
+    around them where text is left out."""
+    gap = " <span class='kb-gap'>…</span> "
+    parts = []
+    for a, b in spans:
+        local = [(qa - a, qb - a, where) for qa, qb, where in quotes]
+        parts.append(passage_html(text[a:b], local, analyzer, terms))
+    lead = gap.lstrip() if spans and text[: spans[0][0]].strip() else ""
+    tail = gap.rstrip() if spans and text[spans[-1][1] :].strip() else ""
+    return lead + gap.join(parts) + tail
 
 
 # -- citations ------------------------------------------------------------------------------
@@ -246,7 +292,8 @@ def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict
     for h in hits:
         lines.append(f"### [{h.rank}] {md_inline(h.citation)}")
         lines.append("")
-        lines.extend("> " + md_quote_line(line) if line.strip() else ">" for line in h.text.splitlines())
+        body = reflow(h.text).text  # for reading; the CSV and JSON exports keep the exact text
+        lines.extend("> " + md_quote_line(line) if line.strip() else ">" for line in body.splitlines())
         if h.also_at:
             lines += ["", "Samma text även i: " + "; ".join(md_inline(a) for a in h.also_at)]
         lines += ["", f"Poäng: {h.score:.4f}", ""]

@@ -284,10 +284,12 @@ def test_export_json_round_trips():
 
 
 def test_export_markdown_quotes_passages_with_citations():
-    md = export_markdown(META, [_hit(1, text="Rad ett\nrad två")], [{"sentence": "En mening.", "hit_rank": 1}])
+    text = "Leanlink re-\ndovisar ett underskott inom\nLSS.\n\n• Översyn\n• Fler heltider"
+    md = export_markdown(META, [_hit(1, text=text)], [{"sentence": "En mening.", "hit_rank": 1}])
     assert f"**Fråga:** {LSS}" in md and "**Indexversion:** gen-x" in md and META.exported_at in md
     assert "### [1] Kommunstyrelsen verksamhetsberattelse 2023, rad 10–12, avsnitt ”LSS”" in md
-    assert "> Rad ett\n> rad två" in md
+    # passages read as text: a sentence's lines joined, the line-break hyphen gone, the list kept
+    assert "> Leanlink redovisar ett underskott inom LSS.\n>\n> • Översyn\n> • Fler heltider" in md
     assert "- En mening. [1]" in md and "Samma text även i: Annan rapport, rad 3–4" in md
 
 
