@@ -289,7 +289,8 @@ def _generated(a: argparse.Namespace, kb, res):
     """``kb ask --generate``: the checked answer of the language model server (kb.answer.generate), or None."""
     if not a.generate:
         return None
-    from .answer.generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+    from .answer.generate import ENV_MODEL, ENV_URL, LLMSettings, generate
+    from .answer.prompt import sources_from_hits
 
     settings = LLMSettings.from_env()
     if settings is None:

@@ -10,7 +10,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 1. store, analyze, ingest.pdfworker, milvus.store
                                     file formats and atomic writes; Swedish analysis; PDF worker;
                                     the Milvus layout and connection
-2. ingest.read, ingest.chunk, sentences, answer.forms, embed, bm25, sparse, vectors, fuse, rules, cite,
+2. ingest.read, ingest.chunk, sentences, answer.forms, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
    rowstore, ingest.guard
                                     the stages of a build, the pure ranking/citation/answer rules and
                                     the rules deciding whether a build may publish
@@ -33,6 +33,7 @@ LAYERS = {
     "store": 1, "analyze": 1, "ingest.pdfworker": 1,
     "milvus.store": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
+    "answer.prompt": 2, "answer.check": 2,
     "fuse": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3,
     "search": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
