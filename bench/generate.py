@@ -38,7 +38,8 @@ from kb.text import fold  # noqa: E402
 from kb.answer.extract import answer  # noqa: E402
 from kb.evaluate import load_jsonl  # noqa: E402
 from kb.answer.check import GeneratedSentence, build_evidence, check_sentence, find_numbers  # noqa: E402
-from kb.answer.generate import LLMSettings, generate  # noqa: E402
+from kb.answer.client import LLMSettings  # noqa: E402
+from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
 
 _DIGITS = re.compile(r"\d+")

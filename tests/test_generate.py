@@ -22,7 +22,8 @@ from kb.answer.check import (
     find_numbers,
     parse_sentences,
 )
-from kb.answer.generate import LLMSettings, generate, stream_chat
+from kb.answer.client import LLMSettings, stream_chat
+from kb.answer.generate import generate
 from kb.answer.prompt import SYSTEM_PROMPT, Source, build_messages
 
 S1 = Source(1, "Leanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
