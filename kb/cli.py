@@ -285,7 +285,8 @@ def _generated(a: argparse.Namespace, kb, res):
     """``kb ask --generate``: the checked answer of the language model server (kb.answer.generate), or None."""
     if not a.generate:
         return None
-    from .answer.generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+    from .answer.client import ENV_MODEL, ENV_URL, LLMSettings
+    from .answer.generate import generate, sources_from_hits
 
     settings = LLMSettings.from_env()
     if settings is None:
@@ -325,7 +326,7 @@ def _print_sources(hits) -> None:
 
 def _llm_info() -> dict:
     """The language model server in use for ``kb info`` (nothing when ``KB_LLM_URL`` is unset)."""
-    from .answer.generate import LLMSettings
+    from .answer.client import LLMSettings
 
     try:
         s = LLMSettings.from_env()
