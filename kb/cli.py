@@ -26,6 +26,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
 from .location import as_location
 from .records import Filters
@@ -201,7 +202,7 @@ def cmd_search(a: argparse.Namespace) -> int:
             res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
             print_notes(res)
             if a.json:
-                print(json.dumps({"query_id": qid, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
+                print(json.dumps(search_json("query_id", qid, res.hits), ensure_ascii=False))
             else:
                 print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
                 _print_hits(res)
@@ -209,14 +210,10 @@ def cmd_search(a: argparse.Namespace) -> int:
     res = kb.search(a.query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
     print_notes(res)
     if a.json:
-        print(json.dumps({"query": a.query, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
+        print(json.dumps(search_json("query", a.query, res.hits), ensure_ascii=False))
     else:
         _print_hits(res)
     return 0
-
-
-def _answer_json(qid_key: str, qid: str, ans, hits) -> dict:
-    return {qid_key: qid, "answer": ans.to_json(), "confident": ans.confident, "hits": [h.to_json() for h in hits]}
 
 
 def _ask_one(kb, question: str, a: argparse.Namespace):
@@ -265,8 +262,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
         res, ans = _ask_one(kb, a.question, a)
         gen = _generated(a, kb, res)  # None unless --generate
         if a.json:
-            out = _answer_json("question", a.question, ans, res.hits[: a.k])
-            print(json.dumps(out | ({"generated": gen.to_json()} if gen is not None else {}), ensure_ascii=False))
+            print(json.dumps(answer_json("question", a.question, res, ans, a.k, gen), ensure_ascii=False))
         elif not _print_generated(gen, res.hits[: a.k]):
             print_answer(res, ans, a.k)
         return 0
@@ -274,11 +270,11 @@ def cmd_ask(a: argparse.Namespace) -> int:
         try:
             res, ans = _ask_one(kb, query, a)
         except QuestionError as e:  # one bad line does not stop the batch
-            line = {"query_id": qid, "answer": [], "confident": False, "hits": [], "error": str(e)}
+            line = answer_error_json("query_id", qid, str(e))
             print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {safe_terminal(qid)}: kb: error: {e}")
             continue
         if a.json:
-            print(json.dumps(_answer_json("query_id", qid, ans, res.hits[: a.k]), ensure_ascii=False))
+            print(json.dumps(answer_json("query_id", qid, res, ans, a.k), ensure_ascii=False))
         else:
             print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
             print_answer(res, ans, a.k)
@@ -289,7 +285,9 @@ def _generated(a: argparse.Namespace, kb, res):
     """``kb ask --generate``: the checked answer of the language model server (kb.answer.generate), or None."""
     if not a.generate:
         return None
-    from .answer.generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+    from .answer.client import ENV_MODEL, ENV_URL, LLMSettings
+    from .answer.generate import generate
+    from .answer.prompt import sources_from_hits
 
     settings = LLMSettings.from_env()
     if settings is None:
@@ -329,7 +327,7 @@ def _print_sources(hits) -> None:
 
 def _llm_info() -> dict:
     """The language model server in use for ``kb info`` (nothing when ``KB_LLM_URL`` is unset)."""
-    from .answer.generate import LLMSettings
+    from .answer.client import LLMSettings
 
     try:
         s = LLMSettings.from_env()
@@ -387,7 +385,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         t = time.perf_counter()
         res = kb.search(g["query"], k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
         times.append(time.perf_counter() - t)
-        hits = [h.to_json() for h in res.hits]
+        hits = hits_json(res.hits)
         run[g["id"]] = [h["text"] for h in hits]
         run_rows.append({"query_id": g["id"], "hits": hits})
         trec.extend(trec_lines(g["id"], hits))
@@ -417,10 +415,10 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
             res, ans = _ask_one(kb, g["query"], a)
         except QuestionError as e:
             answers[g["id"]] = []
-            rows.append({"query_id": g["id"], "answer": [], "confident": False, "hits": [], "error": str(e)})
+            rows.append(answer_error_json("query_id", g["id"], str(e)))
             continue
         answers[g["id"]] = [s.sentence for s in ans.sentences]
-        rows.append(_answer_json("query_id", g["id"], ans, res.hits[: a.k]))
+        rows.append(answer_json("query_id", g["id"], res, ans, a.k))
     if a.answers_out:
         write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
     result = evaluate_answers(gold, answers)

@@ -14,20 +14,17 @@ from kb.analyze import Analyzer, build_lexicon
 from kb.cli import main
 from kb.errors import LLMError
 from kb.ui_helpers import escape_text
-from kb.answer.generate import (
-    SYSTEM_PROMPT,
-    LLMSettings,
-    Sentence,
-    Source,
+from kb.answer.check import (
+    GeneratedSentence,
     build_evidence,
-    build_messages,
     check_answer,
     check_sentence,
     find_numbers,
-    generate,
     parse_sentences,
-    stream_chat,
 )
+from kb.answer.client import LLMSettings, stream_chat
+from kb.answer.generate import generate
+from kb.answer.prompt import SYSTEM_PROMPT, Source, build_messages
 
 S1 = Source(1, "Leanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
                "assistans där ersättningen inte täcker kostnaderna.", "Verksamhetsberättelse 2019, Leanlink, 2019, Ekonomi")
@@ -44,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def verdict(text: str, *cites: int):
-    return check_sentence(Sentence(text, cites), EV, AN)
+    return check_sentence(GeneratedSentence(text, cites), EV, AN)
 
 
 # -- settings -------------------------------------------------------------------------------
