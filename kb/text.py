@@ -107,8 +107,7 @@ def is_year(token: str) -> bool:
 # -- sentences ------------------------------------------------------------------------------
 
 ABBREVIATIONS = frozenset(
-    """bl.a t.ex s.k m.m dvs d.v.s t.o.m fr.o.m o.s.v osv m.fl resp ca kap nr st jfr enl inkl exkl
-    p.g.a pga f.d f.n o.d ev etc""".split()
+    ["bl.a", "t.ex", "s.k", "m.m", "dvs", "d.v.s", "t.o.m", "fr.o.m", "o.s.v", "osv", "m.fl", "resp", "ca", "kap", "nr", "st", "jfr", "enl", "inkl", "exkl", "p.g.a", "pga", "f.d", "f.n", "o.d", "ev", "etc"]
 )
 # a sentence ends at . ! ? (optionally followed by a closing quote or bracket), then whitespace,
 # then a capital letter, a digit or an opening quote, bracket, dash or bullet

@@ -7,8 +7,9 @@ tab, and looks up each hit's neighbouring passages and PDF file; ``app.py`` then
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .answer.extract import Answer, QuestionError, ask
 from .records import Chunk, Filters, Hit, QueryInfo
@@ -46,6 +47,9 @@ class PageData:
     years: tuple[Hit, ...] = ()  # the cross-year view's passages (no year preferred)
     terms: frozenset[str] = frozenset()
     seconds: float = 0.0  # search and answer
+    analyzer: Any = field(default=None, repr=False, compare=False)  # the index's analyzer, to mark query words
+    index_version: str = ""
+    index_created: str | None = None
 
 
 def hit_view(kbase: KnowledgeBase, hit: Hit, answer: Answer) -> HitView:
@@ -65,7 +69,9 @@ def page_data(kbase: KnowledgeBase, query: str, filters: Filters, k: int, use_qu
     info = kbase.interpret(query)
     known = set(kbase.facets()["years"])
     missing = tuple(y for y in info.years if y not in known)
-    base = PageData(query, filters, k, info, use_query_years, missing)
+    stats = kbase.stats()
+    base = PageData(query, filters, k, info, use_query_years, missing, analyzer=kbase.analyzer,
+                    index_version=str(stats["generation"]), index_created=stats.get("created"))
     t0 = time.perf_counter()
     try:
         result, ans = ask(kbase, query, k=k, filters=filters, use_query_years=use_query_years)

@@ -50,7 +50,7 @@ def _app(monkeypatch, index: Path, corpus: Path | None = None) -> AppTest:
 
 
 def _ask(at: AppTest, query: str) -> AppTest:
-    at.text_input(key="query").set_value(query).run()
+    at.text_input(key="q").set_value(query).run()
     assert not at.exception, at.exception
     return at
 
@@ -84,8 +84,8 @@ def real_app(monkeypatch, real_index) -> AppTest:
 def test_start_page_shows_search_field_examples_and_index_panel(real_app, real_index):
     at = real_app
     assert at.title[0].value == "Sök i Linköpings rapporter"
-    assert at.text_input(key="query").label == "Fråga eller sökord"
-    assert at.text_input(key="query").max_chars == MAX_QUERY_CHARS  # the box takes no longer question
+    assert at.text_input(key="q").label == "Fråga eller sökord"
+    assert at.text_input(key="q").max_chars == MAX_QUERY_CHARS  # the box takes no longer question
     assert [b.label for b in at.button][:1] == [LSS]
     panel = " ".join(m.value for m in at.sidebar.markdown)
     stats = kb.open_index(real_index).stats()
@@ -216,7 +216,7 @@ def test_missing_index_offers_to_build_it(monkeypatch, tmp_path, small_corpus):
     build.click().run(timeout=300)
     assert not at.exception, at.exception
     assert (tmp_path / "no-index" / "CURRENT").is_file()
-    assert at.text_input(key="query").label == "Fråga eller sökord"
+    assert at.text_input(key="q").label == "Fråga eller sökord"
     _ask(at, "underskott inom LSS")
     assert _hit_headers(at)
 
