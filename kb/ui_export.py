@@ -108,14 +108,20 @@ def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict
     return "\n".join(lines).rstrip() + "\n"
 
 
-def table_markdown(table: Table) -> list[str]:
-    """A table as Markdown lines: its header's columns, then each row's label and values (numbers
-    right-aligned); every cell escaped."""
+def table_markdown(text: str, table: Table) -> list[str]:
+    """A table of ``text`` as Markdown lines: its header's columns, then each row's label and values
+    (numbers right-aligned; values the detector could not place in columns as written, in the first
+    value column); every cell escaped."""
     n = max([len(table.header.columns)] + [len(r.cells) for r in table.rows])
     heads = [c.text for c in table.header.columns] + [""] * (n - len(table.header.columns))
     out = ["| " + " | ".join([""] + [md_inline(h) for h in heads]) + " |", "|---|" + "---:|" * n]
     for r in table.rows:
-        cells = [c.text for c in r.cells] + [""] * (n - len(r.cells))
+        if r.mapped:
+            cells = [c.text for c in r.cells]
+        else:
+            raw = " ".join(text[r.start : r.end].split())
+            cells = [raw[len(r.label):].strip() if raw.startswith(r.label) else " ".join(c.text for c in r.cells)]
+        cells += [""] * (n - len(cells))
         out.append("| " + " | ".join(md_inline(x) for x in [r.label, *cells]) + " |")
     return out
 
@@ -133,7 +139,7 @@ def passage_markdown(text: str) -> list[str]:
     pos = 0
     for t in find_tables(text):
         prose(pos, t.header.start)
-        out.extend([*table_markdown(t), ""])
+        out.extend([*table_markdown(text, t), ""])
         rest = [text[a:b] for a, b in zip([t.header.end, *(r.end for r in t.rows)], [r.start for r in t.rows])]
         if any(x.strip() for x in rest):  # lines between rows that are no rows (a sub-heading, a wrapped label)
             out.extend([md_quote_line(" ".join(x.split())) for x in rest if x.strip()] + [""])

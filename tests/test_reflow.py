@@ -97,3 +97,12 @@ def test_no_corpus_passage_keeps_a_break_inside_a_sentence(passages):
         prose = [ln for ln in r.text.split("\n") if "\t" not in ln]
         for ln, nxt in zip(prose, prose[1:]):
             assert not (ln and ln[-1].isalpha() and ln[-1].islower() and nxt[:1].islower() and len(ln) > 60), (ln, nxt)
+
+
+def test_kb_search_prints_passages_for_reading(small_index, capsys):
+    from kb.cli import main
+
+    assert main(["search", "personalomsättning hemtjänst", "--index", str(small_index)]) == 0
+    out = capsys.readouterr().out
+    assert "hemtjänstverksamheten" in out and "hemtjänst-" not in out
+    assert "personlig assistans där" in out  # the sentence's line break is gone
