@@ -66,7 +66,7 @@ class ServerState:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "this server needs a key: send the header 'Authorization: Bearer KEY'",
                            headers={"WWW-Authenticate": "Bearer"})
-        key = match_key(self.keyfile.keys(), token.strip())
+        key = match_key(self.keyfile.current(), token.strip())
         if key is None:
             raise ApiError(401, "unknown key", headers={"WWW-Authenticate": "Bearer"})
         rate = key.rate if key.rate is not None else self.limits.rate
@@ -81,7 +81,7 @@ class ServerState:
         """Run blocking work in the thread pool within the time limit (504 past it)."""
         try:
             return await asyncio.wait_for(run_in_threadpool(fn, *args, **kwargs), self.limits.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(504, f"the request took longer than {self.limits.timeout:g} s") from None
 
 

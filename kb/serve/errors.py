@@ -14,7 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..answer.extract import QuestionError
-from ..errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError, KBError
+from ..errors import (
+    IndexCorruptError,
+    IndexIncompatibleError,
+    IndexMissingError,
+    KBError,
+)
 from .access import NotFound
 
 log = logging.getLogger("kb.serve")

@@ -145,9 +145,9 @@ class KeyFile:
         self.path = path
         self._stamp: tuple[int, int] | None = None
         self._keys: tuple[ApiKey, ...] = ()
-        self.keys()
+        self.current()
 
-    def keys(self) -> tuple[ApiKey, ...]:
+    def current(self) -> tuple[ApiKey, ...]:
         try:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size)

@@ -15,7 +15,14 @@ from ..answer.extract import QuestionError, ask
 from ..contract import answer_error_json, answer_json, search_json
 from ..records import Filters
 from ..search import MAX_QUERY_CHARS, MODES
-from .access import Reader, document_row, facets, readable_document, restrict, visible_heads
+from .access import (
+    Reader,
+    document_row,
+    facets,
+    readable_document,
+    restrict,
+    visible_heads,
+)
 from .app import need, state_of
 from .errors import ApiError
 from .limits import MAX_K
@@ -32,14 +39,17 @@ def kb_version() -> str:
         return "unknown"
 
 Question = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")]
-Years = Annotated[list[int], Query(description="only reports about these years")]
-Texts = Annotated[list[str], Query()]
+Years = Annotated[list[int] | None, Query(description="only reports about these years (repeatable)")]
+Texts = Annotated[list[str] | None, Query(description="repeatable")]
+Reading = Annotated[Reader, Depends(need("read"))]
+Admin = Annotated[Reader, Depends(need("admin"))]
 ModeParam = Annotated[str, Query(pattern="^(" + "|".join(MODES) + ")$")]
 
 
-def filters_of(year: list[int], organisation: list[str], doc_type: list[str], doc_id: list[str]) -> Filters:
-    return Filters(years=tuple(year), organisations=tuple(organisation), doc_types=tuple(doc_type),
-                   doc_ids=tuple(doc_id))
+def filters_of(year: list[int] | None, organisation: list[str] | None, doc_type: list[str] | None,
+               doc_id: list[str] | None) -> Filters:
+    return Filters(years=tuple(year or ()), organisations=tuple(organisation or ()), doc_types=tuple(doc_type or ()),
+                   doc_ids=tuple(doc_id or ()))
 
 
 class QueryLine(BaseModel):
@@ -69,7 +79,7 @@ def health() -> dict[str, str]:
 
 
 @router.get("/v1/info", tags=["server"])
-async def info(request: Request, reader: Reader = Depends(need("read"))) -> dict[str, Any]:
+async def info(request: Request, reader: Reading) -> dict[str, Any]:
     """What the index holds, as far as the key may see it."""
     state = state_of(request)
     kb = await state.run(state.kb)
@@ -83,9 +93,9 @@ async def info(request: Request, reader: Reader = Depends(need("read"))) -> dict
 
 
 @router.get("/v1/search", tags=["search"])
-async def search(request: Request, q: Question, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
-                 year: Years = [], organisation: Texts = [], doc_type: Texts = [], doc_id: Texts = [],
-                 mode: ModeParam = "hybrid", reader: Reader = Depends(need("read"))) -> dict[str, Any]:
+async def search(request: Request, reader: Reading, q: Question, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                 year: Years = None, organisation: Texts = None, doc_type: Texts = None, doc_id: Texts = None,
+                 mode: ModeParam = "hybrid") -> dict[str, Any]:
     """The k best passages: exactly ``kb search --json``."""
     state = state_of(request)
     filters = restrict(filters_of(year, organisation, doc_type, doc_id), reader)
@@ -97,9 +107,9 @@ async def search(request: Request, q: Question, k: Annotated[int, Query(ge=1, le
 
 
 @router.get("/v1/ask", tags=["answer"])
-async def ask_one(request: Request, q: Question, k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
-                  year: Years = [], organisation: Texts = [], doc_type: Texts = [], doc_id: Texts = [],
-                  mode: ModeParam = "hybrid", reader: Reader = Depends(need("read"))) -> dict[str, Any]:
+async def ask_one(request: Request, reader: Reading, q: Question, k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+                  year: Years = None, organisation: Texts = None, doc_type: Texts = None, doc_id: Texts = None,
+                  mode: ModeParam = "hybrid") -> dict[str, Any]:
     """A quoted answer with cited hits: exactly ``kb ask --json``."""
     state = state_of(request)
     filters = restrict(filters_of(year, organisation, doc_type, doc_id), reader)
@@ -112,8 +122,7 @@ async def ask_one(request: Request, q: Question, k: Annotated[int, Query(ge=1, l
 
 
 @router.post("/v1/ask", tags=["answer"])
-async def ask_batch(request: Request, body: AskBatch, generate: bool = False,
-                    reader: Reader = Depends(need("read"))) -> Any:
+async def ask_batch(request: Request, reader: Reading, body: AskBatch, generate: bool = False) -> Any:
     """Answers to several questions: one object per line of ``kb ask --queries --json``, in order.
     ``?generate=true`` streams a language model's answer to one question (:mod:`kb.serve.stream`)."""
     state = state_of(request)
@@ -142,7 +151,7 @@ async def ask_batch(request: Request, body: AskBatch, generate: bool = False,
 
 
 @router.get("/v1/documents", tags=["documents"])
-async def documents(request: Request, reader: Reader = Depends(need("read"))) -> dict[str, Any]:
+async def documents(request: Request, reader: Reading) -> dict[str, Any]:
     """The documents the key may read and the filter values they have."""
     state = state_of(request)
     heads = visible_heads(await state.run(state.kb), reader)
@@ -150,9 +159,8 @@ async def documents(request: Request, reader: Reader = Depends(need("read"))) ->
 
 
 @router.get("/v1/documents/{doc_id:path}/text", tags=["documents"])
-async def document_text(request: Request, doc_id: str, start: Annotated[int, Query(ge=0)] = 0,
-                        end: Annotated[int | None, Query(ge=0)] = None,
-                        reader: Reader = Depends(need("read"))) -> dict[str, Any]:
+async def document_text(request: Request, reader: Reading, doc_id: str, start: Annotated[int, Query(ge=0)] = 0,
+                        end: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
     """``document_text[start:end]``: the exact text around a citation (at most ``max_text_chars``)."""
     state = state_of(request)
     doc = await state.run(lambda: readable_document(state.kb(), reader, doc_id))
@@ -167,7 +175,7 @@ async def document_text(request: Request, doc_id: str, start: Annotated[int, Que
 
 
 @router.get("/v1/keys", tags=["server"])
-async def keys(request: Request, reader: Reader = Depends(need("admin"))) -> dict[str, Any]:
+async def keys(request: Request, reader: Admin) -> dict[str, Any]:
     """The server's keys (names, roles, groups; never a key or its hash): admin keys only."""
     keyfile = state_of(request).keyfile
-    return {"keys": [k.public() for k in keyfile.keys()] if keyfile is not None else []}
+    return {"keys": [k.public() for k in keyfile.current()] if keyfile is not None else []}
