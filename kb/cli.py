@@ -309,11 +309,17 @@ def _print_generated(gen, hits) -> bool:
         if gen.error is None:
             print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
         return False
-    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna):")
+    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna; "
+          "kontrollen visar att källan säger detta, inte att det är sant):")
     for s in gen.sentences:
         refs = "".join(f"[{n}]" for n in s.citations)
         text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "källan säger" if s.supported else "närmaste mening i källan"
+            quote = f"{label} [{ev.hit}]: ”{safe_terminal(' '.join(ev.text.split()))}”"
+            print(textwrap.fill(quote, 100, initial_indent="      ", subsequent_indent="      "))
     _print_sources(hits)
     return True
 
