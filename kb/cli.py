@@ -225,6 +225,30 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
     return res, ans
 
 
+def _series_of(kb, question: str, a: argparse.Namespace) -> list:
+    """The figure a question asks about, year by year (empty unless it asks for figures over years)."""
+    from .series import series
+
+    return series(kb, question, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+
+
+def print_series(entries) -> None:
+    """A series as a small table under the answer: year, kind, value and source; each quoted table
+    row once, with its header."""
+    if not entries:
+        return
+    print("Över åren:")
+    quotes: list[str] = []
+    for e in entries:
+        if e.quote not in quotes:
+            quotes.append(e.quote)
+        value = f"{e.value} {e.unit}" if e.unit and e.unit not in e.value else e.value
+        print(f"  {e.year}  {e.kind:<8} {safe_terminal(value):>12}  [{quotes.index(e.quote) + 1}] "
+              f"{safe_terminal(e.citation)}")
+    for i, q in enumerate(quotes, 1):
+        print(textwrap.fill(f"[{i}] {safe_terminal(q)}", 100, initial_indent="  ", subsequent_indent="      "))
+
+
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
@@ -261,10 +285,13 @@ def cmd_ask(a: argparse.Namespace) -> int:
     if batch is None:
         res, ans = _ask_one(kb, a.question, a)
         gen = _generated(a, kb, res)  # None unless --generate
+        ser = _series_of(kb, a.question, a)
         if a.json:
-            print(json.dumps(answer_json("question", a.question, res, ans, a.k, gen), ensure_ascii=False))
-        elif not _print_generated(gen, res.hits[: a.k]):
-            print_answer(res, ans, a.k)
+            print(json.dumps(answer_json("question", a.question, res, ans, a.k, gen, ser), ensure_ascii=False))
+        else:
+            if not _print_generated(gen, res.hits[: a.k]):
+                print_answer(res, ans, a.k)
+            print_series(ser)
         return 0
     for qid, query in batch:
         try:
@@ -273,11 +300,13 @@ def cmd_ask(a: argparse.Namespace) -> int:
             line = answer_error_json("query_id", qid, str(e))
             print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {safe_terminal(qid)}: kb: error: {e}")
             continue
+        ser = _series_of(kb, query, a)
         if a.json:
-            print(json.dumps(answer_json("query_id", qid, res, ans, a.k), ensure_ascii=False))
+            print(json.dumps(answer_json("query_id", qid, res, ans, a.k, series=ser), ensure_ascii=False))
         else:
             print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
             print_answer(res, ans, a.k)
+            print_series(ser)
     return 0
 
 

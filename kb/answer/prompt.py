@@ -12,11 +12,11 @@ never changes the system message. [n] is the hit number.
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..records import Hit
-from ..text import nfc
 
 NO_ANSWER = "Källorna besvarar inte frågan."
 SYSTEM_PROMPT = (
@@ -53,14 +53,20 @@ def sources_from_hits(hits: Sequence[Hit], limit: int = 5) -> tuple[Source, ...]
 
 
 def escape_source(text: str) -> str:
-    """Source text with ``&``, ``<`` and ``>`` escaped: it cannot open or close a delimiter."""
-    return html.escape(nfc(text), quote=False)
+    """Source text in NFKC (full-width and small-form look-alikes such as "＜" become "<") with ``&``,
+    ``<`` and ``>`` escaped: it cannot open or close a delimiter, not even one that only looks like one."""
+    return html.escape(unicodedata.normalize("NFKC", text), quote=False)
+
+
+def escape_ref(text: str) -> str:
+    """A ref line for the ``ref="…"`` attribute: NFKC, with quotes escaped too."""
+    return html.escape(unicodedata.normalize("NFKC", text), quote=True)
 
 
 def build_messages(question: str, sources: Sequence[Source]) -> list[dict[str, str]]:
     """The chat messages: the fixed instruction as system message, question and sources as user turn."""
     blocks = [
-        f'<source id="{s.number}" ref="{html.escape(s.ref, quote=True)}">\n{escape_source(s.text)}\n</source>'
+        f'<source id="{s.number}" ref="{escape_ref(s.ref)}">\n{escape_source(s.text)}\n</source>'
         for s in sources
     ]
     user = (
