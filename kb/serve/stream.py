@@ -20,7 +20,8 @@ from fastapi.responses import StreamingResponse
 
 from ..answer.client import LLMSettings
 from ..answer.extract import ask
-from ..answer.generate import generate, sources_from_hits
+from ..answer.generate import generate
+from ..answer.prompt import sources_from_hits
 from ..contract import answer_json
 from ..errors import KBError
 from .access import Reader, restrict
