@@ -19,20 +19,21 @@ from pathlib import Path
 # shared machine spinning threads slow a query down several times (measured: 0.2 s vs 0.6 s).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import streamlit as st
+import streamlit as st  # noqa: E402
 
-import kb
-from kb.answer.check import build_evidence, check_answer
-from kb.answer.client import LLMSettings
-from kb.answer.extract import MAX_QUESTION_CHARS, unknown_note
-from kb.answer.generate import generate
-from kb.answer.prompt import sources_from_hits
-from kb.cite import chunk_location, hit_location
-from kb.errors import KBError
-from kb.location import default_location, generation_of, ingest_any, open_any
-from kb.records import Filters, Hit
-from kb.search import MAX_QUERY_CHARS
-from kb.ui_helpers import (
+import kb  # noqa: E402
+from kb.answer.check import build_evidence, check_answer  # noqa: E402
+from kb.answer.client import LLMSettings  # noqa: E402
+from kb.answer.extract import MAX_QUESTION_CHARS, unknown_note  # noqa: E402
+from kb.answer.generate import generate  # noqa: E402
+from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.cite import chunk_location, hit_location  # noqa: E402
+from kb.errors import KBError  # noqa: E402
+from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
+from kb.records import Filters, Hit  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
+from kb.ui_helpers import (  # noqa: E402
+    CHECK_NOTICE,
     ExportMeta,
     chosen_sv,
     citation_parts,
@@ -52,7 +53,7 @@ from kb.ui_helpers import (
     snippet_html,
     snippet_spans,
 )
-from kb.ui_page import HitView, PageData, page_data
+from kb.ui_page import HitView, PageData, page_data  # noqa: E402
 
 EXAMPLES = (
     "varför underskott inom LSS 2023",
@@ -298,7 +299,8 @@ def render_generated(kbase: kb.KnowledgeBase, data: PageData, settings: LLMSetti
         st.info("Ingen mening i språkmodellens svar kunde beläggas i källorna. Använd det citerade svaret ovan.")
     else:
         st.caption(f"Skrivet av {escape_text(gen.model)}. Varje mening är kontrollerad mot källan i hakparentesen: "
-                   "ord och siffror måste stå där. Meningar märkta ”ej belagt” kunde inte beläggas.")
+                   "ord, siffror, årtal, negationer och riktningsord måste stå i meningen under den. Meningar märkta "
+                   f"”ej belagt” kunde inte beläggas. {CHECK_NOTICE}")
 
 
 QUESTION_PROBLEMS = {

@@ -31,7 +31,8 @@ Rules:
 3. **Rows**: the lines after the header that end in a run of values (numbers with an optional
    sign, comparator, %, *; placeholders "-", "I.U."; a final direction word such as "Minska"),
    with the text before the run as label. The table ends at a prose line, a new header, a line
-   starting "Kommentar", or after six lines that are not rows.
+   starting "Kommentar", or after fifteen lines that are not rows (indicator tables wrap
+   their goal texts over many short lines).
 4. **Mapping** (never a guessed year): tab-separated rows under a tab-separated header map cell by
    cell. Otherwise the row's number tokens are grouped into values ("206 583" is one value when
    grouping is forced): a row maps when exactly one grouping gives as many values as columns (if
@@ -56,7 +57,7 @@ _PLACEHOLDERS = frozenset({"-", "–", "−", "i.u.", "iu", "*)", "*", "x", ".."
 _UNIT_TOKENS = frozenset({"%", "mnkr", "tkr", "kr"})
 _DIRECTIONS = frozenset({"minska", "öka", "bibehålla", "oförändrat", "behålla"})
 _NUM = re.compile(r"\d")
-MAX_NON_ROWS = 6
+MAX_NON_ROWS = 15
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class TableHeader:
     start: int
     end: int
     tabbed: bool = False
+    positions: tuple[int, ...] = ()  # tab-separated: the cell index of each column
 
 
 @dataclass(frozen=True)
@@ -283,15 +285,16 @@ def _cells(values: list[str], cols: tuple[Column, ...] | None, label: str, heade
 
 
 def _tab_row(line: str, header: TableHeader) -> tuple[str, tuple[Cell, ...], bool] | None:
-    parts = line.split("\t")
-    label, values = parts[0].strip(), [p.strip() for p in parts[1:]]
-    if not any(parse_number(v) is not None for v in values) or not re.search(r"[^\W\d_]", label):
+    parts = [p.strip() for p in line.split("\t")]
+    where = set(header.positions)
+    label = " ".join(p for i, p in enumerate(parts) if i not in where and p)
+    values = [(parts[i], c) for i, c in zip(header.positions, header.columns) if i < len(parts) and parts[i]]
+    if not any(parse_number(v) is not None for v, _ in values) or not re.search(r"[^\W\d_]", label):
         return None
-    cols = header.columns
-    if len(cols) >= len([v for v in values if v]) and all(not v for v in values[len(cols):]):
-        keep = [(v, c) for v, c in zip(values, cols) if v]
-        return label, _cells([v for v, _ in keep], tuple(c for _, c in keep), label, header.text), True
-    return label, _cells([v for v in values if v], None, label, header.text), False
+    stray = any(parse_number(p) is not None for i, p in enumerate(parts) if i not in where and p)
+    if stray:
+        return label, _cells([v for v, _ in values], None, label, header.text), False
+    return label, _cells([v for v, _ in values], tuple(c for _, c in values), label, header.text), True
 
 
 def parse_row(line: str, header: TableHeader) -> tuple[str, tuple[Cell, ...], bool] | None:
@@ -343,18 +346,16 @@ def read_header(lines: list[str], offs: list[int], i: int) -> tuple[TableHeader,
             last = j
         j += 1
     text = " ".join(" ".join(lines[k].split()) for k in range(first, last + 1) if lines[k].strip())
-    tabbed = "\t" in lines[i]
     cols = parse_columns(text)
-    if tabbed:
-        cells = [c for c in lines[i].split("\t")[1:]]
-        per = [parse_columns(c) for c in cells if c.strip()]
-        if all(len(p) == 1 for p in per) and per:
-            cols = tuple(p[0] for p in per)
-        else:
-            tabbed = False
+    positions: tuple[int, ...] = ()
+    if "\t" in lines[i]:
+        per = [(k, parse_columns(c)) for k, c in enumerate(lines[i].split("\t"))]
+        if all(len(p) <= 1 for _, p in per) and any(p for _, p in per):
+            positions = tuple(k for k, p in per if p)
+            cols = tuple(p[0] for _, p in per if p)
     start = offs[first] + len(lines[first]) - len(lines[first].lstrip())
     end = offs[last] + len(lines[last].rstrip())
-    return TableHeader(text, cols, start, end, tabbed), last + 1
+    return TableHeader(text, cols, start, end, bool(positions), positions), last + 1
 
 
 def _ends_table(line: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .cite import hit_location
 from .records import Hit
@@ -309,13 +310,17 @@ def llm_problem_sv(error: str) -> str:
 
 
 REASONS_SV = (  # the checker's reasons (kb.answer.check, English for the JSON and the command line), by prefix
-    ("negated, but the cited sources are not", "nekar, men källan gör det inte"),
-    ("drops a negation of the cited source", "tappar en negation i källan"),
-    ("numbers not in the cited sources", "siffror som inte står i källan"),
+    ("negated, but the aligned source sentence is not", "nekar, men meningen i källan gör det inte"),
+    ("drops a negation of the aligned source sentence", "tappar en negation i källans mening"),
+    ("direction words not in the aligned source clause", "riktningsord som inte står i källans mening"),
+    ("numbers not in the aligned source sentence", "siffror som inte står i källans mening"),
     ("cites no source", "hänvisar inte till någon källa"),
     ("cites a source that was not given", "hänvisar till en källa som inte gavs"),
-    ("words not in the cited sources", "ord som inte står i källan"),
+    ("holds bidirectional control characters", "innehåller styrtecken för skrivriktning"),
     ("nothing to check", "inget att kontrollera"),
+    ("no words to find a source sentence by", "inga ord att hitta en mening i källan med"),
+    ("no sentence of the cited sources says this", "ingen mening i källorna säger detta"),
+    ("words not in the aligned source sentence", "ord som inte står i källans mening"),
 )
 
 
@@ -327,16 +332,26 @@ def reason_sv(reason: str) -> str:
     return "kunde inte beläggas i källan"
 
 
-def generated_html(sentences: Sequence, writing: bool) -> str:
-    """A generated answer's checked sentences (:func:`kb.answer.check.check_answer`) as a list, each
-    with its [n] links; an unsupported one greyed and marked "ej belagt"; "skriver …" while it streams."""
+# -- generated answers ----------------------------------------------------------------------
+
+CHECK_NOTICE = "Kontrollen visar att källan säger detta, inte att det är sant."
+
+
+def generated_html(sentences: Sequence[Any], writing: bool = False) -> str:
+    """A checked generated answer (kb.answer.check.CheckedSentence items) as an HTML list: each sentence
+    with its [n] links, "ej belagt" when the check failed, and under it the source sentence it was
+    aligned to. All text from the model and the documents is escaped."""
     items = []
     for s in sentences:
         refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
-        if s.supported:
-            items.append(f"<li>{escape_text(s.text)} {refs}</li>")
-        else:
-            items.append(f"<li class='kb-unsupported'>{escape_text(s.text)} {refs}<span class='kb-flag' "
-                         f"title='{escape_text(reason_sv(s.reason))}'>ej belagt</span></li>")
+        flag = "" if s.supported else f"<span class='kb-flag' title='{escape_text(reason_sv(s.reason))}'>ej belagt</span>"
+        quote = ""
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "Källan säger" if s.supported else "Närmaste mening i källan"
+            shown = " ".join("".join(c for c in ev.text if c.isprintable() or c.isspace()).split())
+            quote = f"<div class='kb-evidence'>{label} [{ev.hit}]: ”{escape_text(screen_text(shown))}”</div>"
+        cls = "" if s.supported else " class='kb-unsupported'"
+        items.append(f"<li{cls}>{escape_text(s.text)} {refs}{flag}{quote}</li>")
     more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""
     return f"<ul class='kb-answer kb-generated'>{''.join(items)}{more}</ul>"
