@@ -301,12 +301,12 @@ def llm_problem_sv(error: str) -> str:
     """A language model server's failure (:class:`kb.errors.LLMError`'s message, in English for the
     command line) said in Swedish for the page; the message itself goes in a "Teknisk orsak" detail."""
     if "no complete answer within" in error:
-        what = "svarade inte färdigt i tid"
+        why = "servern svarade inte färdigt i tid"
     elif "cannot reach" in error:
-        what = "går inte att nå"
+        why = "servern går inte att nå"
     else:
-        what = "gav ett fel"
-    return f"Språkmodellens server {what}, så svaret ovan är bara citerat ur rapporterna."
+        why = "servern gav ett fel"
+    return f"Språkmodellen kunde inte svara ({why}), så svaret ovan är bara citerat ur rapporterna."
 
 
 REASONS_SV = (  # the checker's reasons (kb.answer.check, English for the JSON and the command line), by prefix
