@@ -22,12 +22,12 @@ import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
 from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
+from kb.answer.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
-from kb.answer.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
-from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
     ExportMeta,
     citation_parts,

@@ -33,10 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with the tests
 
 from kb import open_index  # noqa: E402
-from kb.sentences import sentence_text, split_spans  # noqa: E402
-from kb.text import fold  # noqa: E402
 from kb.answer.extract import answer  # noqa: E402
-from kb.evaluate import load_jsonl  # noqa: E402
 from kb.answer.generate import (  # noqa: E402
     LLMSettings,
     Sentence,
@@ -46,6 +43,9 @@ from kb.answer.generate import (  # noqa: E402
     generate,
     sources_from_hits,
 )
+from kb.evaluate import load_jsonl  # noqa: E402
+from kb.sentences import sentence_text, split_spans  # noqa: E402
+from kb.text import fold  # noqa: E402
 
 _DIGITS = re.compile(r"\d+")
 

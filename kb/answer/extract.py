@@ -58,11 +58,11 @@ import numpy as np
 
 from ..cite import format_citation, location
 from ..errors import KBError
-from .forms import answers_form, question_form
 from ..records import Chunk, DocMeta, Hit, SearchResult, Sentence
 from ..search import MAX_QUERY_CHARS
 from ..sentences import sentence_text
 from ..text import fold, is_year, years_in
+from .forms import answers_form, question_form
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..search import KnowledgeBase

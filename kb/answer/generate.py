@@ -59,7 +59,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -568,7 +567,7 @@ def stream_chat(settings: LLMSettings, messages: Sequence[Mapping[str, str]]) ->
         yield from _read_events(resp, sock_timeout)
     except LLMError as e:
         raise LLMError(f"the language model server at {where} failed: {e}. Check the server, or unset {ENV_URL}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise LLMError(f"the language model server at {where} gave no complete answer within {settings.timeout:g} s; "
                        f"raise {ENV_TIMEOUT} or use a faster model") from None
     except ConnectionRefusedError:

@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 
 from .. import bm25, store, vectors
-from . import guard
 from ..analyze import Analyzer, AnalyzerConfig, build_lexicon
-from .chunk import ChunkConfig, chunk_document
 from ..embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
 from ..errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
-from .read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 from ..records import Chunk, Document, Failure, Sentence
 from ..sentences import SENTENCE_VERSION, evidence_units
 from ..text import dehyphenate
+from . import guard
+from .chunk import ChunkConfig, chunk_document
+from .read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Reader = Callable[[Path, str, str], Document]  # (path, doc_id, sha256) -> Document

@@ -28,6 +28,7 @@ import numpy as np
 from .. import sparse, store
 from ..analyze import Analyzer, AnalyzerConfig
 from ..errors import IndexIncompatibleError, IndexMissingError, KBError
+from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 from .store import (
     LAYOUT,
     SENTENCES,
@@ -44,7 +45,6 @@ from .store import (
     read_lexicon,
     read_sentences,
 )
-from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 
 MEMO = 20_000  # passage records kept from search results
 

@@ -49,14 +49,17 @@ from typing import Any
 
 import numpy as np
 
-from ..ingest import guard
 from .. import sparse, store
 from ..analyze import Analyzer, build_lexicon
-from ..ingest.build import BuildConfig, BuildReport, retrieval_text
-from ..ingest.chunk import chunk_document
 from ..embed import EmbeddingCache, get_embedder, text_key
 from ..errors import IngestError
+from ..ingest import guard
+from ..ingest.build import BuildConfig, BuildReport, retrieval_text
+from ..ingest.chunk import chunk_document
 from ..ingest.read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
+from ..records import Chunk, DocMeta, Document, Failure
+from ..sentences import evidence_units
+from ..text import dehyphenate
 from .index import check_format
 from .store import (
     DUMMY,
@@ -80,9 +83,6 @@ from .store import (
     text_pieces,
     write_lexicon,
 )
-from ..records import Chunk, DocMeta, Document, Failure
-from ..sentences import evidence_units
-from ..text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
 BATCH = 256
