@@ -170,15 +170,18 @@ def load_gold(path: Path) -> list[dict]:
     ``query``, ``relevant`` a list of ``{"quote": text, "grade": 0–3 (default 2)}``, an
     optional text ``type``; at least one query. Problems are KBErrors naming the line."""
     where = f"gold file {path}"
-    gold, seen = [], {}
+    gold = []
+    seen: dict[str, int] = {}
     for n, row in read_jsonl_objects(path, "gold file"):
         qid = row_id(row, n, where)
         if qid in seen:
-            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); ids must be unique")
+            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); "
+                          "ids must be unique")
         seen[qid] = n
         rel = row.get("relevant")
         if not isinstance(rel, list):
-            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, not {_kind(rel)}")
+            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, "
+                          f"not {_kind(rel)}")
         for r in rel:
             _check_relevant(r, n, where)
         kind = row.get("type")
@@ -207,7 +210,8 @@ def trec_lines(query_id: str, hits: Sequence[dict], tag: str = "kb") -> list[str
 
 def format_table(result: dict[str, Any]) -> str:
     head = f"{'':<14}" + "".join(f"{m:>11}" for m in METRICS)
-    lines = [head, f"{'all (' + str(result['queries']) + ')':<14}" + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
+    lines = [head, f"{'all (' + str(result['queries']) + ')':<14}"
+             + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
     for t, v in result["by_type"].items():
         lines.append(f"{t + ' (' + str(v['n']) + ')':<14}" + "".join(f"{v[m]:>11.3f}" for m in METRICS))
     return "\n".join(lines)
@@ -267,6 +271,7 @@ def format_answer_table(result: dict[str, Any]) -> str:
     def row(name: str, m: dict[str, float]) -> str:
         return f"{name:<18}" + "".join(f"{m[k]:>13.3f}" if k in m else f"{'–':>13}" for k in ANSWER_METRICS)
 
-    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS), row(f"all ({result['queries']})", result["overall"])]
+    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS),
+             row(f"all ({result['queries']})", result["overall"])]
     lines += [row(f"{t} ({v['n']})", v) for t, v in result["by_type"].items()]
     return "\n".join(lines)

@@ -111,7 +111,8 @@ def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, te
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
         out.append(highlight_html(text[pos:a], analyzer, terms))
-        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(text[a:b], analyzer, terms)}</span>{label}")
+        quoted = highlight_html(text[a:b], analyzer, terms)
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{quoted}</span>{label}")
         pos = b
     out.append(highlight_html(text[pos:], analyzer, terms))
     return "".join(out)

@@ -349,7 +349,7 @@ def test_answer_quotes_sentences_at_their_exact_place(small_index):
     k = kb.open_index(small_index)
     res, ans = ask(k, "varför underskott inom LSS", params=ALWAYS)
     assert ans.confident and 1 <= len(ans.sentences) <= 3
-    assert not ans.calibrated or ALWAYS.threshold is not None
+    assert ans.calibrated  # a threshold the caller gives counts as calibrated, even on the hash embedder
     by_rank = {h.rank: h for h in res.hits}
     for s in ans.sentences:
         hit = by_rank[s.hit_rank]
@@ -506,7 +506,7 @@ def test_answer_metrics_agree_with_the_reference_scorer():
 
     rng = random.Random(7)
     pool = [r["quote"] for g in gold for r in g["relevant"]]
-    for trial in range(20):
+    for _ in range(20):
         answers = {}
         for g in gold:
             n = rng.choice([0, 1, 2, 3, 4])

@@ -162,7 +162,8 @@ class Answer:
 def check_question(question: str, terms: Sequence[str]) -> None:
     """Raise :class:`QuestionError` with a message saying what to do when a question cannot be answered."""
     if not question.strip():
-        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"", "empty")
+        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"",
+                            "empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; ask in at most "
                             f"{MAX_QUESTION_CHARS} characters (one question at a time)", "too_long")
@@ -250,15 +251,16 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
         h = hit_of[s.chunk_id]
         p = sents[i - 1] if i else None
         before = p if p is not None and p.chunk_id == s.chunk_id and p.kind in ("text", "bullet") else None
-        terms = set(kb.analyzer.passage_terms(text))
+        words = set(kb.analyzer.passage_terms(text))
         context = prev.get(s.chunk_id, set()) | hit_context[s.chunk_id]
         if s.kind != "row":
-            prev[s.chunk_id] = terms
+            prev[s.chunk_id] = words
         key = fold(text)
         if not quotable(s, text, params.min_words) or key in seen:
             continue
         seen.add(key)
-        dense, unit, items = float(cos[i]), text, ()
+        dense, unit = float(cos[i]), text
+        items: list[Sentence] = []
         if params.lists and lead_in(s, text):
             items, item_texts, item_vecs = list_after(kb, sents, texts, vecs, i, params.max_list)
             if items:  # the lead-in and its list as one unit
@@ -266,7 +268,7 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
                 v = vecs[i] + item_vecs.sum(axis=0)
                 dense = float(v @ qvec / (np.linalg.norm(v) or 1.0))
                 context = context | set(kb.analyzer.passage_terms(" ".join(item_texts)))
-        lex = coverage(weights, terms, context, params.context_share)
+        lex = coverage(weights, words, context, params.context_share)
         fits = answers_form(form, s.kind, unit)
         score = params.dense_weight * dense + params.lexical_weight * lex + params.form_weight * fits
         out.append(Candidate(s, text, h.rank, i, dense, lex, fits, score, before, tuple(items)))
@@ -285,7 +287,8 @@ def list_after(kb: KnowledgeBase, units: Sequence[Sentence], texts: Sequence[str
     their texts and vectors; when the lead-in ends its passage, the bullets that open the next
     passage of the report (a passage break often falls between a lead-in and its list)."""
     j = i + 1
-    while j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id and units[j].kind == "bullet":
+    while (j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id
+           and units[j].kind == "bullet"):
         j += 1
     if j > i + 1:
         return list(units[i + 1 : j]), list(texts[i + 1 : j]), vecs[i + 1 : j]
@@ -364,7 +367,8 @@ def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int
     if params.per_year and len(years) > 1:
         chosen: list[Candidate] = []
         for y in years:
-            of_year = [c for c in cands if c not in chosen and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
+            of_year = [c for c in cands if c not in chosen
+                       and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
             if of_year and of_year[0].score >= threshold:
                 chosen.append(of_year[0])
         return chosen or [cands[0]]
@@ -456,7 +460,8 @@ def without_repeats(quotes: Sequence[AnswerSentence]) -> tuple[AnswerSentence, .
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
-    """The sentences of the top hits that best answer ``result.query``, or none when the reports do not state it clearly.
+    """The sentences of the top hits that best answer ``result.query``, or none when the reports do not
+    state it clearly.
 
     Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
     """

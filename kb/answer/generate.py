@@ -41,8 +41,8 @@ Pipeline (:func:`generate`):
    appears with the same value and sign, and a compatible unit (the same, or none on one side),
    in a sentence of a cited passage that shares at least two of the sentence's content words
    (all of them when it has fewer), as many times as the sentence repeats it. The ref line's
-   year does not count: a figure must stand in the passage. "-18 mnkr" needs -18 in the source: 18 there is not -18, and neither is
-   "2019 – 18" (a dash after a number is a separator, not a sign);
+   year does not count: a figure must stand in the passage. "-18 mnkr" needs -18 in the source: 18 there
+   is not -18, and neither is "2019 – 18" (a dash after a number is a separator, not a sign);
    (d) it has something to check (at least one content word or number).
    Sentences that fail are kept with ``supported = False`` and a reason, and shown as "ej
    belagt"; when no sentence is supported the caller shows the extractive answer (``fallback``).
@@ -464,9 +464,9 @@ def _connection(settings: LLMSettings) -> tuple[http.client.HTTPConnection, str]
     connect = min(settings.timeout, 10.0)
     if p.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            p.hostname, p.port, timeout=connect, context=ssl.create_default_context())
+            p.hostname or "", p.port, timeout=connect, context=ssl.create_default_context())
     else:
-        conn = http.client.HTTPConnection(p.hostname, p.port, timeout=connect)
+        conn = http.client.HTTPConnection(p.hostname or "", p.port, timeout=connect)
     return conn, p.path.rstrip("/") + "/chat/completions" + (f"?{p.query}" if p.query else "")
 
 
@@ -566,7 +566,8 @@ def stream_chat(settings: LLMSettings, messages: Sequence[Mapping[str, str]]) ->
             return
         yield from _read_events(resp, sock_timeout)
     except LLMError as e:
-        raise LLMError(f"the language model server at {where} failed: {e}. Check the server, or unset {ENV_URL}") from None
+        raise LLMError(f"the language model server at {where} failed: {e}. "
+                       f"Check the server, or unset {ENV_URL}") from None
     except TimeoutError:
         raise LLMError(f"the language model server at {where} gave no complete answer within {settings.timeout:g} s; "
                        f"raise {ENV_TIMEOUT} or use a faster model") from None

@@ -91,7 +91,8 @@ class MilvusIndex:
         self.location = str(self.loc)
         self.conn = Connection(self.loc, timeout=timeout)
         if not exists(self.conn):
-            raise IndexMissingError(f"no index at {self.location}; build one with `kb ingest corpus/ --index {self.location}`")
+            raise IndexMissingError(f"no index at {self.location}; "
+                                    f"build one with `kb ingest corpus/ --index {self.location}`")
         load(self.conn)
         base = check_format(meta_get(self.conn, "manifest"), self.location)
         self.analyzer = Analyzer(AnalyzerConfig.from_json(base["config"]["analyzer"]), read_lexicon(self.conn))
