@@ -88,11 +88,10 @@ class MilvusIndex:
 
     def __init__(self, location: str, timeout: float = 10.0) -> None:
         self.loc = parse_location(location)
-        self.location = str(self.loc)
+        self.location = where = str(self.loc)
         self.conn = Connection(self.loc, timeout=timeout)
         if not exists(self.conn):
-            raise IndexMissingError(f"no index at {self.location}; "
-                                    f"build one with `kb ingest corpus/ --index {self.location}`")
+            raise IndexMissingError(f"no index at {where}; build one with `kb ingest corpus/ --index {where}`")
         load(self.conn)
         base = check_format(meta_get(self.conn, "manifest"), self.location)
         self.analyzer = Analyzer(AnalyzerConfig.from_json(base["config"]["analyzer"]), read_lexicon(self.conn))
