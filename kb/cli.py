@@ -216,7 +216,20 @@ def cmd_search(a: argparse.Namespace) -> int:
 
 
 def _answer_json(qid_key: str, qid: str, ans, hits) -> dict:
-    return {qid_key: qid, "answer": ans.to_json(), "confident": ans.confident, "hits": [h.to_json() for h in hits]}
+    """One answer as JSON: ``answer`` holds the quotes only when the verdict is "answered" (so an
+    empty ``answer`` still means kb does not vouch for one); an uncertain answer's quotes are in
+    ``uncertain_answer``."""
+    sure = ans.verdict == "answered"
+    return {qid_key: qid, "answer": ans.to_json() if sure else [],
+            "uncertain_answer": ans.to_json() if ans.verdict == "uncertain" else [],
+            "confident": sure, "confidence": ans.confidence, "verdict": ans.verdict,
+            "hits": [h.to_json() for h in hits]}
+
+
+def _refused_json(qid: str, e: Exception) -> dict:
+    """A question kb refuses (empty, no topic words, too long): no answer, the reason in ``error``."""
+    return {"query_id": qid, "answer": [], "uncertain_answer": [], "confident": False, "confidence": 0.0,
+            "verdict": "refused", "hits": [], "error": str(e)}
 
 
 def _ask_one(kb, question: str, a: argparse.Namespace):
@@ -231,14 +244,14 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
-    from .answer.extract import unknown_note
+    from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE, unknown_note
 
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
               "svaret visas utan den.)")
     if ans.sentences:
-        print("Svar:")
+        print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
@@ -246,7 +259,7 @@ def print_answer(res, ans, k: int) -> None:
         _print_sources(hits)
         return
     note = unknown_note(ans.unknown)
-    print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
+    print(NONE_NOTE + (f" {safe_terminal(note)}" if note else ""))
     print("De passager som ligger närmast:")
     _print_hits(replace(res, hits=hits[:3]))
 
@@ -274,7 +287,7 @@ def cmd_ask(a: argparse.Namespace) -> int:
         try:
             res, ans = _ask_one(kb, query, a)
         except QuestionError as e:  # one bad line does not stop the batch
-            line = {"query_id": qid, "answer": [], "confident": False, "hits": [], "error": str(e)}
+            line = _refused_json(qid, e)
             print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {safe_terminal(qid)}: kb: error: {e}")
             continue
         if a.json:
@@ -410,20 +423,18 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
     from .evaluate import evaluate_answers, format_answer_table
 
-    answers: dict[str, list[str]] = {}
     rows = []
     for g in gold:
         try:
             res, ans = _ask_one(kb, g["query"], a)
         except QuestionError as e:
-            answers[g["id"]] = []
-            rows.append({"query_id": g["id"], "answer": [], "confident": False, "hits": [], "error": str(e)})
+            rows.append(_refused_json(g["id"], e))
             continue
-        answers[g["id"]] = [s.sentence for s in ans.sentences]
         rows.append(_answer_json("query_id", g["id"], ans, res.hits[: a.k]))
     if a.answers_out:
         write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
-    result = evaluate_answers(gold, answers)
+    answers = {r["query_id"]: [s["sentence"] for s in r["answer"]] for r in rows}
+    result = evaluate_answers(gold, answers, {r["query_id"]: r["verdict"] for r in rows})
     print(json.dumps(result, indent=1) if a.json else safe_terminal(format_answer_table(result), keep_newlines=True))
     return 0
 

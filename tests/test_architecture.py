@@ -35,6 +35,7 @@ LAYERS = {
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
     "fuse": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3,
+    "answer.asked": 2,
     "search": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
