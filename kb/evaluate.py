@@ -172,7 +172,8 @@ def load_gold(path: Path) -> list[dict]:
     ``query``, ``relevant`` a list of ``{"quote": text, "grade": 0–3 (default 2)}``, an
     optional text ``type``; at least one query. Problems are KBErrors naming the line."""
     where = f"gold file {path}"
-    gold, seen = [], {}
+    gold: list[dict] = []
+    seen: dict[str, int] = {}
     for n, row in read_jsonl_objects(path, "gold file"):
         qid = row_id(row, n, where)
         if qid in seen:

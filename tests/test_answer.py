@@ -456,7 +456,8 @@ def test_an_index_without_sentences_asks_for_a_rebuild(small_index):
 def test_kb_ask_json_contract(small_index, capsys):
     assert kb_main(["ask", "varför underskott inom LSS", "--index", str(small_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"question", "answer", "uncertain_answer", "confident", "confidence", "verdict", "hits"}
+    assert set(out) == {"question", "answer", "uncertain_answer", "confident", "confidence", "verdict", "hits",
+                        "series"} and out["series"] == []
     assert out["question"] == "varför underskott inom LSS" and out["confident"] is True
     assert out["verdict"] == "answered" and out["uncertain_answer"] == [] and isinstance(out["confidence"], float)
     assert out["answer"] and all(set(a) == {"sentence", "hit_rank", "doc_id", "start", "end", "citation"}

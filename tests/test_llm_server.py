@@ -19,8 +19,9 @@ import llmserver
 import pytest
 
 from kb.cli import main
-from kb.answer.generate import (LLMSettings, Sentence, Source, build_evidence, build_messages, check_sentence,
-                         sources_from_hits, stream_chat)
+from kb.answer.check import GeneratedSentence, build_evidence, check_sentence
+from kb.answer.client import LLMSettings, stream_chat
+from kb.answer.prompt import Source, build_messages, sources_from_hits
 from kb.records import Hit
 from kb.search import open_index
 
@@ -63,7 +64,7 @@ def recheck(index, out: dict) -> None:
     evidence = build_evidence(sources, kb.analyzer)
     gen = out["generated"]
     for s in gen["sentences"]:
-        verdict = check_sentence(Sentence(s["text"], tuple(s["citations"])), evidence, kb.analyzer)
+        verdict = check_sentence(GeneratedSentence(s["text"], tuple(s["citations"])), evidence, kb.analyzer)
         assert verdict.supported == s["supported"] and verdict.reason == s["reason"], s
     assert gen["fallback"] == (not any(s["supported"] for s in gen["sentences"]))
 

@@ -266,15 +266,16 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
         h = hit_of[s.chunk_id]
         p = sents[i - 1] if i else None
         before = p if p is not None and p.chunk_id == s.chunk_id and p.kind in ("text", "bullet") else None
-        terms = set(kb.analyzer.passage_terms(text))
+        own = set(kb.analyzer.passage_terms(text))
         context = prev.get(s.chunk_id, set()) | hit_context[s.chunk_id]
         if s.kind != "row":
-            prev[s.chunk_id] = terms
+            prev[s.chunk_id] = own
         key = fold(text)
         if not quotable(s, text, params.min_words) or key in seen:
             continue
         seen.add(key)
-        dense, unit, items = float(cos[i]), text, ()
+        items: list[Sentence] = []
+        dense, unit = float(cos[i]), text
         if params.lists and lead_in(s, text):
             items, item_texts, item_vecs = list_after(kb, sents, texts, vecs, i, params.max_list)
             if items:  # the lead-in and its list as one unit
@@ -282,11 +283,11 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
                 v = vecs[i] + item_vecs.sum(axis=0)
                 dense = float(v @ qvec / (np.linalg.norm(v) or 1.0))
                 context = context | set(kb.analyzer.passage_terms(" ".join(item_texts)))
-        lex = coverage(weights, terms, context, params.context_share)
+        lex = coverage(weights, own, context, params.context_share)
         fits = answers_form(form, s.kind, unit)
         score = params.dense_weight * dense + params.lexical_weight * lex + params.form_weight * fits
         out.append(Candidate(s, text, h.rank, i, dense, lex, fits, score, before, tuple(items),
-                             frozenset(terms), frozenset(context)))
+                             frozenset(own), frozenset(context)))
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
     return out
 

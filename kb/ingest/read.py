@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import store
 from ..errors import IngestError
-from ..records import DocMeta, Document, Failure
+from ..records import DocMeta, Document, Failure, valid_group
 from ..sanitize import has_control, one_line
 from ..text import HEADING_MARK, is_heading, is_numeric_line, mark_heading, years_in
 
@@ -497,7 +497,7 @@ def infer_meta(path: Path, text: str) -> DocMeta:
     return DocMeta(title=title, organisation=org, doc_type=doc_type, year=year)
 
 
-SIDECAR_KEYS = ("title", "organisation", "doc_type", "year")
+SIDECAR_KEYS = ("title", "organisation", "doc_type", "year", "access")
 MAX_FIELD_CHARS = 300
 YEAR_RANGE = (1900, 2100)
 
@@ -507,7 +507,8 @@ def check_sidecar(data: object) -> dict[str, object]:
     Keys: ``title`` (text), ``organisation`` and ``doc_type`` (text or null), ``year`` (a whole
     number in :data:`YEAR_RANGE`, or null). Text is one line (no control characters or line
     breaks), 1 to :data:`MAX_FIELD_CHARS` characters after trimming, normalised to NFC. Any
-    other key is refused (a typo would otherwise be ignored silently).
+    other key is refused (a typo would otherwise be ignored silently). ``access``: a list of
+    access groups that may read the document through the HTTP API (:func:`_check_access`).
     """
     if not isinstance(data, dict):
         raise IngestError("must hold a JSON object such as {\"year\": 2023}")
@@ -518,6 +519,8 @@ def check_sidecar(data: object) -> dict[str, object]:
     for key, value in data.items():
         if key == "year":
             out[key] = _check_year(value)
+        elif key == "access":
+            out[key] = _check_access(value)
         elif value is None and key != "title":
             out[key] = None
         else:
@@ -534,6 +537,19 @@ def _check_year(value: object) -> int | None:
     if not lo <= value <= hi:
         raise IngestError(f"year {str(value)[:12]} is outside {lo}–{hi}")
     return value
+
+
+def _check_access(value: object) -> tuple[str, ...]:
+    """Access groups: a list of group names (:func:`kb.records.valid_group`); null or [] for everyone."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise IngestError("access must be a list of group names such as [\"ekonomi\"], or null")
+    for g in value:
+        if not valid_group(g):
+            raise IngestError(f"access group {str(g)[:40]!r} is not a name of letters, digits, '.', '_' or '-' "
+                              "(at most 64)")
+    return tuple(sorted(set(value)))
 
 
 def _check_text(key: str, value: object) -> str:

@@ -188,13 +188,13 @@ class MilvusIndex:
         if not qv:
             return []
         res = self.conn.search(self.loc.collection, data=[qv], anns_field="sparse", limit=depth,
-                               filter=filter_expr(filters), output_fields=["record", "doc_id"],
+                               filter=filter_expr(filters, self._heads), output_fields=["record", "doc_id"],
                                search_params={"metric_type": "IP", "params": {}})
         return self._ranked(res[0], positive=True)
 
     def dense(self, vector: np.ndarray, depth: int, filters: Filters) -> list[tuple[str, float]]:
         res = self.conn.search(self.loc.collection, data=[np.asarray(vector, np.float32).tolist()], anns_field="dense",
-                               limit=depth, filter=filter_expr(filters), output_fields=["record", "doc_id"],
+                               limit=depth, filter=filter_expr(filters, self._heads), output_fields=["record", "doc_id"],
                                search_params={"metric_type": "IP", "params": self.dense_search})
         return self._ranked(res[0], positive=False)
 

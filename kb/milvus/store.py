@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KBError
-from ..records import Chunk, Filters, Sentence
+from ..records import Chunk, DocHead, Filters, Sentence, may_read
 
 SCHEME = "milvus://"
 MAX_NAME = 244  # Milvus allows 255; the side collections append up to 11 characters
@@ -151,9 +151,15 @@ def quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def filter_expr(filters: Filters) -> str:
-    """The hard filters as a Milvus expression on the scalar-indexed fields ('' for none)."""
+def filter_expr(filters: Filters, heads: Sequence[DocHead] = ()) -> str:
+    """The hard filters as a Milvus expression on the scalar-indexed fields ('' for none).
+
+    A reader's access groups (``filters.access``) become the ids of the documents of ``heads``
+    (those the index knows) that it may read (:func:`kb.records.may_read`); none: a match of nothing."""
     parts = []
+    if filters.access is not None:
+        readable = [h.doc_id for h in heads if may_read(h.meta.access, filters.access)]
+        parts.append(f"doc_id in [{', '.join(quote(v) for v in readable) or quote('')}]")
     if filters.years:
         parts.append(f"year in [{', '.join(str(int(y)) for y in filters.years)}]")
     for field, values in (("organisation", filters.organisations), ("doc_type", filters.doc_types),
