@@ -21,7 +21,7 @@ Nothing here reads a gold file; everything but :func:`series` is a pure function
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,26 +87,34 @@ STATUS_WORDS = frozenset({"ja", "nej", "delvis", "uppnått", "uppnås", "varav",
 
 
 def label_match(analyzer: Analyzer, question_terms: set[str], label: str) -> tuple[frozenset[str], float] | None:
-    """The label's words the question holds (as terms) and their share of the label's words, when
-    at least :data:`MIN_LABEL_SHARE`. A label word matches by its term, or by all its compound
+    """The question's terms a label's words match, and the share of the label's words that match,
+    when at least :data:`MIN_LABEL_SHARE`. A label word matches by its term, or by all its compound
     parts ("tillsvidareanställda" and "tillsvidare anställda"); status words of indicator tables
-    ("Ja", "Delvis") do not count."""
-    words = _words(analyzer, label, STATUS_WORDS)
+    ("Ja", "Delvis") and the words of :data:`CUE_WORDS` ("antal") do not count."""
+    words = _words(analyzer, label, STATUS_WORDS | CUE_WORDS)
     if not words:
         return None
-    matched = set()
+    matched: set[str] = set()
+    hits = 0
     for w in words:
         t = analyzer.term(w)
         parts = [analyzer.term(p) for p in analyzer.split_compound(w)]
-        if t in question_terms or (parts and all(p in question_terms for p in parts)):
+        if t in question_terms:
             matched.add(t)
-    share = sum(1 for w in words if analyzer.term(w) in matched) / len(words)
+        elif parts and all(p in question_terms for p in parts):
+            matched.update(parts)
+        else:
+            continue
+        hits += 1
+    share = hits / len(words)
     return (frozenset(matched), share) if matched and share >= MIN_LABEL_SHARE else None
 
 
-def select(figures: Sequence[Figure], question_terms: set[str], analyzer: Analyzer) -> list[Figure]:
+def select(figures: Sequence[Figure], question_terms: set[str], analyzer: Analyzer,
+           weight: Callable[[str], float]) -> list[Figure]:
     """The figures of the metric the question asks about (rule 3 of the module docstring): the
-    labels matching the most question words, then those with the highest share."""
+    labels whose matched terms carry the most weight (``weight``: a term's IDF), then the highest
+    share of their own words; every figure whose label matches those terms or more is kept."""
     scored = []
     for f in figures:
         m = label_match(analyzer, question_terms, f.label)
@@ -114,10 +122,8 @@ def select(figures: Sequence[Figure], question_terms: set[str], analyzer: Analyz
             scored.append((f, m))
     if not scored:
         return []
-    most = max(len(m) for _, (m, _) in scored)
-    best = [x for x in scored if len(x[1][0]) == most]
-    sets = {m for _, (m, _) in best}
-    key = max(sets, key=lambda m: (max(sh for _, (mm, sh) in best if mm == m), sorted(m)))
+    mass = {m: sum(weight(t) for t in m) for _, (m, _) in scored}
+    key = max(mass, key=lambda m: (round(mass[m], 6), max(sh for _, (mm, sh) in scored if mm == m), sorted(m)))
     return [f for f, (m, _) in scored if key <= m]
 
 
@@ -167,7 +173,8 @@ def series(kb: KnowledgeBase, question: str, depth: int = DEPTH, **search_args) 
         return []
     docs = list(dict.fromkeys(h.doc_id for h in result.hits))
     figures = [f for d in docs for f in kb.figures(d)]
-    chosen = select(figures, qterms, kb.analyzer)
+    idf = dict(zip(sorted(qterms), kb.index.idf(sorted(qterms))))
+    chosen = select(figures, qterms, kb.analyzer, lambda t: idf.get(t, 0.0))
     chosen = prefer_hit_tables(chosen, [(h.doc_id, h.start, h.end) for h in result.hits])
     chosen = distinct(in_years(chosen, query_years(question)))
     return [entry(kb, f) for f in chosen]
