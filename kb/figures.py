@@ -30,6 +30,7 @@ class Figure:
     quote: str
     start: int
     end: int
+    source: str = "table"  # "table" or "sentence"
 
 
 def table_figures(doc_id: str, text: str) -> list[Figure]:
