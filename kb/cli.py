@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show what the index holds")
     _index_arg(p)
     p.add_argument("--json", action="store_true")
+
+    from .serve.run import add_parsers  # kb serve, kb keys (the HTTP API)
+
+    add_parsers(sub)
     return ap
 
 
@@ -338,11 +342,17 @@ def _print_generated(gen, hits) -> bool:
         if gen.error is None:
             print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
         return False
-    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna):")
+    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna; "
+          "kontrollen visar att källan säger detta, inte att det är sant):")
     for s in gen.sentences:
         refs = "".join(f"[{n}]" for n in s.citations)
         text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "källan säger" if s.supported else "närmaste mening i källan"
+            quote = f"{label} [{ev.hit}]: ”{safe_terminal(' '.join(ev.text.split()))}”"
+            print(textwrap.fill(quote, 100, initial_indent="      ", subsequent_indent="      "))
     _print_sources(hits)
     return True
 
@@ -471,7 +481,20 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info}
+def cmd_serve(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_serve as serve
+
+    return serve(a)
+
+
+def cmd_keys(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_keys as keys
+
+    return keys(a)
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info,
+            "serve": cmd_serve, "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:
