@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show what the index holds")
     _index_arg(p)
     p.add_argument("--json", action="store_true")
+
+    from .serve.run import add_parsers  # kb serve, kb keys (the HTTP API)
+
+    add_parsers(sub)
     return ap
 
 
@@ -477,7 +481,20 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info}
+def cmd_serve(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_serve as serve
+
+    return serve(a)
+
+
+def cmd_keys(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_keys as keys
+
+    return keys(a)
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info,
+            "serve": cmd_serve, "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,8 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 4. search, answer.extract, evaluate, location, answer.generate, contract
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked; the JSON contract (CLI and API)
-5. cli, ui_helpers, __init__ (+ app.py)   the command line and the UI on top
+5. cli, ui_helpers, __init__ (+ app.py), serve.*
+                                    the command line, the UI and the HTTP API on top
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ LAYERS = {
     "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "contract": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
+    "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
+    "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
     "ingest": 0, "answer": 0, "milvus": 0, "data": 0,
 }
@@ -65,7 +68,7 @@ def package_of(name: str) -> list[str]:
     if name in ("app", "__init__"):
         return []
     parts = name.split(".")
-    return parts if name in ("ingest", "answer", "milvus") else parts[:-1]
+    return parts if name in ("ingest", "answer", "milvus", "serve") else parts[:-1]
 
 
 def kb_imports(name: str, tree: ast.Module) -> list[tuple[str, list[str]]]:
