@@ -46,6 +46,15 @@ Admin = Annotated[Reader, Depends(need("admin"))]
 ModeParam = Annotated[str, Query(pattern="^(" + "|".join(MODES) + ")$")]
 
 
+def answered(kb: Any, question: str, k: int, filters: Filters, mode: str) -> tuple[Any, Any, list]:
+    """Search, quoted answer and series of one question, as ``kb ask`` makes them (the reader's
+    filters apply to all three)."""
+    from ..series import series
+
+    res, ans = ask(kb, question, k=k, filters=filters, mode=mode)
+    return res, ans, series(kb, question, filters=filters, mode=mode)
+
+
 def filters_of(year: list[int] | None, organisation: list[str] | None, doc_type: list[str] | None,
                doc_id: list[str] | None) -> Filters:
     return Filters(years=tuple(year or ()), organisations=tuple(organisation or ()), doc_types=tuple(doc_type or ()),
@@ -115,8 +124,8 @@ async def ask_one(request: Request, reader: Reading, q: Question, k: Annotated[i
     filters = restrict(filters_of(year, organisation, doc_type, doc_id), reader)
 
     def work() -> dict[str, Any]:
-        res, ans = ask(state.kb(), q, k=k, filters=filters, mode=mode)
-        return answer_json("question", q, res, ans, k)
+        res, ans, ser = answered(state.kb(), q, k, filters, mode)
+        return answer_json("question", q, res, ans, k, series=ser)
 
     return await state.run(work)
 
@@ -140,11 +149,11 @@ async def ask_batch(request: Request, reader: Reading, body: AskBatch, generate:
         for i, line in enumerate(body.queries, 1):
             qid = line.id if line.id is not None else str(i)
             try:
-                res, ans = ask(kb, line.query, k=body.k, filters=filters, mode=body.mode)
+                res, ans, ser = answered(kb, line.query, body.k, filters, body.mode)
             except QuestionError as e:
                 out.append(answer_error_json("query_id", qid, str(e)))
                 continue
-            out.append(answer_json("query_id", qid, res, ans, body.k))
+            out.append(answer_json("query_id", qid, res, ans, body.k, series=ser))
         return out
 
     return await state.run(work)

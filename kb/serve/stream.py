@@ -19,7 +19,6 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from ..answer.client import LLMSettings
-from ..answer.extract import ask
 from ..answer.generate import generate
 from ..answer.prompt import sources_from_hits
 from ..contract import answer_json
@@ -46,13 +45,15 @@ def _settings() -> LLMSettings:
 
 
 async def generated_stream(state: Any, body: Any, reader: Reader) -> StreamingResponse:
+    from .routes import answered
+
     settings = _settings()
     if len(body.queries) != 1:
         raise ApiError(422, "generate=true answers one question: send one line in queries")
     question = body.queries[0].query
     filters = restrict(body.filters(), reader)
     kb = await state.run(state.kb)
-    res, ans = await state.run(lambda: ask(kb, question, k=body.k, filters=filters, mode=body.mode))
+    res, ans, ser = await state.run(lambda: answered(kb, question, body.k, filters, body.mode))
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 
@@ -68,7 +69,7 @@ async def generated_stream(state: Any, body: Any, reader: Reader) -> StreamingRe
 
         try:
             gen = generate(settings, question, sources_from_hits(res.hits, min(body.k, 5)), kb.analyzer, on_text)
-            put(("answer", answer_json("question", question, res, ans, body.k, gen)))
+            put(("answer", answer_json("question", question, res, ans, body.k, gen, series=ser)))
         except Exception as e:  # noqa: BLE001 - reported as an event, the stream ends cleanly
             put(("error", error_body(500, f"the generated answer failed ({type(e).__name__})")))
         put(END)
