@@ -52,6 +52,7 @@ from kb.ui_helpers import (  # noqa: E402
     screen_text,
     snippet_html,
     snippet_spans,
+    verdict_badge,
 )
 from kb.ui_page import HitView, PageData, page_data  # noqa: E402
 
@@ -226,7 +227,7 @@ def meta_html(hit: Hit) -> str:
 def render_answer(data: PageData) -> None:
     ans = data.answer
     st.subheader("Svar")
-    if ans is None or not ans.confident or not ans.sentences:
+    if ans is None or ans.verdict == "none" or not ans.sentences:  # "uncertain": quoted below, marked for checking
         note = unknown_note(ans.unknown) if ans else ""  # the question's own tokens: letters and digits only
         st.info("Rapporterna säger inte tydligt svaret på frågan. " + (f"{note} " if note else "")
                 + "Här nedan är de passager som ligger närmast – läs dem, de kan ändå innehålla det du söker.")
@@ -241,7 +242,7 @@ def render_answer(data: PageData) -> None:
             f"<li>”{escape_text(screen_text(s.sentence))}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
         )
-    st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
+    st.html(f"{verdict_badge(ans.verdict)}<ul class='kb-answer'>{''.join(items)}</ul>")
     st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
                "siffran i hakparentes går till träffen.")
     if not ans.calibrated:
@@ -261,7 +262,8 @@ def llm_switch() -> LLMSettings | None:
                    "OpenAI-kompatibel server) och KB_LLM_MODEL och starta om för att slå på dem.")
         return None
     on = st.toggle("Skriv ett svar med språkmodell", key="llm_on",
-                   help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; varje mening kontrolleras mot källan.")
+                   help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; "
+                        "varje mening kontrolleras mot källan.")
     return settings if on else None
 
 
@@ -329,16 +331,19 @@ def render_hit(view: HitView, data: PageData, top_score: float) -> None:
         with pick:
             st.checkbox("Välj för export", key=f"sel:{hit.chunk_id}")
         spans = snippet_spans(hit.text, analyzer, terms, local(hit))
-        st.html(f"<div class='kb-passage kb-snippet'>{snippet_html(hit.text, spans, local(hit), analyzer, terms)}</div>")
+        snippet = snippet_html(hit.text, spans, local(hit), analyzer, terms)
+        st.html(f"<div class='kb-passage kb-snippet'>{snippet}</div>")
         if hit.also_at:
-            st.html("<p class='kb-meta'>Samma text finns även i: " + "; ".join(escape_text(a) for a in hit.also_at) + "</p>")
+            others = "; ".join(escape_text(a) for a in hit.also_at)
+            st.html(f"<p class='kb-meta'>Samma text finns även i: {others}</p>")
         with st.expander("Visa hela passagen och sammanhanget"):
             for label, c in view.context:
                 cls = "kb-passage kb-current" if c.chunk_id == hit.chunk_id else "kb-passage"
                 # a quote that begins in the passage before (kb.answer.extract.reach_back) or ends in the one
                 # after (a lead-in's list, kb.answer.extract.list_after) is marked there too
                 marked = passage_html(c.text, [(a, b, "") for a, b, _ in local(c)], analyzer, terms)
-                st.html(f"<p class='kb-meta'>{label} · {escape_text(chunk_location(c))}</p><div class='{cls}'>{marked}</div>")
+                where = escape_text(chunk_location(c))
+                st.html(f"<p class='kb-meta'>{label} · {where}</p><div class='{cls}'>{marked}</div>")
             rel = hit.score / top_score if top_score else 0.0
             st.caption(f"Poäng {format_score(hit.score)} (relevans {rel:.0%} av bästa träffen)".replace("%", " %"))
             if view.pdf is not None:
@@ -386,12 +391,15 @@ def render_export(data: PageData) -> None:
         st.write(f"{chosen_sv(len(chosen))} och exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
     else:
         chosen = list(hits)
-        st.write("Inga träffar är valda – alla träffar exporteras. Kryssa i *Välj för export* vid en träff för att välja.")
-    st.html("<ul class='kb-meta'>" + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
+        st.write("Inga träffar är valda – alla träffar exporteras. "
+                 "Kryssa i *Välj för export* vid en träff för att välja.")
+    st.html("<ul class='kb-meta'>"
+            + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
     f = data.filters
     fdesc = "; ".join(
         f"{name}: {', '.join(map(str, vals))}"
-        for name, vals in (("år", f.years), ("organisation", f.organisations), ("typ", f.doc_types), ("rapport", f.doc_ids))
+        for name, vals in (("år", f.years), ("organisation", f.organisations), ("typ", f.doc_types),
+                           ("rapport", f.doc_ids))
         if vals
     )
     meta = ExportMeta.now(data.query, data.index_version, data.index_created, fdesc)

@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold", type=Path, nargs="+", help="gold files (rows with \"relevant\": [] are unanswerable)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
-    p.add_argument("--answers-out", type=Path, help="with --answers: write the answers as JSONL (kb ask --queries --json)")
+    p.add_argument("--answers-out", type=Path,
+                   help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
     p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
@@ -157,7 +158,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               f"checked in {report.seconds:.2f} s).")
     else:
         print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) in {report.seconds:.1f} s.")
+              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) "
+              f"in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
@@ -203,7 +205,8 @@ def cmd_search(a: argparse.Namespace) -> int:
 
         where = f"query file {a.queries}"
         rows = read_jsonl_objects(a.queries, "query file")
-        batch = [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
+        batch = [(row_id(row, n, where, default=str(i)),
+                  row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
         for qid, query in batch:
             res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
             print_notes(res)
@@ -258,14 +261,14 @@ def print_series(entries) -> None:
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
-    from .answer.extract import unknown_note
+    from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE, unknown_note
 
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
               "svaret visas utan den.)")
     if ans.sentences:
-        print("Svar:")
+        print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
@@ -273,7 +276,7 @@ def print_answer(res, ans, k: int) -> None:
         _print_sources(hits)
         return
     note = unknown_note(ans.unknown)
-    print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
+    print(NONE_NOTE + (f" {safe_terminal(note)}" if note else ""))
     print("De passager som ligger närmast:")
     _print_hits(replace(res, hits=hits[:3]))
 
@@ -449,20 +452,18 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
     from .evaluate import evaluate_answers, format_answer_table
 
-    answers: dict[str, list[str]] = {}
     rows = []
     for g in gold:
         try:
             res, ans = _ask_one(kb, g["query"], a)
         except QuestionError as e:
-            answers[g["id"]] = []
             rows.append(answer_error_json("query_id", g["id"], str(e)))
             continue
-        answers[g["id"]] = [s.sentence for s in ans.sentences]
         rows.append(answer_json("query_id", g["id"], res, ans, a.k))
     if a.answers_out:
         write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
-    result = evaluate_answers(gold, answers)
+    answers = {r["query_id"]: [s["sentence"] for s in r["answer"]] for r in rows}
+    result = evaluate_answers(gold, answers, {r["query_id"]: r["verdict"] for r in rows})
     print(json.dumps(result, indent=1) if a.json else safe_terminal(format_answer_table(result), keep_newlines=True))
     return 0
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE
 from .cite import hit_location
 from .records import Hit
 from .reflow import reflow
@@ -31,6 +32,24 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
 # interpret, each replaced by a character reference
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
+
+
+_VERDICT_STYLE = {
+    "uncertain": ("kb-verdict-uncertain", "background:#fff4e5;border-left:4px solid #d48806;"),
+    "none": ("kb-verdict-none", "background:#f2f2f2;border-left:4px solid #888;"),
+}
+
+
+def verdict_badge(verdict: str) -> str:
+    """The mark above an answer for its verdict (kb.answer.extract.VERDICTS), as HTML: "Osäkert –
+    kontrollera källan" for an uncertain answer, "Rapporterna verkar inte besvara frågan." for
+    none, nothing for a confident answer (or an unknown verdict)."""
+    if verdict not in _VERDICT_STYLE:
+        return ""
+    cls, style = _VERDICT_STYLE[verdict]
+    label = UNCERTAIN_NOTE if verdict == "uncertain" else NONE_NOTE
+    return (f"<p class='kb-verdict {cls}' style='{style}padding:0.3rem 0.6rem;margin:0 0 0.4rem 0;"
+            f"font-weight:600;'>{escape_text(label)}</p>")
 
 
 def escape_text(text: str) -> str:
@@ -115,7 +134,8 @@ def prose_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, term
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
         out.append(highlight_html(r.text[pos:a], analyzer, terms))
-        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(r.text[a:b], analyzer, terms)}</span>{label}")
+        quoted = highlight_html(r.text[a:b], analyzer, terms)
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{quoted}</span>{label}")
         pos = b
     out.append(highlight_html(r.text[pos:], analyzer, terms))
     return "".join(out)
@@ -133,7 +153,8 @@ def table_html(text: str, table: Table, quotes: Sequence[tuple[int, int, str]], 
     for r in table.rows:
         between = " ".join(text[pos : r.start].split())
         if between:
-            out.append(f"<tr><td colspan='{n + 1}' class='kb-tnote'>{highlight_html(between, analyzer, terms)}</td></tr>")
+            note = highlight_html(between, analyzer, terms)
+            out.append(f"<tr><td colspan='{n + 1}' class='kb-tnote'>{note}</td></tr>")
         quoted = any(a < r.end and b > r.start for a, b, _ in quotes)
         if r.mapped:
             cells = [c.text for c in r.cells] + [""] * (n - len(r.cells))
@@ -344,7 +365,8 @@ def generated_html(sentences: Sequence[Any], writing: bool = False) -> str:
     items = []
     for s in sentences:
         refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
-        flag = "" if s.supported else f"<span class='kb-flag' title='{escape_text(reason_sv(s.reason))}'>ej belagt</span>"
+        why = escape_text(reason_sv(s.reason))
+        flag = "" if s.supported else f"<span class='kb-flag' title='{why}'>ej belagt</span>"
         quote = ""
         if s.evidence:
             ev = s.evidence[0]

@@ -18,10 +18,10 @@ import json
 import llmserver
 import pytest
 
-from kb.cli import main
 from kb.answer.check import GeneratedSentence, build_evidence, check_sentence
 from kb.answer.client import LLMSettings, stream_chat
 from kb.answer.prompt import Source, build_messages, sources_from_hits
+from kb.cli import main
 from kb.records import Hit
 from kb.search import open_index
 
@@ -85,7 +85,9 @@ def test_kb_ask_generate_json_with_the_real_model(server, small_index, capsys, m
     assert set(gen) == {"model", "sentences", "fallback", "error"} and gen["model"] == llmserver.ALIAS
     assert gen["error"] is None, gen["error"]
     for s in gen["sentences"]:
-        assert set(s) == {"text", "citations", "supported", "reason"} and isinstance(s["supported"], bool)
+        assert set(s) == {"text", "citations", "supported", "reason", "evidence", "evidence_also"}
+        assert isinstance(s["supported"], bool)
+        assert s["evidence"] is None or set(s["evidence"]) == {"hit", "start", "end", "text"}
         assert all(isinstance(n, int) for n in s["citations"])
     recheck(small_index, out)
 
