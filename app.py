@@ -33,6 +33,7 @@ from kb.location import default_location, generation_of, ingest_any, open_any  #
 from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
+    CHECK_NOTICE,
     ExportMeta,
     citation_parts,
     escape_text,
@@ -40,6 +41,7 @@ from kb.ui_helpers import (  # noqa: E402
     export_json,
     export_markdown,
     format_score,
+    generated_html,
     group_by_year,
     highlight_html,
     hits_per_year,
@@ -243,18 +245,6 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
     sources = sources_from_hits(result.hits)
     key = (result.query, settings.url, settings.model, tuple(s.text for s in sources))
 
-    def html_of(sentences, writing: bool) -> str:
-        items = []
-        for s in sentences:
-            refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
-            if s.supported:
-                items.append(f"<li>{escape_text(s.text)} {refs}</li>")
-            else:
-                items.append(f"<li class='kb-unsupported'>{escape_text(s.text)} {refs}<span class='kb-flag' "
-                             f"title='{escape_text(s.reason)}'>ej belagt</span></li>")
-        more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""
-        return f"<ul class='kb-answer kb-generated'>{''.join(items)}{more}</ul>"
-
     st.subheader("Svar skrivet av språkmodell")
     box = st.empty()
     cached = st.session_state.get("llm_answer")
@@ -267,21 +257,22 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
             done = checker.update(text)  # each completed sentence checked once, not the whole answer again
             if len(done) != shown[0]:
                 shown[0] = len(done)
-                box.html(html_of(done, writing=True))
+                box.html(generated_html(done, writing=True))
 
-        box.html(html_of((), writing=True))
+        box.html(generated_html((), writing=True))
         gen = generate(settings, result.query, sources, kbase.analyzer, on_text)
         st.session_state["llm_answer"] = (key, gen)
     if gen.error:
         box.warning(f"Språkmodellen kunde inte svara, så svaret ovan är bara citerat ur rapporterna. "
                     f"Teknisk orsak: {untrusted_text(gen.error)}")
         return
-    box.html(html_of(gen.sentences, writing=False))
+    box.html(generated_html(gen.sentences, writing=False))
     if gen.fallback:
         st.info("Ingen mening i språkmodellens svar kunde beläggas i källorna. Använd det citerade svaret ovan.")
     else:
         st.caption(f"Skrivet av {escape_text(gen.model)}. Varje mening är kontrollerad mot källan i hakparentesen: "
-                   "ord och siffror måste stå där. Meningar märkta ”ej belagt” kunde inte beläggas.")
+                   "ord, siffror, årtal, negationer och riktningsord måste stå i meningen under den. Meningar märkta "
+                   f"”ej belagt” kunde inte beläggas. {CHECK_NOTICE}")
 
 
 QUESTION_PROBLEMS = {

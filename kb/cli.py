@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show what the index holds")
     _index_arg(p)
     p.add_argument("--json", action="store_true")
+
+    from .serve.run import add_parsers  # kb serve, kb keys (the HTTP API)
+
+    add_parsers(sub)
     return ap
 
 
@@ -226,6 +230,30 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
     return res, ans
 
 
+def _series_of(kb, question: str, a: argparse.Namespace) -> list:
+    """The figure a question asks about, year by year (empty unless it asks for figures over years)."""
+    from .series import series
+
+    return series(kb, question, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+
+
+def print_series(entries) -> None:
+    """A series as a small table under the answer: year, kind, value and source; each quoted table
+    row once, with its header."""
+    if not entries:
+        return
+    print("Över åren:")
+    quotes: list[str] = []
+    for e in entries:
+        if e.quote not in quotes:
+            quotes.append(e.quote)
+        value = f"{e.value} {e.unit}" if e.unit and e.unit not in e.value else e.value
+        print(f"  {e.year}  {e.kind:<8} {safe_terminal(value):>12}  [{quotes.index(e.quote) + 1}] "
+              f"{safe_terminal(e.citation)}")
+    for i, q in enumerate(quotes, 1):
+        print(textwrap.fill(f"[{i}] {safe_terminal(q)}", 100, initial_indent="  ", subsequent_indent="      "))
+
+
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
@@ -262,10 +290,13 @@ def cmd_ask(a: argparse.Namespace) -> int:
     if batch is None:
         res, ans = _ask_one(kb, a.question, a)
         gen = _generated(a, kb, res)  # None unless --generate
+        ser = _series_of(kb, a.question, a)
         if a.json:
-            print(json.dumps(answer_json("question", a.question, res, ans, a.k, gen), ensure_ascii=False))
-        elif not _print_generated(gen, res.hits[: a.k]):
-            print_answer(res, ans, a.k)
+            print(json.dumps(answer_json("question", a.question, res, ans, a.k, gen, ser), ensure_ascii=False))
+        else:
+            if not _print_generated(gen, res.hits[: a.k]):
+                print_answer(res, ans, a.k)
+            print_series(ser)
         return 0
     for qid, query in batch:
         try:
@@ -274,11 +305,13 @@ def cmd_ask(a: argparse.Namespace) -> int:
             line = answer_error_json("query_id", qid, str(e))
             print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {safe_terminal(qid)}: kb: error: {e}")
             continue
+        ser = _series_of(kb, query, a)
         if a.json:
-            print(json.dumps(answer_json("query_id", qid, res, ans, a.k), ensure_ascii=False))
+            print(json.dumps(answer_json("query_id", qid, res, ans, a.k, series=ser), ensure_ascii=False))
         else:
             print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
             print_answer(res, ans, a.k)
+            print_series(ser)
     return 0
 
 
@@ -310,11 +343,17 @@ def _print_generated(gen, hits) -> bool:
         if gen.error is None:
             print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
         return False
-    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna):")
+    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna; "
+          "kontrollen visar att källan säger detta, inte att det är sant):")
     for s in gen.sentences:
         refs = "".join(f"[{n}]" for n in s.citations)
         text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "källan säger" if s.supported else "närmaste mening i källan"
+            quote = f"{label} [{ev.hit}]: ”{safe_terminal(' '.join(ev.text.split()))}”"
+            print(textwrap.fill(quote, 100, initial_indent="      ", subsequent_indent="      "))
     _print_sources(hits)
     return True
 
@@ -446,7 +485,20 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info}
+def cmd_serve(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_serve as serve
+
+    return serve(a)
+
+
+def cmd_keys(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_keys as keys
+
+    return keys(a)
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info,
+            "serve": cmd_serve, "keys": cmd_keys}
 
 
 def _clean_args(args: argparse.Namespace) -> None:

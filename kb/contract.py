@@ -4,7 +4,7 @@ The command line and the HTTP API (:mod:`kb.serve`) both print these objects, so
 drift. A new field of an answer is added in :func:`answer_json` (and nowhere else).
 
 - :func:`search_json`: ``{"query", "hits"}`` (single) or ``{"query_id", "hits"}`` (batch);
-- :func:`answer_json`: ``{"question" | "query_id", "answer", "confident", "hits"}`` plus
+- :func:`answer_json`: ``{"question" | "query_id", "answer", "confident", "hits", "series"}`` plus
   ``"generated"`` when a language model wrote an answer;
 - :func:`answer_error_json`: the line of a batch question kb cannot take.
 """
@@ -26,11 +26,14 @@ def search_json(key: str, value: str, hits: Sequence[Hit]) -> dict[str, Any]:
     return {key: value, "hits": hits_json(hits)}
 
 
-def answer_json(key: str, value: str, res: Any, ans: Any, k: int, generated: Any = None) -> dict[str, Any]:
+def answer_json(key: str, value: str, res: Any, ans: Any, k: int, generated: Any = None,
+                series: Sequence[Any] = ()) -> dict[str, Any]:
     """One answer (``kb ask --json``): ``key`` is "question" (single) or "query_id" (batch);
     ``res`` the search result, ``ans`` the :class:`kb.answer.extract.Answer`, ``k`` the hits shown,
-    ``generated`` a :class:`kb.answer.generate.Generated` or None."""
-    out = {key: value, "answer": ans.to_json(), "confident": ans.confident, "hits": hits_json(res.hits[:k])}
+    ``generated`` a :class:`kb.answer.generate.Generated` or None, ``series`` the
+    :class:`kb.series.SeriesEntry` list of a question about a figure over the years (else empty)."""
+    out = {key: value, "answer": ans.to_json(), "confident": ans.confident, "hits": hits_json(res.hits[:k]),
+           "series": [e.to_json() for e in series]}
     if generated is not None:
         out["generated"] = generated.to_json()
     return out
@@ -38,4 +41,4 @@ def answer_json(key: str, value: str, res: Any, ans: Any, k: int, generated: Any
 
 def answer_error_json(key: str, value: str, error: str) -> dict[str, Any]:
     """A question kb cannot take (no topic words, empty): no answer, no hits, the reason."""
-    return {key: value, "answer": [], "confident": False, "hits": [], "error": error}
+    return {key: value, "answer": [], "confident": False, "hits": [], "series": [], "error": error}

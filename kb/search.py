@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from . import fuse, rules, store
 from .backend import PassageIndex
 from .cite import format_citation, make_hit
 from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
+from .figures import Figure, document_figures
 from .local import LocalIndex
 from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult, chunk_order
 from .text import query_years
@@ -110,6 +112,7 @@ class KnowledgeBase:
         self._heads = {h.doc_id: h for h in index.heads()}
         self._shingles_of = RecentMemo(100_000)  # passage id -> shingles, for duplicate folding
         self._qvecs = RecentMemo(64)
+        self._figures = RecentMemo(10_000)  # doc id -> its figures (kb.figures), read on first use
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -131,6 +134,10 @@ class KnowledgeBase:
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)
+
+    def figures(self, doc_id: str) -> list[Figure]:
+        """The figures a document states for a year (tables and sentences, :mod:`kb.figures`), memoised."""
+        return self._figures.get(doc_id, lambda: document_figures(doc_id, self.index.document(doc_id).text))
 
     def facets(self) -> dict[str, list]:
         """Values available for filters: years, organisations, report types, documents."""

@@ -268,3 +268,28 @@ def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict
             lines += ["", "Samma text även i: " + "; ".join(md_inline(a) for a in h.also_at)]
         lines += ["", f"Poäng: {h.score:.4f}", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# -- generated answers ----------------------------------------------------------------------
+
+CHECK_NOTICE = "Kontrollen visar att källan säger detta, inte att det är sant."
+
+
+def generated_html(sentences: Sequence[Any], writing: bool = False) -> str:
+    """A checked generated answer (kb.answer.check.CheckedSentence items) as an HTML list: each sentence
+    with its [n] links, "ej belagt" when the check failed, and under it the source sentence it was
+    aligned to. All text from the model and the documents is escaped."""
+    items = []
+    for s in sentences:
+        refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
+        flag = "" if s.supported else f"<span class='kb-flag' title='{escape_text(s.reason)}'>ej belagt</span>"
+        quote = ""
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "Källan säger" if s.supported else "Närmaste mening i källan"
+            shown = " ".join("".join(c for c in ev.text if c.isprintable() or c.isspace()).split())
+            quote = f"<div class='kb-evidence'>{label} [{ev.hit}]: ”{escape_text(screen_text(shown))}”</div>"
+        cls = "" if s.supported else " class='kb-unsupported'"
+        items.append(f"<li{cls}>{escape_text(s.text)} {refs}{flag}{quote}</li>")
+    more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""
+    return f"<ul class='kb-answer kb-generated'>{''.join(items)}{more}</ul>"

@@ -456,7 +456,7 @@ def test_an_index_without_sentences_asks_for_a_rebuild(small_index):
 def test_kb_ask_json_contract(small_index, capsys):
     assert kb_main(["ask", "varför underskott inom LSS", "--index", str(small_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"question", "answer", "confident", "hits"}
+    assert set(out) == {"question", "answer", "confident", "hits", "series"} and out["series"] == []
     assert out["question"] == "varför underskott inom LSS" and out["confident"] is True
     assert out["answer"] and all(set(a) == {"sentence", "hit_rank", "doc_id", "start", "end", "citation"}
                                  for a in out["answer"])

@@ -7,7 +7,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 0. records, errors, text, sanitize, series_score
                                     typed records, errors, shared text rules, safe output of untrusted text,
                                     scoring of figure series against eval/series
-1. store, analyze, ingest.pdfworker, milvus.store, answer.client
+1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables
                                     file formats and atomic writes; Swedish analysis; PDF worker;
                                     the Milvus layout and connection; the language-model client
 2. ingest.read, ingest.chunk, sentences, answer.forms, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
@@ -20,7 +20,8 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 4. search, answer.extract, evaluate, location, answer.generate, answer.stream, contract
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked; the JSON contract (CLI and API)
-5. cli, ui_helpers, __init__ (+ app.py)   the command line and the UI on top
+5. cli, ui_helpers, __init__ (+ app.py), serve.*
+                                    the command line, the UI and the HTTP API on top
 """
 from __future__ import annotations
 
@@ -30,15 +31,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0,
-    "store": 1, "analyze": 1, "ingest.pdfworker": 1,
+    "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1,
     "milvus.store": 1, "answer.client": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
-    "answer.prompt": 2, "answer.check": 2,
-    "fuse": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
+    "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
+    "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3,
-    "search": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4, "answer.stream": 4,
+    "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4, "answer.stream": 4,
     "contract": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
+    "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
+    "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
     "ingest": 0, "answer": 0, "milvus": 0, "data": 0,
 }
@@ -65,7 +68,7 @@ def package_of(name: str) -> list[str]:
     if name in ("app", "__init__"):
         return []
     parts = name.split(".")
-    return parts if name in ("ingest", "answer", "milvus") else parts[:-1]
+    return parts if name in ("ingest", "answer", "milvus", "serve") else parts[:-1]
 
 
 def kb_imports(name: str, tree: ast.Module) -> list[tuple[str, list[str]]]:

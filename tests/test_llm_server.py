@@ -85,7 +85,9 @@ def test_kb_ask_generate_json_with_the_real_model(server, small_index, capsys, m
     assert set(gen) == {"model", "sentences", "fallback", "error"} and gen["model"] == llmserver.ALIAS
     assert gen["error"] is None, gen["error"]
     for s in gen["sentences"]:
-        assert set(s) == {"text", "citations", "supported", "reason"} and isinstance(s["supported"], bool)
+        assert set(s) == {"text", "citations", "supported", "reason", "evidence", "evidence_also"}
+        assert isinstance(s["supported"], bool)
+        assert s["evidence"] is None or set(s["evidence"]) == {"hit", "start", "end", "text"}
         assert all(isinstance(n, int) for n in s["citations"])
     recheck(small_index, out)
 

@@ -1,45 +1,52 @@
 """The check of a generated answer: its sentences and citations, and each sentence's verdict
-against the sources it cites (pure functions).
+against the source sentence(s) it restates (pure functions). It says what a source says, not whether
+that is true.
 
 1. **Sentences** (:func:`parse_sentences`): the output is split into sentences at ``.!?``
    (also when followed by citation brackets), at line breaks and bullets; the citations
    ``[n]``, ``[n, m]``, ``[n][m]``, ``[n–m]`` of each sentence are collected and removed from
-   its text.
-2. **Check** (:func:`check_sentence`, the guard). A sentence is *supported* only when
-   (a) it cites at least one source and every number it cites is a source that was sent;
-   (b) every content word is found in the union of the cited sources (passage text plus the
-   ref line the model was shown): a word counts as found when its index term (kb's analysis:
-   stems, definite-form conflation) is among the sources' terms, or when all parts of its
-   compound split are. Content words are all words of two or more letters except kb's stop
-   words and a short list of attribution words (:data:`GLUE_WORDS`: "enligt", "rapporten",
-   "också" …). The threshold is all of them, no share: one unknown word rejects the sentence.
-   Negations ("inte", "ej", "ingen" …) are stop words for search but not here: a negated
-   sentence needs a cited source that negates, and a sentence that uses both words around a
-   negation of the source ("ersättningen inte täcker") without negating is rejected;
-   (c) every number (integers, decimals with comma or point, thousands with spaces, a sign
-   ``-``/``−``/``–`` also with one space after it, an optional unit mnkr/mkr/tkr/kr/%/procent …)
-   appears with the same value and sign, and a compatible unit (the same, or none on one side),
-   in a sentence of a cited passage that shares at least two of the sentence's content words
-   (all of them when it has fewer), as many times as the sentence repeats it. The ref line's
-   year does not count: a figure must stand in the passage. "-18 mnkr" needs -18 in the source:
-   18 there is not -18, and neither is "2019 – 18" (a dash after a number is a separator, not a sign);
-   (d) it has something to check (at least one content word or number).
+   its text, which is normalised (:func:`kb.answer.facts.normalize`: NFKC, format characters removed).
+2. **Alignment** (:func:`align`): the sources it cites are cut into sentences with their document
+   offsets (kb's units, :mod:`kb.sentences`, cut again at sentence ends). The generated sentence
+   rests on the source sentence sharing the most of its content terms (kb's analysis: stems,
+   definite forms, compound parts), each weighted by its IDF over the sentences of all sources
+   given; when some content word is not in it (nor in the cited source's ref line), on that one and
+   the sentence that holds most of the rest. Every content word must stand in those one or two
+   sentences, not anywhere in the passage; a sentence with no aligned source sentence is never supported.
+3. **Check** (:func:`check_sentence`) against the aligned sentences only, clause by clause
+   (:mod:`kb.answer.facts`; each generated clause meets the source clause with most of its topic terms):
+   (a) it cites at least one source and only sources that were sent, and held no bidi control;
+   (b) it has content words, and all of them stand in the aligned sentences (attribution words such as
+   "enligt", "rapporten", "också" aside);
+   (c) every number stands with the same sign and value and a compatible unit in the aligned
+   sentences, as often as the sentence repeats it, and in a clause with the same subject (sharing a
+   topic term, when both clauses have one): a figure or year of another sentence, or of another
+   subject in the same sentence, fails;
+   (d) a negation ("inte", "ej", "ingen", "aldrig", "utan" …) needs one in the source clause, and a
+   negation of the source clause is not dropped where the sentence keeps a word next to it;
+   (e) a direction word (a side of a pair in ``kb/data/antonyms.tsv``: positiv/negativ, ökar/minskar,
+   över/under, före/efter …) stands, on the same side, in the source clause.
    Sentences that fail are kept with ``supported = False`` and a reason, and shown as "ej
-   belagt"; when no sentence is supported the caller shows the extractive answer (``fallback``).
+   belagt"; the evidence (hit, document offsets, text) of a supported sentence is the aligned
+   source sentence. When no sentence is supported the caller shows the extractive answer.
 
-The check says what the source says, not whether it is true.
+What it cannot see: a paraphrase that changes meaning with the same words and figures in the same
+clauses (two figures of one clause swapped, a word order that reverses who did what).
 """
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from ..analyze import Analyzer
 from ..sentences import sentence_text, split_spans
 from ..text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
+from .facts import (NEGATIONS, Clause, clauses_of, content_terms, direction_name, find_numbers,
+                    has_bidi_controls, normalize, strip_numbers)
 from .prompt import Source
 
 # words a generated sentence may add without the sources having them (attribution, not claims)
@@ -47,10 +54,6 @@ GLUE_WORDS = frozenset(
     """enligt källa källan källor källorna rapport rapporten rapporter rapporterna dokument dokumentet
     uppger anger skriver står framgår framgick också även dessutom""".split()
 )
-# negations are stop words for search but change a claim: a negated sentence needs a negated source
-NEGATIONS = frozenset("inte ej icke ingen inget inga aldrig varken".split())
-
-
 # -- parsing the output ---------------------------------------------------------------------
 
 _CITE = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:[,;]|[-–])\s*\d{1,3})*)\s*\]")
@@ -66,8 +69,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 class GeneratedSentence:
     """One sentence of the model's answer: its text without citation brackets, and what it cites."""
 
-    text: str
+    text: str  # normalised (kb.answer.facts.normalize)
     citations: tuple[int, ...]
+    bidi: bool = False  # the model's text held a bidi control (removed from ``text``)
 
 
 def _citation_numbers(group: str) -> list[int]:
@@ -103,133 +107,87 @@ def parse_sentences(output: str) -> tuple[GeneratedSentence, ...]:
             cites = [n for m in _CITE.finditer(raw) for n in _citation_numbers(m.group(1))]
             clean = " ".join(_CITE.sub(" ", raw).split())
             clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+            bidi, clean = has_bidi_controls(clean), " ".join(normalize(clean).split())
             if re.search(r"[^\W_]", clean) or cites:
-                out.append(GeneratedSentence(clean, tuple(dict.fromkeys(cites))))
+                out.append(GeneratedSentence(clean, tuple(dict.fromkeys(cites)), bidi))
     return tuple(out)
 
 
-# -- numbers --------------------------------------------------------------------------------
-
-_MINUS = "-−–‑"
-_NUMBER = re.compile(
-    r"(?P<sign>[-−–‑+] ?)?(?<![\d.,])(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+)(?:[.,](?P<frac>\d+))?"
-    r"(?: ?(?P<unit>miljoner kronor|miljarder kronor|tusen kronor|procentenheter|procent|mnkr|mkr|mdkr|"
-    r"tkr|kronor|kr|miljoner|miljarder|%)(?![^\W\d_]))?",
-    re.IGNORECASE,
-)
-_UNITS = {"miljoner kronor": "mnkr", "mkr": "mnkr", "mnkr": "mnkr", "miljoner": "mnkr", "miljarder kronor": "mdkr",
-          "miljarder": "mdkr", "mdkr": "mdkr", "tusen kronor": "tkr", "tkr": "tkr", "kronor": "kr", "kr": "kr",
-          "procent": "%", "%": "%", "procentenheter": "procentenheter"}
+# -- the sources ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Number:
-    """A number as written: sign ("-" or ""), exact value, canonical unit (or None) and its text."""
+class SourceSentence:
+    """One sentence of a source: the document's text at [start, end) and what the check reads of it."""
 
-    sign: str
-    value: Decimal
-    unit: str | None
+    hit: int  # the source's number (the hit rank)
+    start: int  # document offsets
+    end: int
     text: str
+    terms: frozenset[str]
+    clauses: tuple[Clause, ...]
 
-    def matches(self, other: Number) -> bool:
-        """Same sign and value, and the same unit unless one side has none."""
-        return (self.sign, self.value) == (other.sign, other.value) and (
-            self.unit is None or other.unit is None or self.unit == other.unit
-        )
+    def to_json(self) -> dict:
+        return {"hit": self.hit, "start": self.start, "end": self.end, "text": self.text}
 
 
-def find_numbers(text: str) -> list[Number]:
-    """Numbers in a text (whitespace collapsed first). A sign counts only at the start, after a space
-    or an opening bracket, not after a number or a word ("2019 – 2020", "covid-19" have none)."""
-    text = " ".join(nfc(text).split())
+@dataclass(frozen=True)
+class Evidence:
+    """What one source offers a sentence citing it: the words of its ref line (no figures: the report's
+    year is not a figure of the passage) and its sentences."""
+
+    ref_terms: frozenset[str]
+    sentences: tuple[SourceSentence, ...]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """A passage's sentences as offsets: kb's units (:mod:`kb.sentences`), each also cut at sentence
+    ends (a long line of prose with figures can pass for a table row)."""
     out = []
-    for m in _NUMBER.finditer(text):
-        sign = (m.group("sign") or "").strip()
-        prev = text[m.start() - 1] if m.start() else ""
-        if sign and (prev.isalnum() or (prev == " " and text[: m.start()].rstrip()[-1:].isdigit())):
-            sign = ""  # a dash inside a word or between numbers ("covid-19", "2019 – 2020"), not a minus
-        digits = re.sub(r"\D", "", m.group("int"))
-        value = Decimal(digits + ("." + m.group("frac") if m.group("frac") else ""))
-        unit = _UNITS.get((m.group("unit") or "").lower()) if m.group("unit") else None
-        shown = m.group(0)[(0 if sign else m.start("int") - m.start()):].strip()
-        out.append(Number("-" if sign and sign in _MINUS else "", value, unit, shown))
+    for sp in split_spans(text):
+        piece, pos = text[sp.start : sp.end], 0
+        for end, nxt in [*sentence_breaks(piece), (len(piece), len(piece))]:
+            raw = piece[pos:end]
+            a = sp.start + pos + len(raw) - len(raw.lstrip())
+            b = sp.start + pos + len(raw.rstrip())
+            if b > a:
+                out.append((a, b))
+            pos = nxt
     return out
+
+
+def evidence_of(source: Source, analyzer: Analyzer) -> Evidence:
+    """The evidence of a source: its ref line's words and its sentences, normalised and analysed."""
+    sentences = []
+    for a, b in sentence_spans(source.text):
+        shown = normalize(sentence_text(source.text[a:b]))
+        sentences.append(SourceSentence(source.number, source.start + a, source.start + b, source.text[a:b],
+                                        frozenset(analyzer.passage_terms(shown)), clauses_of(shown, analyzer)))
+    return Evidence(frozenset(analyzer.passage_terms(normalize(source.ref))), tuple(sentences))
+
+
+def build_evidence(sources: Sequence[Source], analyzer: Analyzer) -> dict[int, Evidence]:
+    return {s.number: evidence_of(s, analyzer) for s in sources}
 
 
 # -- the check ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One sentence of a source (or its ref line): its terms, numbers, and the negations in it as
-    the terms on either side ("ersättningen inte täcker" → (ersättning, täck))."""
-
-    terms: frozenset[str]
-    numbers: tuple[Number, ...]
-    negated_pairs: frozenset[tuple[str, str]]
-    negates: bool
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What one source offers a sentence citing it: all its terms, and its sentences as units."""
-
-    terms: frozenset[str]
-    units: tuple[Unit, ...]
-
-
-@dataclass(frozen=True)
 class CheckedSentence:
-    """A generated sentence and the verdict of the check (``reason`` says why it is not supported)."""
+    """A generated sentence and the verdict of the check (``reason`` says why it is not supported);
+    ``evidence``: the source sentence(s) it was aligned to, best first."""
 
     text: str
     citations: tuple[int, ...]
     supported: bool
     reason: str = ""
+    evidence: tuple[SourceSentence, ...] = ()
 
     def to_json(self) -> dict:
         return {"text": self.text, "citations": list(self.citations), "supported": self.supported,
-                "reason": self.reason}
-
-
-def unit_of(sentence: str, analyzer: Analyzer) -> Unit:
-    """The evidence of one source sentence."""
-    words = [w for w in tokenize(sentence) if w in NEGATIONS or not (analyzer.is_stopword(w) or w[0].isdigit())]
-    pairs = {
-        (analyzer.term(words[i - 1]), analyzer.term(words[i + 1]))
-        for i, w in enumerate(words)
-        if w in NEGATIONS and 0 < i < len(words) - 1 and words[i - 1] not in NEGATIONS and words[i + 1] not in NEGATIONS
-    }
-    return Unit(frozenset(analyzer.passage_terms(sentence)), tuple(find_numbers(sentence)), frozenset(pairs),
-                any(w in NEGATIONS for w in words))
-
-
-def source_sentences(text: str) -> list[str]:
-    """A passage's units as kb splits them (:mod:`kb.sentences`), each also cut at sentence ends (a
-    long line of prose with figures can pass for a table row)."""
-    out = []
-    for sp in split_spans(text):
-        unit, pos = sentence_text(text[sp.start : sp.end]), 0
-        for end, start in sentence_breaks(unit):
-            out.append(unit[pos:end])
-            pos = start
-        out.append(unit[pos:])
-    return [u for u in out if u.strip()]
-
-
-def evidence_of(source: Source, analyzer: Analyzer) -> Evidence:
-    """The evidence of a source: its ref line and its sentences, analysed as kb analyses passages."""
-    ref = unit_of(source.ref, analyzer)  # its words count, its numbers (the report's year) do not:
-    ref = Unit(ref.terms, (), ref.negated_pairs, ref.negates)  # a figure must stand in the passage
-    units = (ref, *(unit_of(t, analyzer) for t in source_sentences(source.text)))
-    # the units' own terms too: a unit joins a word that a PDF conversion broke across blank lines
-    # ("gruppbo-" / "" / "ende"), which the passage's text, analysed as it stands, splits in two
-    return Evidence(frozenset(analyzer.passage_terms(f"{source.ref}\n{source.text}")).union(*(u.terms for u in units)),
-                    units)
-
-
-def build_evidence(sources: Sequence[Source], analyzer: Analyzer) -> dict[int, Evidence]:
-    return {s.number: evidence_of(s, analyzer) for s in sources}
+                "reason": self.reason, "evidence": self.evidence[0].to_json() if self.evidence else None,
+                "evidence_also": [e.to_json() for e in self.evidence[1:]]}
 
 
 def _word_found(word: str, terms: frozenset[str] | set[str], analyzer: Analyzer) -> bool:
@@ -239,59 +197,102 @@ def _word_found(word: str, terms: frozenset[str] | set[str], analyzer: Analyzer)
     return bool(parts) and all(analyzer.term(p) in terms for p in parts)
 
 
-def _negation_problem(words: Sequence[str], own: set[str], units: Sequence[Unit]) -> str:
-    """A negated sentence needs a source sentence on its topic that negates; a sentence using both words
-    around a source's negation needs a source sentence that has them without it."""
-    if any(w in NEGATIONS for w in words):
-        if not any(u.negates and u.terms & own for u in units):
-            return "negated, but the cited sources are not"
-        return ""
-    for u in units:
-        for a, b in u.negated_pairs:
-            if a in own and b in own and not any(a in v.terms and b in v.terms and (a, b) not in v.negated_pairs
-                                                 for v in units):
-                return f"drops a negation of the cited source ({a} … {b})"
+def idf_of(evidence: Mapping[int, Evidence]) -> dict[str, float]:
+    """Each term's IDF over the sentences of all sources given."""
+    sentences = [s for e in evidence.values() for s in e.sentences]
+    df = Counter(t for s in sentences for t in s.terms)
+    return {t: math.log(1 + len(sentences) / n) for t, n in df.items()}
+
+
+def align(words: Sequence[str], candidates: Sequence[SourceSentence], ref_terms: frozenset[str],
+          idf: Mapping[str, float], analyzer: Analyzer) -> tuple[tuple[SourceSentence, ...], list[str]]:
+    """The one or two candidate sentences a sentence with these content words restates, and the words
+    still not found in them (or in the ref line)."""
+
+    def weight(ws: Sequence[str], s: SourceSentence) -> float:
+        return sum(idf.get(t, 0.0) for t in {t for w in ws for t in content_terms(w, analyzer)} & s.terms)
+
+    def missing(terms: frozenset[str]) -> list[str]:
+        return [w for w in words if not _word_found(w, terms | ref_terms, analyzer)]
+
+    if not candidates:
+        return (), list(words)
+    best = max(candidates, key=lambda s: weight(words, s))  # the first of equals
+    if weight(words, best) <= 0:
+        return (), list(words)
+    left = missing(best.terms)
+    if not left:
+        return (best,), []
+    second = max((s for s in candidates if s is not best), key=lambda s: weight(left, s), default=None)
+    if second is None or weight(left, second) <= 0:
+        return (best,), left
+    return (best, second), missing(best.terms | second.terms)
+
+
+def _mapped(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> Clause:
+    """The source clause a generated clause restates: most shared topic weight, then directions."""
+    return max(clauses, key=lambda s: (sum(idf.get(t, 0.0) for t in c.topic & s.topic), len(c.directions & s.directions)))
+
+
+def _clause_problem(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> str:
+    """Negation and direction words of one generated clause against the source clause it restates."""
+    s = _mapped(c, clauses, idf) if c.topic else Clause(
+        frozenset(), frozenset(), (), tuple(n for x in clauses for n in x.negations),
+        frozenset().union(*(x.directions for x in clauses)))
+    if c.negations and not s.negations:
+        return "negated, but the aligned source sentence is not"
+    if not c.negations:
+        for a, b in s.negations:
+            if a in c.terms or b in c.terms:
+                return f"drops a negation of the aligned source sentence ({a} … {b})"
+    other = sorted(c.directions - s.directions)
+    if other:
+        return "direction words not in the aligned source clause: " + ", ".join(direction_name(d) for d in other)
     return ""
 
 
-def _number_problem(text: str, own: set[str], units: Sequence[Unit]) -> str:
-    """Every number must stand, same sign and value, in a cited passage sentence that shares a word with
-    the sentence, and as often as the sentence repeats it ("2023 och 2023" needs two)."""
-    near = [p for u in units if len(u.terms & own) >= min(2, len(own)) for p in u.numbers]
-    nums = find_numbers(text)
-    wrong = [n.text for n in nums
-             if sum(n.matches(p) for p in near) < sum((m.sign, m.value) == (n.sign, n.value) for m in nums)]
-    return "numbers not in the cited sources: " + ", ".join(dict.fromkeys(wrong)) if wrong else ""
+def _number_problem(gen: Sequence[Clause], clauses: Sequence[Clause]) -> str:
+    """Every number stands in the aligned sentences in a clause on the same subject, as often as repeated."""
+    wrong = []
+    numbers = [n for c in gen for n in c.numbers]
+    for c in gen:
+        for n in c.numbers:
+            near = [p for s in clauses if not c.topic or not s.topic or c.topic & s.topic for p in s.numbers]
+            need = sum((m.sign, m.value) == (n.sign, n.value) for m in numbers)
+            if sum(n.matches(p) for p in near) < need:
+                wrong.append(n.text)
+    return "numbers not in the aligned source sentence: " + ", ".join(dict.fromkeys(wrong)) if wrong else ""
 
 
-def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence], analyzer: Analyzer) -> CheckedSentence:
-    """The verdict for one sentence against the evidence of the sources it cites (rules in the module doc)."""
+def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence], analyzer: Analyzer,
+                   idf: Mapping[str, float] | None = None) -> CheckedSentence:
+    """The verdict for one sentence against the sentences of the sources it cites (rules in the module doc)."""
 
-    def verdict(reason: str = "") -> CheckedSentence:
-        return CheckedSentence(sentence.text, sentence.citations, not reason, reason)
+    def verdict(reason: str = "", aligned: tuple[SourceSentence, ...] = ()) -> CheckedSentence:
+        return CheckedSentence(sentence.text, sentence.citations, not reason, reason, aligned)
 
     if not sentence.citations:
         return verdict("cites no source")
     unknown = [n for n in sentence.citations if n not in evidence]
     if unknown:
         return verdict("cites a source that was not given: " + ", ".join(f"[{n}]" for n in unknown))
+    if sentence.bidi:
+        return verdict("holds bidirectional control characters (its figures may show in another order)")
+    words = [w for w in tokenize(strip_numbers(sentence.text)) if len(w) > 1 and not w[0].isdigit()]
+    content = [w for w in words if w not in GLUE_WORDS and w not in NEGATIONS and not analyzer.is_stopword(w)]
+    if not content:
+        return verdict("nothing to check" if not find_numbers(sentence.text) else "no words to find a source sentence by")
     cited = [evidence[n] for n in sentence.citations]
-    terms = set().union(*(e.terms for e in cited))
-    # numbers and their units are checked as numbers below, the remaining words as words
-    words = [w for w in tokenize(_NUMBER.sub(" ", sentence.text)) if not w[0].isdigit() and len(w) > 1]
-    missing = [w for w in words if w not in NEGATIONS and w not in GLUE_WORDS and not analyzer.is_stopword(w)
-               and not _word_found(w, terms, analyzer)]
+    idf = idf_of(evidence) if idf is None else idf
+    aligned, missing = align(content, [s for e in cited for s in e.sentences],
+                             frozenset().union(*(e.ref_terms for e in cited)), idf, analyzer)
+    if not aligned:
+        return verdict("no sentence of the cited sources says this")
     if missing:
-        return verdict("words not in the cited sources: " + ", ".join(dict.fromkeys(missing)))
-    content = [w for w in words if w not in GLUE_WORDS and not analyzer.is_stopword(w)]
-    own = {t for w in content for t in (analyzer.term(w), *map(analyzer.term, analyzer.split_compound(w)))}
-    units = [u for e in cited for u in e.units]
-    reason = _negation_problem(words, own, units) or _number_problem(sentence.text, own, units)
-    if reason:
-        return verdict(reason)
-    if not content and not find_numbers(sentence.text):
-        return verdict("nothing to check")
-    return verdict()
+        return verdict("words not in the aligned source sentence: " + ", ".join(dict.fromkeys(missing)), aligned)
+    gen, clauses = clauses_of(sentence.text, analyzer), [c for s in aligned for c in s.clauses]
+    reason = next((r for c in gen if (r := _clause_problem(c, clauses, idf))), "") or _number_problem(gen, clauses)
+    return verdict(reason, aligned)
 
 
 def check_answer(
@@ -302,4 +303,5 @@ def check_answer(
     sentences = parse_sentences(output)
     if complete_only:
         sentences = sentences[:-1]
-    return tuple(check_sentence(s, evidence, analyzer) for s in sentences)
+    idf = idf_of(evidence)
+    return tuple(check_sentence(s, evidence, analyzer, idf) for s in sentences)

@@ -40,6 +40,7 @@ class Source:
     number: int
     text: str
     ref: str  # title, organisation, year, section: shown to the model and the reader
+    start: int = 0  # the passage's offset in its document (evidence offsets are document offsets)
 
 
 def sources_from_hits(hits: Sequence[Hit], limit: int = 5) -> tuple[Source, ...]:
@@ -47,7 +48,7 @@ def sources_from_hits(hits: Sequence[Hit], limit: int = 5) -> tuple[Source, ...]
     out = []
     for h in hits[:limit]:
         ref = ", ".join(str(x) for x in (h.title, h.organisation, h.year, h.section) if x not in (None, ""))
-        out.append(Source(h.rank, h.text, ref))
+        out.append(Source(h.rank, h.text, ref, h.start))
     return tuple(out)
 
 
