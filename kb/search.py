@@ -135,9 +135,9 @@ class KnowledgeBase:
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)
 
-    def figures(self, doc_id: str) -> list[Figure]:
-        """The figures a document states for a year (tables and sentences, :mod:`kb.figures`), memoised."""
-        return self._figures.get(doc_id, lambda: document_figures(doc_id, self.index.document(doc_id).text))
+    def figures(self, doc_id: str, sentences: bool = False) -> list[Figure]:
+        """A document's figures for a year (tables; with ``sentences`` also sentences: kb.figures), memoised."""
+        return self._figures.get(f"{doc_id}\0{sentences}", lambda: figures_of(self.index.document(doc_id), sentences))
 
     def facets(self) -> dict[str, list]:
         """Values available for filters: years, organisations, report types, documents."""
@@ -244,6 +244,11 @@ class KnowledgeBase:
         head = self._heads[chunk.doc_id]
         also_at = [format_citation(self._heads[c.doc_id].meta, c) for c in folded]
         return make_hit(rank, score, chunk, head.doc_id, head.meta, params.max_text_chars, also_at)
+
+
+def figures_of(doc: Document, sentences: bool) -> list[Figure]:
+    """The figures of one document (:func:`kb.figures.document_figures`)."""
+    return document_figures(doc.doc_id, doc.text, doc.meta.year, sentences)
 
 
 def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:

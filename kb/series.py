@@ -21,7 +21,9 @@ Nothing here reads a gold file; everything but :func:`series` is a pure function
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +42,19 @@ SERIES_CUES = ("utvecklats", "utvecklades", "utvecklingen", "över åren", "år 
 CUE_WORDS = frozenset(
     ["hur", "har", "utvecklats", "utvecklades", "utveckling", "utvecklingen", "över", "åren", "år", "året", "för", "per", "jämfört", "med", "förändrats", "förändrades", "sett", "ut", "genom", "tid", "årsvis", "vilket", "vilken", "vilka", "hade", "var", "varit", "från", "till", "och", "mellan", "många", "mycket", "stort", "stor", "antal"])
 MIN_LABEL_SHARE = 0.5
-DEPTH = 20
+
+
+@dataclass(frozen=True)
+class SeriesParams:
+    """Steps of :func:`series` (each can be turned off for the ablation in bench/series.py)."""
+
+    depth: int = 20  # the reports of this many best passages are read
+    hit_tables: bool = False  # per report, prefer the tables that stand in the best passages
+    org_share: float = 0.0  # per report, keep tables whose surroundings name the question's other words
+    org_window: int = 12000  # (at least this share of the best such table's weight; 0 = off)
+    sentences: bool = False  # figures stated in sentences too (measured: no gain on eval/series)
+    family_share: float = 0.75  # labels holding this share of the best label's question weight are kept
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,24 @@ def terms_of(analyzer: Analyzer, text: str, drop: frozenset[str] = frozenset()) 
     return out
 
 
+def whole_terms(analyzer: Analyzer, text: str, drop: frozenset[str] = frozenset()) -> set[str]:
+    """The terms of a text's own words (no compound parts)."""
+    return {analyzer.term(w) for w in _words(analyzer, text, drop)}
+
+
+_OFFSETS: dict[tuple[str, str], dict[str, list[int]]] = {}
+
+
+def _offsets_of(kb: KnowledgeBase, doc_id: str) -> dict[str, list[int]]:
+    doc = kb.document(doc_id)
+    key = (doc_id, doc.sha256)
+    if key not in _OFFSETS:
+        if len(_OFFSETS) > 256:
+            _OFFSETS.clear()
+        _OFFSETS[key] = term_offsets(kb.analyzer, doc.text)
+    return _OFFSETS[key]
+
+
 def _words(analyzer: Analyzer, text: str, drop: frozenset[str]) -> list[str]:
     return [w for w in tokenize(text)
             if w not in drop and not w[0].isdigit() and not analyzer.is_stopword(w) and len(w) >= 2]
@@ -87,38 +119,54 @@ STATUS_WORDS = frozenset({"ja", "nej", "delvis", "uppnått", "uppnås", "varav",
 
 
 def label_match(analyzer: Analyzer, question_terms: set[str], label: str) -> tuple[frozenset[str], float] | None:
-    """The label's words the question holds (as terms) and their share of the label's words, when
-    at least :data:`MIN_LABEL_SHARE`. A label word matches by its term, or by all its compound
+    """The question's terms a label's words match, and the share of the label's words that match,
+    when at least :data:`MIN_LABEL_SHARE`. A label word matches by its term, or by all its compound
     parts ("tillsvidareanställda" and "tillsvidare anställda"); status words of indicator tables
-    ("Ja", "Delvis") do not count."""
-    words = _words(analyzer, label, STATUS_WORDS)
+    ("Ja", "Delvis") and the words of :data:`CUE_WORDS` ("antal") do not count."""
+    words = _words(analyzer, label, STATUS_WORDS | CUE_WORDS)
     if not words:
         return None
-    matched = set()
+    matched: set[str] = set()
+    hits = 0
     for w in words:
         t = analyzer.term(w)
         parts = [analyzer.term(p) for p in analyzer.split_compound(w)]
-        if t in question_terms or (parts and all(p in question_terms for p in parts)):
+        if t in question_terms:
             matched.add(t)
-    share = sum(1 for w in words if analyzer.term(w) in matched) / len(words)
+        elif parts and all(p in question_terms for p in parts):
+            matched.update(parts)
+        else:
+            continue
+        hits += 1
+    share = hits / len(words)
     return (frozenset(matched), share) if matched and share >= MIN_LABEL_SHARE else None
 
 
-def select(figures: Sequence[Figure], question_terms: set[str], analyzer: Analyzer) -> list[Figure]:
-    """The figures of the metric the question asks about (rule 3 of the module docstring): the
-    labels matching the most question words, then those with the highest share."""
+def question_words(analyzer: Analyzer, question: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The topic words of a series question as (term, terms of its compound parts)."""
+    return [(analyzer.term(w), tuple(analyzer.term(p) for p in analyzer.split_compound(w)))
+            for w in dict.fromkeys(_words(analyzer, question, CUE_WORDS))]
+
+
+def covered_mass(qwords: Sequence[tuple[str, tuple[str, ...]]], label_all: set[str], weight: Callable[[str], float]) -> float:
+    """The weight of the question's words a label holds: a word by its term, or by all its parts."""
+    return sum(weight(t) for t, parts in qwords if t in label_all or (parts and all(p in label_all for p in parts)))
+
+
+def select(figures: Sequence[Figure], qwords: Sequence[tuple[str, tuple[str, ...]]], analyzer: Analyzer,
+           weight: Callable[[str], float], share: float) -> list[Figure]:
+    """The figures of the metric the question asks about (rule 3 of the module docstring): labels
+    that match (:func:`label_match`) and hold at least ``share`` of the weight of the question's
+    words that the best label holds (``weight``: a term's IDF)."""
+    qterms = {t for t, parts in qwords} | {p for _, parts in qwords for p in parts}
     scored = []
     for f in figures:
-        m = label_match(analyzer, question_terms, f.label)
-        if m is not None:
-            scored.append((f, m))
+        if label_match(analyzer, qterms, f.label) is not None:
+            scored.append((f, covered_mass(qwords, terms_of(analyzer, f.label), weight)))
     if not scored:
         return []
-    most = max(len(m) for _, (m, _) in scored)
-    best = [x for x in scored if len(x[1][0]) == most]
-    sets = {m for _, (m, _) in best}
-    key = max(sets, key=lambda m: (max(sh for _, (mm, sh) in best if mm == m), sorted(m)))
-    return [f for f, (m, _) in scored if key <= m]
+    best = max(m for _, m in scored)
+    return [f for f, m in scored if m >= share * best - 1e-9]
 
 
 def in_years(figures: Sequence[Figure], years: Sequence[int]) -> list[Figure]:
@@ -139,10 +187,42 @@ def prefer_hit_tables(figures: Sequence[Figure], spans: Sequence[tuple[str, int,
     by_doc: dict[str, list[Figure]] = {}
     for f in figures:
         by_doc.setdefault(f.doc_id, []).append(f)
-    out = []
+    out: list[Figure] = []
     for fs in by_doc.values():
         inside = [f for f in fs if in_hits(f)]
         out.extend(inside or fs)
+    return out
+
+
+def term_offsets(analyzer: Analyzer, text: str) -> dict[str, list[int]]:
+    """Where each analysed term of a text stands (offsets of its words, ascending)."""
+    out: dict[str, list[int]] = {}
+    for m in _WORD.finditer(text):
+        w = m.group(0).lower()
+        if len(w) > 2 and not analyzer.is_stopword(w):
+            out.setdefault(analyzer.term(w), []).append(m.start())
+    return out
+
+
+def nearby(offsets: dict[str, list[int]], terms: dict[str, float], start: int, end: int, width: int) -> float:
+    """The weight of ``terms`` (term -> weight) mentioned within ``width`` characters of [start, end)."""
+    total = 0.0
+    for t, w in terms.items():
+        pos = offsets.get(t, [])
+        total += w * (bisect.bisect_right(pos, end + width) - bisect.bisect_left(pos, start - width))
+    return total
+
+
+def closest_to_topic(figures: Sequence[Figure], weight_of: Callable[[Figure], float], share: float) -> list[Figure]:
+    """Per document: the figures whose surroundings name the question's other words (its
+    organisation, "Leanlink", "Kommunledningsförvaltningen") the most, when any do."""
+    by_doc: dict[str, list[tuple[Figure, float]]] = {}
+    for f in figures:
+        by_doc.setdefault(f.doc_id, []).append((f, weight_of(f)))
+    out: list[Figure] = []
+    for fs in by_doc.values():
+        top = max(w for _, w in fs)
+        out.extend(f for f, w in fs if w >= top * share)
     return out
 
 
@@ -157,20 +237,41 @@ def distinct(figures: Sequence[Figure]) -> list[Figure]:
     return sorted(out, key=lambda f: (f.year, f.doc_id, f.start))
 
 
-def series(kb: KnowledgeBase, question: str, depth: int = DEPTH, **search_args) -> list[SeriesEntry]:
+def series(kb: KnowledgeBase, question: str, params: SeriesParams = SeriesParams(), **search_args) -> list[SeriesEntry]:
     """The figure a question asks about, year by year, from the reports of its best passages."""
     if not is_series_question(question):
         return []
-    result = kb.search(question, k=depth, **search_args)
+    result = kb.search(question, k=params.depth, **search_args)
     qterms = terms_of(kb.analyzer, question, CUE_WORDS)
     if not qterms:
         return []
     docs = list(dict.fromkeys(h.doc_id for h in result.hits))
-    figures = [f for d in docs for f in kb.figures(d)]
-    chosen = select(figures, qterms, kb.analyzer)
-    chosen = prefer_hit_tables(chosen, [(h.doc_id, h.start, h.end) for h in result.hits])
+    figures = [f for d in docs for f in kb.figures(d, params.sentences)]
+    idf = dict(zip(sorted(qterms), kb.index.idf(sorted(qterms))))
+    qwords = question_words(kb.analyzer, question)
+    chosen = select(figures, qwords, kb.analyzer, lambda t: idf.get(t, 0.0), params.family_share)
+    if params.hit_tables:
+        chosen = prefer_hit_tables(chosen, [(h.doc_id, h.start, h.end) for h in result.hits])
+    if params.org_share > 0:
+        chosen = about_the_rest(kb, question, chosen, qterms, idf, params)
     chosen = distinct(in_years(chosen, query_years(question)))
     return [entry(kb, f) for f in chosen]
+
+
+def about_the_rest(kb: KnowledgeBase, question: str, chosen: list[Figure], qterms: set[str], idf: dict[str, float],
+                   params: SeriesParams) -> list[Figure]:
+    """The step ``org_share``: figures whose surroundings name the question's words that their
+    label does not hold (:func:`closest_to_topic`)."""
+    matched: set[str] = set()
+    for f in chosen:
+        lm = label_match(kb.analyzer, qterms, f.label)
+        matched |= set(lm[0]) if lm else set()
+    rest = {t: idf.get(t, 0.0) for t in whole_terms(kb.analyzer, question, CUE_WORDS) if t not in matched}
+    if not rest:
+        return chosen
+    offsets = {d: _offsets_of(kb, d) for d in {f.doc_id for f in chosen}}
+    return closest_to_topic(chosen, lambda f: nearby(offsets[f.doc_id], rest, f.start, f.end, params.org_window),
+                            params.org_share)
 
 
 def entry(kb: KnowledgeBase, f: Figure) -> SeriesEntry:

@@ -53,7 +53,7 @@ KIND_WORDS = {"utfall": "utfall", "bokslut": "utfall", "budget": "budget", "plan
               "prognos": "prognos", "målvärde": "mål", "avvikelse": "avvikelse"}
 UNITS = ("mnkr", "tkr", "kr", "%", "st", "år", "timmar")
 _VALUE = re.compile(r"^(?P<cmp>[≤≥<>])?(?P<sign>[-−–+])?(?P<num>\d+(?:[.,]\d+)?)(?P<unit>%)?(?P<star>\*\)?)?$")
-_PLACEHOLDERS = frozenset({"-", "–", "−", "i.u.", "iu", "*)", "*", "x", ".."})
+_PLACEHOLDERS = frozenset({"-", "–", "−", "i.u.", "i.u", "iu", "*)", "*", "x", ".."})
 _UNIT_TOKENS = frozenset({"%", "mnkr", "tkr", "kr"})
 _DIRECTIONS = frozenset({"minska", "öka", "bibehålla", "oförändrat", "behålla"})
 _NUM = re.compile(r"\d")
@@ -307,7 +307,7 @@ def parse_row(line: str, header: TableHeader) -> tuple[str, tuple[Cell, ...], bo
     items = _items(tokens[len(tokens) - n :])
     if not items or not any(parse_number(x) is not None for x in items):
         return None
-    if not re.search(r"[^\W\d_]", label) or len(label.split()) > 16:
+    if (label and not re.search(r"[^\W\d_]", label)) or len(label.split()) > 16:
         return None
     cols = header.columns
     trailing = 0
@@ -341,7 +341,7 @@ def read_header(lines: list[str], offs: list[int], i: int) -> tuple[TableHeader,
     """The header at line ``i`` (rule 1) and the index of the first line after it."""
     first = i - 1 if i > 0 and _kinds_only(lines[i - 1]) else i
     last, j = i, i + 1
-    while j < len(lines) and j <= i + 8 and (not lines[j].strip() or _fragment(lines[j])):
+    while j < len(lines) and j <= i + 12 and (not lines[j].strip() or _fragment(lines[j])):
         if lines[j].strip() and any(_kind_of(t) or is_year(t) for t in lines[j].split()):
             last = j
         j += 1
@@ -381,6 +381,85 @@ def _wrapped_label(lines: list[str], offs: list[int], j: int, label: str, start:
     return f"{prev.rstrip('-')}{'' if prev.endswith('-') else ' '}{label}", a
 
 
+def fragment_label(lines: list[str], offs: list[int], j: int, floor: int) -> tuple[str, int] | None:
+    """The label of a row of values alone (a PDF puts a wrapped label above its values: "Antal
+    invånare" / "som har mer än 10 km till" / "närmaste dagligvarubutik" / "" / "1 835 1 878 I.U."):
+    up to five non-blank lines above it, after ``floor``, from the last sentence end on. (label, start)."""
+    picked: list[int] = []
+    k = j - 1
+    while k >= 0 and len(picked) < 5 and offs[k] >= floor:
+        if lines[k].strip():
+            picked.insert(0, k)
+        k -= 1
+    text = ""
+    for k in picked:
+        piece = lines[k].strip()
+        text = text[:-1] + piece if text.endswith("-") else f"{text} {piece}".strip()
+    cut = max(text.rfind(". "), text.rfind(": "))
+    label = text[cut + 2 :] if cut >= 0 else text
+    if not picked or not re.search(r"[^\W\d_]", label):
+        return None
+    first = picked[0]
+    start = offs[first] + len(lines[first]) - len(lines[first].lstrip())
+    if cut >= 0:
+        start = text_start(lines, offs, picked, label)
+    return label.rstrip(". "), start
+
+
+def text_start(lines: list[str], offs: list[int], picked: list[int], label: str) -> int:
+    """Where the label's first words stand in the document (the line that holds them)."""
+    head = label.split()[0]
+    for k in reversed(picked):
+        pos = lines[k].find(head)
+        if pos >= 0:
+            return offs[k] + pos
+    return offs[picked[0]]
+
+
+def starts_header(lines: list[str], i: int) -> bool:
+    """Line ``i`` opens a header (rule 1): a header line, or a kind word alone whose wrapped
+    fragments below it ("Bokslut" / "2019" / "Bokslut" / "2018") name two years or more."""
+    if is_header_line(lines[i]) and not is_prose_line(lines[i]):
+        return True
+    if not (_fragment(lines[i]) and any(_kind_of(t) for t in lines[i].split()) and not YEAR_PATTERN.search(lines[i])):
+        return False
+    years = 0
+    for k in range(i + 1, min(len(lines), i + 13)):
+        if lines[k].strip() and not _fragment(lines[k]):
+            break
+        years += len(YEAR_PATTERN.findall(lines[k]))
+    return years >= 2
+
+
+def read_rows(lines: list[str], offs: list[int], header: TableHeader, j: int) -> list[TableRow]:
+    """The rows under a header that ends before line ``j`` (rule 3)."""
+    rows: list[TableRow] = []
+    misses = 0
+    while j < len(lines) and misses <= MAX_NON_ROWS:
+        ln = lines[j]
+        if ln.strip() and (_ends_table(ln) or (ln.startswith(" ") and not ln.startswith("  ") and ln[1:2].isupper()
+                                               and parse_row(ln, header) is None)):
+            break
+        row = parse_row(ln, header) if ln.strip() else None
+        floor = header.end if not rows else rows[-1].end
+        if row is not None:
+            a = offs[j] + len(ln) - len(ln.lstrip())
+            if row[0]:
+                label, a = _wrapped_label(lines, offs, j, row[0], a, floor)
+            else:
+                found = fragment_label(lines, offs, j, floor + 1)
+                label, a = found if found else ("", a)
+            if label:
+                rows.append(TableRow(label, row[1], a, offs[j] + len(ln.rstrip()), row[2]))
+                misses = 0
+                j += 1
+                continue
+        if ln.strip():
+            misses += 1
+        j += 1
+    return rows
+
+
 def find_tables(text: str) -> list[Table]:
     """Every table of a text with a header and at least one row, in order (module docstring)."""
     lines = text.split("\n")
@@ -388,29 +467,14 @@ def find_tables(text: str) -> list[Table]:
     out: list[Table] = []
     i = 0
     while i < len(lines):
-        if not (is_header_line(lines[i]) and not is_prose_line(lines[i])):
+        if not starts_header(lines, i):
             i += 1
             continue
         header, j = read_header(lines, offs, i)
-        rows: list[TableRow] = []
-        misses = 0
-        while j < len(lines) and misses <= MAX_NON_ROWS:
-            ln = lines[j]
-            if ln.strip() and (_ends_table(ln) or (ln.startswith(" ") and not ln.startswith("  ") and ln[1:2].isupper()
-                                                   and parse_row(ln, header) is None)):
-                break
-            row = parse_row(ln, header) if ln.strip() else None
-            if row is not None:
-                a = offs[j] + len(ln) - len(ln.lstrip())
-                label, a = _wrapped_label(lines, offs, j, row[0], a, header.end if not rows else rows[-1].end)
-                rows.append(TableRow(label, row[1], a, offs[j] + len(ln.rstrip()), row[2]))
-                misses = 0
-            elif ln.strip():
-                misses += 1
-            j += 1
+        rows = read_rows(lines, offs, header, j)
         if rows:
             out.append(Table(header, tuple(rows), header.start, rows[-1].end))
-            i = max(i + 1, j if j > i else i + 1)
+            i = next(k for k in range(len(lines)) if offs[k] + len(lines[k]) >= rows[-1].end) + 1
         else:
             i += 1
     return out

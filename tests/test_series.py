@@ -65,3 +65,16 @@ def test_kb_ask_json_gives_the_series(tmp_path, capsys):
     assert "Över åren:" in human and "Personal 2019 2020 2021 2022 2023 / Total sjukfrånvaro" in human
     assert kb_main(["ask", "Varför minskade sjukfrånvaron?", "--index", str(root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["series"] == []
+
+
+def test_sentence_figures_only_with_a_stated_year():
+    from kb.figures import figures_in_sentence
+
+    assert figures_in_sentence("Nuvarande pensionsålder är 65,2 år, jämfört med 64,8 år under 2022.", 2023) == [
+        (2023, "65,2", "år", "pensionsålder"), (2022, "64,8", "år", "pensionsålder")]
+    got = figures_in_sentence("Årets underskott i hemtjänsten uppgår till -31,8 mnkr (för 2018 uppgick underskottet "
+                              "till -37,7 mnkr).", 2019)
+    assert [(y, v) for y, v, _, _ in got] == [(2019, "-31,8"), (2018, "-37,7")]
+    assert figures_in_sentence("Kostnaderna ökade med 5 mnkr jämfört med budget.", 2019) == []  # no year stated
+    assert figures_in_sentence("Leanlinks investeringar uppgår till 2,1 mnkr 2023.", None) == [
+        (2023, "2,1", "mnkr", "Leanlinks investeringar")]
