@@ -221,9 +221,9 @@ def _connection(settings: LLMSettings, deadline: float) -> tuple[http.client.HTT
     connect = max(0.001, min(deadline - time.monotonic(), CONNECT_SECONDS))
     conn: http.client.HTTPConnection
     if p.scheme == "https":
-        conn = _HTTPS(p.hostname, p.port, timeout=connect, context=ssl.create_default_context())
+        conn = _HTTPS(p.hostname or "", p.port, timeout=connect, context=ssl.create_default_context())
     else:
-        conn = _HTTP(p.hostname, p.port, timeout=connect)
+        conn = _HTTP(p.hostname or "", p.port, timeout=connect)
     conn.deadline = deadline  # type: ignore[attr-defined]
     return conn, p.path.rstrip("/") + "/chat/completions" + (f"?{p.query}" if p.query else "")
 
