@@ -2,9 +2,17 @@
 files, and what the UI does with a server's text. One test (or a parametrised family) per class."""
 from __future__ import annotations
 
+import json
+import socket
+import threading
+import time
+
+import llmfake
 import pytest
 
+from kb.answer.client import LLMSettings, stream_chat
 from kb.answer.prompt import Source, build_messages
+from kb.errors import KBError, LLMError
 
 # -- low: look-alike delimiters are normalised before the prompt --------------------------------
 
@@ -17,15 +25,6 @@ def test_lookalike_delimiters_in_a_source_are_escaped(fake):
 
 
 # -- 3. one deadline for the whole exchange, whatever the server trickles -----------------------
-
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import llmfake  # noqa: E402
-
-from kb.answer.client import LLMSettings, stream_chat  # noqa: E402
-from kb.errors import KBError, LLMError  # noqa: E402
 
 
 class Trickle:
@@ -147,7 +146,7 @@ def test_ipv6_server_is_reached():
         pytest.skip("no IPv6 loopback on this machine")
     port = srv.getsockname()[1]
     srv.close()  # refused, but through the IPv6 loopback: the address was understood
-    with pytest.raises(LLMError, match=r"cannot reach .*\[::1\]:%d.*connection refused" % port):
+    with pytest.raises(LLMError, match=rf"cannot reach .*\[::1\]:{port}.*connection refused"):
         list(stream_chat(LLMSettings.from_env({**BASE, "KB_LLM_URL": f"http://[::1]:{port}/v1"}), []))
 
 

@@ -200,31 +200,35 @@ class _DeadlineSocket:
         return getattr(self._sock, name)
 
 
-class _DeadlineMixin:
+class _HTTP(http.client.HTTPConnection):
+    """An HTTP connection whose socket keeps the deadline (set before connecting)."""
+
     deadline = 0.0
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        self.sock = _DeadlineSocket(self.sock, self.deadline)  # type: ignore[has-type]
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock, self.deadline)
 
 
-class _HTTP(_DeadlineMixin, http.client.HTTPConnection):
-    pass
+class _HTTPS(http.client.HTTPSConnection):
+    """An HTTPS connection whose (TLS) socket keeps the deadline (set before connecting)."""
 
+    deadline = 0.0
 
-class _HTTPS(_DeadlineMixin, http.client.HTTPSConnection):
-    pass
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock, self.deadline)
 
 
 def _connection(settings: LLMSettings, deadline: float) -> tuple[http.client.HTTPConnection, str]:
     p = check_url(settings.url)
     connect = max(0.001, min(deadline - time.monotonic(), CONNECT_SECONDS))
-    conn: http.client.HTTPConnection
+    conn: _HTTP | _HTTPS
     if p.scheme == "https":
         conn = _HTTPS(p.hostname or "", p.port, timeout=connect, context=ssl.create_default_context())
     else:
         conn = _HTTP(p.hostname or "", p.port, timeout=connect)
-    conn.deadline = deadline  # type: ignore[attr-defined]
+    conn.deadline = deadline
     return conn, p.path.rstrip("/") + "/chat/completions" + (f"?{p.query}" if p.query else "")
 
 
