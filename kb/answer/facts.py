@@ -170,7 +170,8 @@ def _negations(words: list[str], analyzer: Analyzer) -> tuple[tuple[str, str], .
         if w not in NEGATIONS:
             continue
         # "utan" negates the phrase after it ("utan extra medel"); "inte" also the word before ("täcker inte")
-        before = "" if w == "utan" else next((analyzer.term(x) for x in reversed(words[:i]) if _is_content(x, analyzer)), "")
+        before = next((analyzer.term(x) for x in reversed(words[:i]) if _is_content(x, analyzer)), "")
+        before = "" if w == "utan" else before
         after = next((analyzer.term(x) for x in words[i + 1 :] if _is_content(x, analyzer)), "")
         out.append((before, after))
     return tuple(out)
