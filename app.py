@@ -22,11 +22,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb.answer.check import build_evidence, check_answer  # noqa: E402
+from kb.answer.check import build_evidence  # noqa: E402
 from kb.answer.client import LLMSettings  # noqa: E402
 from kb.answer.extract import MAX_QUESTION_CHARS, unknown_note  # noqa: E402
 from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.answer.stream import StreamCheck  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import KBError  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
@@ -52,6 +53,7 @@ from kb.ui_helpers import (  # noqa: E402
     screen_text,
     snippet_html,
     snippet_spans,
+    untrusted_text,
     verdict_badge,
 )
 from kb.ui_page import HitView, PageData, page_data  # noqa: E402
@@ -122,11 +124,11 @@ def current_generation_name(root: Path | str) -> str:
 def build_panel(root: Path | str, reason: str) -> None:
     st.error(
         f"Det finns inget användbart sökindex {'i mappen' if isinstance(root, Path) else 'i Milvus-samlingen'} "
-        f"**{escape_text(str(root))}**. "
+        f"**{untrusted_text(root)}**. "
         "Sökindexet behöver byggas från rapporterna innan du kan söka."
     )
     with st.expander("Teknisk orsak"):
-        st.caption(escape_text(reason))
+        st.caption(untrusted_text(reason))
     corpus = corpus_dir()
     if not corpus.is_dir():
         st.warning(f"Hittar ingen mapp med rapporter ({escape_text(str(corpus.resolve()))}).")
@@ -149,10 +151,10 @@ def build_panel(root: Path | str, reason: str) -> None:
         try:
             report = ingest_any([corpus], root, BuildConfig(), progress=progress)
         except KBError as e:
-            st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
+            st.error(f"Det gick inte att bygga sökindexet: {untrusted_text(e)}")
             return
         except (OSError, ValueError) as e:  # e.g. a folder that cannot be read: a message, not a traceback
-            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
+            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {untrusted_text(e)}). "
                      "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
             return
         if report.refused:  # nothing could be read: nothing was published (kb.ingest.guard)
@@ -210,7 +212,7 @@ def llm_status() -> str:
     try:
         s = LLMSettings.from_env()
     except KBError as e:
-        return f"felaktigt inställd ({escape_text(str(e))})"
+        return f"felaktigt inställd ({untrusted_text(e)})"
     if s is None:
         return "av (KB_LLM_URL är inte satt)"
     return f"`{s.model.replace('`', '')}` på {escape_text(s.display_url())}"
@@ -255,7 +257,7 @@ def llm_switch() -> LLMSettings | None:
     try:
         settings = LLMSettings.from_env()
     except KBError as e:
-        st.caption(f"Språkmodellen är felaktigt inställd: {escape_text(str(e))}")
+        st.caption(f"Språkmodellen är felaktigt inställd: {untrusted_text(e)}")
         return None
     if settings is None:
         st.caption("Svar skrivna av en språkmodell är avstängda. Sätt miljövariablerna KB_LLM_URL (adressen till en "
@@ -280,10 +282,10 @@ def render_generated(kbase: kb.KnowledgeBase, data: PageData, settings: LLMSetti
     if cached is not None and cached[0] == key:
         gen = cached[1]
     else:
-        evidence, shown = build_evidence(sources, kbase.analyzer), [-1]
+        checker, shown = StreamCheck(build_evidence(sources, kbase.analyzer), kbase.analyzer), [-1]
 
         def on_text(text: str) -> None:
-            done = check_answer(text, evidence, kbase.analyzer, complete_only=True)
+            done = checker.update(text)  # each completed sentence checked once, not the whole answer again
             if len(done) != shown[0]:
                 shown[0] = len(done)
                 box.html(generated_html(done, writing=True))
@@ -294,7 +296,7 @@ def render_generated(kbase: kb.KnowledgeBase, data: PageData, settings: LLMSetti
     if gen.error:
         box.warning(llm_problem_sv(gen.error))
         with st.expander("Teknisk orsak"):
-            st.caption(escape_text(gen.error))
+            st.caption(untrusted_text(gen.error))
         return
     box.html(generated_html(gen.sentences, writing=False))
     if gen.fallback:
