@@ -294,9 +294,7 @@ def render_generated(kbase: kb.KnowledgeBase, data: PageData, settings: LLMSetti
         gen = generate(settings, data.query, sources, kbase.analyzer, on_text)
         st.session_state["llm_answer"] = (key, gen)
     if gen.error:
-        box.warning(llm_problem_sv(gen.error))
-        with st.expander("Teknisk orsak"):
-            st.caption(untrusted_text(gen.error))
+        box.warning(f"{llm_problem_sv(gen.error)} Teknisk orsak: {untrusted_text(gen.error)}")
         return
     box.html(generated_html(gen.sentences, writing=False))
     if gen.fallback:
