@@ -80,10 +80,6 @@ class MilvusLocation:
         return f"{self.collection}__{kind}"
 
 
-def is_milvus(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(SCHEME)
-
-
 def parse_location(text: str) -> MilvusLocation:
     """``milvus://HOST:PORT/COLLECTION`` -> its parts; KBError saying what is wrong otherwise."""
     m = _ADDR.fullmatch(text.strip())
