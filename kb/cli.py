@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -30,7 +31,7 @@ from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
 from .location import Location, as_location, open_index
 from .records import Filters
-from .sanitize import safe_terminal
+from .sanitize import redact, safe_terminal, scrub
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -328,7 +329,7 @@ def _generated(a: argparse.Namespace, kb, res):
     # the passages the extractive answer reads (top 5), and only ones the output lists
     gen = generate(settings, a.question, sources_from_hits(res.hits, min(a.k, 5)), kb.analyzer)
     if gen.error:
-        print(f"kb: warning: {safe_terminal(gen.error)}; showing the extractive answer", file=sys.stderr)
+        print(f"kb: warning: {safe_terminal(redact(gen.error))}; showing the extractive answer", file=sys.stderr)
     return gen
 
 
@@ -393,8 +394,11 @@ def check_output_path(path: Path | None, option: str) -> None:
 
 
 def write_output(path: Path, text: str, option: str) -> None:
+    """Write an output file atomically (aside, then renamed): a failure leaves an older file as it was."""
+    from .store import atomic_write_bytes
+
     try:
-        path.write_text(text, encoding="utf-8")
+        atomic_write_bytes(path, text.encode("utf-8", "replace"))
     except OSError as e:
         raise KBError(f"cannot write {option} {path}: {e.strerror or e}") from None
 
@@ -490,12 +494,27 @@ COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": 
             "serve": cmd_serve, "keys": cmd_keys}
 
 
+def _clean_args(args: argparse.Namespace) -> None:
+    """Text arguments with lone surrogates (bytes that are not UTF-8) replaced by U+FFFD; a file name
+    no file system can hold is refused."""
+    for key, value in vars(args).items():
+        if isinstance(value, (str, list)):
+            setattr(args, key, scrub(value))
+        for p in value if isinstance(value, list) else [value]:
+            if isinstance(p, Path):
+                try:
+                    os.fsencode(p)
+                except UnicodeError:
+                    raise KBError(f"{safe_terminal(p)} is not a valid file name") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _clean_args(args)
         return COMMANDS[args.cmd](args)
-    except KBError as e:
-        print(f"kb: error: {safe_terminal(e)}", file=sys.stderr)
+    except KBError as e:  # the one boundary every error passes: no secret, no control character
+        print(f"kb: error: {safe_terminal(redact(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)
