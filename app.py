@@ -30,7 +30,7 @@ from kb.answer.prompt import sources_from_hits  # noqa: E402
 from kb.answer.stream import StreamCheck  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import KBError  # noqa: E402
-from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
+from kb.location import FolderLocation, Location, default_location, generation_of, ingest_any, open_index  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
 from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
@@ -95,7 +95,7 @@ CSS = """
 """
 
 
-def index_root() -> Path | str:
+def index_root() -> Location:
     """The index folder, or a ``milvus://`` address (``KB_INDEX``, default ``index/``)."""
     return default_location()
 
@@ -108,12 +108,12 @@ def corpus_dir() -> Path:
 @st.cache_resource(show_spinner="Öppnar sökindexet …")
 def load_index(root: str, generation: str) -> kb.KnowledgeBase:
     """The index, opened once per process and generation (a rebuild publishes a new generation)."""
-    kbase = open_any(root)
+    kbase = open_index(root)
     _ = kbase.embedder  # load the embedding model now, not on the first query
     return kbase
 
 
-def current_generation_name(root: Path | str) -> str:
+def current_generation_name(root: Location) -> str:
     """The live version of the index (folder generation or Milvus build id)."""
     return generation_of(root)
 
@@ -121,10 +121,11 @@ def current_generation_name(root: Path | str) -> str:
 # -- index missing: offer to build ----------------------------------------------------------
 
 
-def build_panel(root: Path | str, reason: str) -> None:
+def build_panel(root: Location, reason: str) -> None:
+    where = "i mappen" if isinstance(root, FolderLocation) else "i Milvus-samlingen"
     st.error(
-        f"Det finns inget användbart sökindex {'i mappen' if isinstance(root, Path) else 'i Milvus-samlingen'} "
-        f"**{untrusted_text(root)}**. "
+        f"Det finns inget användbart sökindex {where} "
+        f"**{untrusted_text(str(root))}**. "
         "Sökindexet behöver byggas från rapporterna innan du kan söka."
     )
     with st.expander("Teknisk orsak"):

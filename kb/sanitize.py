@@ -20,6 +20,7 @@ Lone surrogates count as control characters here: :func:`safe_terminal` shows th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -129,6 +130,14 @@ def redact(text: object, secrets: Iterable[str] = ()) -> str:
         s = s.replace(secret, MASK)
     s = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", s)
     return _BEARER.sub(lambda m: m.group(1) + MASK, s)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts (:func:`redact`) every record's message, arguments filled in."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
 
 
 def scrub(value: object) -> object:

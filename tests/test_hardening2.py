@@ -424,3 +424,15 @@ def test_ui_checks_a_streamed_answer_incrementally(small_index, monkeypatch, cap
     # 15 sentences: each checked once while streaming (14 complete before the end) and once at the end;
     # re-checking the whole answer on each of the 45 pieces took over 300
     assert calls[0] <= 2 * 15, calls[0]
+
+
+def test_api_error_bodies_and_server_log_are_redacted(monkeypatch, caplog):
+    import logging
+
+    from kb.serve.errors import error_body, log
+
+    monkeypatch.setenv("KB_MILVUS_TOKEN", "root:s3cret-Milvus")
+    assert "s3cret" not in json.dumps(error_body(503, "Milvus said root:s3cret-Milvus is wrong"))
+    with caplog.at_level(logging.INFO, logger="kb.serve"):
+        log.warning("kb.serve: new generation not opened yet (%s)", KBError("token root:s3cret-Milvus refused"))
+    assert "refused" in caplog.text and "s3cret" not in caplog.text
