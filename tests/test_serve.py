@@ -373,3 +373,10 @@ def test_real_index_dev_questions_give_the_cli_json(real_index, capsys):
             assert httpx.get(s.url + "/v1/search", params={"q": q}, timeout=120).json() == want
             want = cli_json(capsys, "ask", q, "--index", str(real_index), "--json")
             assert httpx.get(s.url + "/v1/ask", params={"q": q}, timeout=120).json() == want
+
+
+def test_a_request_over_the_time_limit_is_504(folder_index, tmp_path):
+    with Served(folder_index, extra=("--timeout", "0.0005"), log=tmp_path / "serve.log") as s:
+        r = httpx.get(s.url + "/v1/ask", params={"q": "varför underskott inom LSS"}, timeout=60)
+        assert assert_error(r, 504)["code"] == "timeout"
+        assert httpx.get(s.url + "/v1/health").status_code == 200  # and the server goes on
