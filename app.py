@@ -43,6 +43,7 @@ from kb.ui_helpers import (  # noqa: E402
     generated_html,
     group_by_year,
     highlight_html,
+    verdict_badge,
     hits_per_year,
     matching_terms,
     passage_html,
@@ -191,7 +192,7 @@ def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
 
 def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
-    if not confident or not ans.sentences:
+    if ans.verdict == "none" or not ans.sentences:  # "uncertain": quoted below, marked for checking
         note = unknown_note(ans.unknown)  # the question's own tokens: letters and digits only, no Markdown
         st.info("Rapporterna säger inte tydligt svaret på frågan. " + (f"{note} " if note else "")
                 + "Här nedan är de passager som ligger närmast – läs dem, de kan ändå innehålla det du söker.")
@@ -205,7 +206,7 @@ def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident:
             f"<li>”{escape_text(screen_text(s.sentence))}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
         )
-    st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
+    st.html(f"{verdict_badge(ans.verdict)}<ul class='kb-answer'>{''.join(items)}</ul>")
     st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
                "siffran i hakparentes går till träffen.")
     if not ans.calibrated:

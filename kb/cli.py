@@ -256,14 +256,14 @@ def print_series(entries) -> None:
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
-    from .answer.extract import unknown_note
+    from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE, unknown_note
 
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
               "svaret visas utan den.)")
     if ans.sentences:
-        print("Svar:")
+        print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
@@ -271,7 +271,7 @@ def print_answer(res, ans, k: int) -> None:
         _print_sources(hits)
         return
     note = unknown_note(ans.unknown)
-    print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
+    print(NONE_NOTE + (f" {safe_terminal(note)}" if note else ""))
     print("De passager som ligger närmast:")
     _print_hits(replace(res, hits=hits[:3]))
 
@@ -447,20 +447,18 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
     from .evaluate import evaluate_answers, format_answer_table
 
-    answers: dict[str, list[str]] = {}
     rows = []
     for g in gold:
         try:
             res, ans = _ask_one(kb, g["query"], a)
         except QuestionError as e:
-            answers[g["id"]] = []
             rows.append(answer_error_json("query_id", g["id"], str(e)))
             continue
-        answers[g["id"]] = [s.sentence for s in ans.sentences]
         rows.append(answer_json("query_id", g["id"], res, ans, a.k))
     if a.answers_out:
         write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
-    result = evaluate_answers(gold, answers)
+    answers = {r["query_id"]: [s["sentence"] for s in r["answer"]] for r in rows}
+    result = evaluate_answers(gold, answers, {r["query_id"]: r["verdict"] for r in rows})
     print(json.dumps(result, indent=1) if a.json else safe_terminal(format_answer_table(result), keep_newlines=True))
     return 0
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE
 from .cite import hit_location
 from .records import Hit
 from .sanitize import csv_cell, md_inline, md_quote_line
@@ -31,6 +32,24 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
 # interpret, each replaced by a character reference
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
+
+
+_VERDICT_STYLE = {
+    "uncertain": ("kb-verdict-uncertain", "background:#fff4e5;border-left:4px solid #d48806;"),
+    "none": ("kb-verdict-none", "background:#f2f2f2;border-left:4px solid #888;"),
+}
+
+
+def verdict_badge(verdict: str) -> str:
+    """The mark above an answer for its verdict (kb.answer.extract.VERDICTS), as HTML: "Osäkert –
+    kontrollera källan" for an uncertain answer, "Rapporterna verkar inte besvara frågan." for
+    none, nothing for a confident answer (or an unknown verdict)."""
+    if verdict not in _VERDICT_STYLE:
+        return ""
+    cls, style = _VERDICT_STYLE[verdict]
+    label = UNCERTAIN_NOTE if verdict == "uncertain" else NONE_NOTE
+    return (f"<p class='kb-verdict {cls}' style='{style}padding:0.3rem 0.6rem;margin:0 0 0.4rem 0;"
+            f"font-weight:600;'>{escape_text(label)}</p>")
 
 
 def escape_text(text: str) -> str:

@@ -37,6 +37,7 @@ LAYERS = {
     "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
     "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3,
+    "answer.asked": 2,
     "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "contract": 4,
     "cli": 5, "ui_helpers": 5, "__init__": 5,
