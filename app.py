@@ -21,16 +21,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
-from kb.cite import chunk_location, hit_location  # noqa: E402
-from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.answer.check import build_evidence, check_answer  # noqa: E402
 from kb.answer.client import LLMSettings  # noqa: E402
+from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
 from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.cite import chunk_location, hit_location  # noqa: E402
+from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
-from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
     CHECK_NOTICE,
     ExportMeta,
@@ -43,11 +43,11 @@ from kb.ui_helpers import (  # noqa: E402
     generated_html,
     group_by_year,
     highlight_html,
-    verdict_badge,
     hits_per_year,
     matching_terms,
     passage_html,
     screen_text,
+    verdict_badge,
 )
 
 EXAMPLES = (
@@ -239,7 +239,8 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
                    "OpenAI-kompatibel server) och KB_LLM_MODEL och starta om för att slå på dem.")
         return
     if not st.toggle("Skriv ett svar med språkmodell", key="llm_on",
-                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; varje mening kontrolleras mot källan."):
+                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; "
+                          "varje mening kontrolleras mot källan."):
         return
     sources = sources_from_hits(result.hits)
     key = (result.query, settings.url, settings.model, tuple(s.text for s in sources))
@@ -345,9 +346,11 @@ def render_years(kbase: kb.KnowledgeBase, query: str, filters: Filters) -> None:
     for year, hs in group_by_year(wide.hits, per_year=3):
         st.markdown(f"**{escape_text(year)}** – {counts[year]} träffar, de bästa:")
         for h in hs:
+            shown = h.text[:400] + (' …' if len(h.text) > 400 else '')
             st.html(
                 f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(kbase, h)}</p>"
-                f"<div class='kb-passage'>{highlight_html(h.text[:400] + (' …' if len(h.text) > 400 else ''), kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
+                f"<div class='kb-passage'>"
+                f"{highlight_html(shown, kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
             )
 
 
@@ -357,8 +360,10 @@ def render_export(kbase: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], an
         st.write(f"{len(chosen)} valda träffar exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
     else:
         chosen = list(hits)
-        st.write("Inga träffar är valda – alla träffar exporteras. Kryssa i *Välj för export* vid en träff för att välja.")
-    st.html("<ul class='kb-meta'>" + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
+        st.write("Inga träffar är valda – alla träffar exporteras. "
+                 "Kryssa i *Välj för export* vid en träff för att välja.")
+    st.html("<ul class='kb-meta'>"
+            + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
     s = kbase.stats()
     version = f"{s['generation']}"
     fdesc = "; ".join(

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold", type=Path, nargs="+", help="gold files (rows with \"relevant\": [] are unanswerable)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
-    p.add_argument("--answers-out", type=Path, help="with --answers: write the answers as JSONL (kb ask --queries --json)")
+    p.add_argument("--answers-out", type=Path,
+                   help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
     p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
@@ -156,7 +157,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               f"checked in {report.seconds:.2f} s).")
     else:
         print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) in {report.seconds:.1f} s.")
+              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) "
+              f"in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
@@ -201,7 +203,8 @@ def cmd_search(a: argparse.Namespace) -> int:
 
         where = f"query file {a.queries}"
         rows = read_jsonl_objects(a.queries, "query file")
-        batch = [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
+        batch = [(row_id(row, n, where, default=str(i)),
+                  row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
         for qid, query in batch:
             res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
             print_notes(res)

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE
@@ -130,7 +130,8 @@ def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, te
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
         out.append(highlight_html(text[pos:a], analyzer, terms))
-        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(text[a:b], analyzer, terms)}</span>{label}")
+        quoted = highlight_html(text[a:b], analyzer, terms)
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{quoted}</span>{label}")
         pos = b
     out.append(highlight_html(text[pos:], analyzer, terms))
     return "".join(out)
@@ -199,7 +200,7 @@ class ExportMeta:
 
     @classmethod
     def now(cls, query: str, index_version: str, index_created: str | None = None, filters: str = "") -> ExportMeta:
-        ts = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        ts = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
         return cls(query, ts, index_version, index_created, filters)
 
 

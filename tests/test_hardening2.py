@@ -2,12 +2,9 @@
 files, and what the UI does with a server's text. One test (or a parametrised family) per class."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from kb.answer.prompt import Source, build_messages
-
 
 # -- low: look-alike delimiters are normalised before the prompt --------------------------------
 

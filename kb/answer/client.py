@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -96,9 +95,9 @@ def _connection(settings: LLMSettings) -> tuple[http.client.HTTPConnection, str]
     connect = min(settings.timeout, 10.0)
     if p.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            p.hostname, p.port, timeout=connect, context=ssl.create_default_context())
+            p.hostname or "", p.port, timeout=connect, context=ssl.create_default_context())
     else:
-        conn = http.client.HTTPConnection(p.hostname, p.port, timeout=connect)
+        conn = http.client.HTTPConnection(p.hostname or "", p.port, timeout=connect)
     return conn, p.path.rstrip("/") + "/chat/completions" + (f"?{p.query}" if p.query else "")
 
 
@@ -198,8 +197,9 @@ def stream_chat(settings: LLMSettings, messages: Sequence[Mapping[str, str]]) ->
             return
         yield from _read_events(resp, sock_timeout)
     except LLMError as e:
-        raise LLMError(f"the language model server at {where} failed: {e}. Check the server, or unset {ENV_URL}") from None
-    except (TimeoutError, socket.timeout):
+        raise LLMError(f"the language model server at {where} failed: {e}. "
+                       f"Check the server, or unset {ENV_URL}") from None
+    except TimeoutError:
         raise LLMError(f"the language model server at {where} gave no complete answer within {settings.timeout:g} s; "
                        f"raise {ENV_TIMEOUT} or use a faster model") from None
     except ConnectionRefusedError:

@@ -180,7 +180,8 @@ def clause_of(text: str, analyzer: Analyzer) -> Clause:
     content = [w for w in words if _is_content(w, analyzer)]
     topic = {t for w in content if direction_of(w) is None for t in content_terms(w, analyzer)}
     terms = {t for w in content for t in content_terms(w, analyzer)}
-    return Clause(frozenset(topic), frozenset(terms), tuple(find_numbers(text)), _negations(words, analyzer), directions)
+    return Clause(frozenset(topic), frozenset(terms), tuple(find_numbers(text)),
+                  _negations(words, analyzer), directions)
 
 
 def clauses_of(text: str, analyzer: Analyzer) -> tuple[Clause, ...]:
