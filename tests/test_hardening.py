@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kb import store
+from kb import open_index, store
 from kb.cli import main
 from kb.errors import IngestError, KBError
 from kb.ingest import read as ingest
@@ -23,7 +23,6 @@ from kb.ingest.chunk import _split_large
 from kb.ingest.read import OUTSIDE, read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
-from kb.search import open_index
 from kb.text import sentence_breaks
 from kb.ui_helpers import ExportMeta, export_csv, export_markdown
 
