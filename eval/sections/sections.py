@@ -6,8 +6,8 @@ part of "A › B" counts once per report). The sample is the SAMPLE names with t
 rule that drops a name drops it from the pool and the next one by hash comes in.
 
 labels.tsv holds one hand label per name: doc_id, heading (a tab in it written ``\\t``), label
-(``rubrik``: a real heading of the report; ``fel``: not a heading — a person's name or signature, a table label or row, a
-sentence fragment, a figure caption), and a note.
+(``rubrik``: a real heading of the report; ``fel``: not a heading — a person's name or signature,
+a table label or row, a sentence fragment, a figure caption), and a note.
 
     python eval/sections/sections.py            # precision of the current rule on its sample
     python eval/sections/sections.py --list     # the sample, with labels (and the unlabelled ones)
