@@ -14,8 +14,8 @@ from pathlib import Path  # noqa: E402
 import llmfake  # noqa: E402
 import pytest  # noqa: E402
 from conftest import SMALL_DOCS  # noqa: E402
-from playwright.sync_api import Page, expect  # noqa: E402
-from test_browser import ARTIFACTS, _serve, browser, page  # noqa: E402, F401
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _serve  # noqa: E402
 
 from kb.ingest.build import BuildConfig, build_index  # noqa: E402
 
@@ -29,6 +29,29 @@ TABLE_DOC = (
 # Streamlit's own English texts that must not reach the page (widgets, toolbar, status, hints)
 ENGLISH = ("Select all", "Press Enter", "Deploy", "Running", "Stop", "Choose an option", "No results",
            "Clear all", "Rerun", "Settings", "Search")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator[Page]:
+    """A page at 1400 × 1000 px, Swedish locale."""
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="sv-SE")
+    p = ctx.new_page()
+    p.set_default_timeout(60_000)
+    try:
+        yield p
+    finally:
+        ctx.close()
 
 
 @pytest.fixture(scope="module")
