@@ -39,11 +39,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's kb, and the f
 
 import llmfake  # noqa: E402
 
+from kb import open_index  # noqa: E402
 from kb.analyze import Analyzer  # noqa: E402
 from kb.answer.check import parse_sentences, sentence_spans  # noqa: E402
 from kb.answer.facts import NEGATIONS, direction_forms, direction_of, find_numbers, is_year, normalize  # noqa: E402
 from kb.cli import main  # noqa: E402
-from kb.search import open_index  # noqa: E402
 from kb.sentences import sentence_text  # noqa: E402
 
 LIES = ("number_changed", "sign_flipped", "number_moved", "numbers_swapped", "year_swapped", "antonym_swapped", "negation_added",

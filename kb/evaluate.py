@@ -29,6 +29,7 @@ from typing import Any
 
 from . import store
 from .errors import KBError
+from .sanitize import scrub
 from .text import fold
 
 METRICS = ("success@1", "success@5", "mrr@10", "recall@10", "ndcg@10")
@@ -133,7 +134,7 @@ def _objects(f: io.TextIOBase, path: Path, what: str):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = scrub(json.loads(line))  # lone surrogates ("\ud800") become U+FFFD: no output can encode them
         except (ValueError, RecursionError) as e:
             raise KBError(f"{what} {path} line {n} is not valid JSON ({str(e)[:80]})") from None
         if not isinstance(row, dict):
@@ -177,11 +178,13 @@ def load_gold(path: Path) -> list[dict]:
     for n, row in read_jsonl_objects(path, "gold file"):
         qid = row_id(row, n, where)
         if qid in seen:
-            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); ids must be unique")
+            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); "
+                          "ids must be unique")
         seen[qid] = n
         rel = row.get("relevant")
         if not isinstance(rel, list):
-            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, not {_kind(rel)}")
+            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, "
+                          f"not {_kind(rel)}")
         for r in rel:
             _check_relevant(r, n, where)
         kind = row.get("type")
@@ -210,7 +213,8 @@ def trec_lines(query_id: str, hits: Sequence[dict], tag: str = "kb") -> list[str
 
 def format_table(result: dict[str, Any]) -> str:
     head = f"{'':<14}" + "".join(f"{m:>11}" for m in METRICS)
-    lines = [head, f"{'all (' + str(result['queries']) + ')':<14}" + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
+    lines = [head, f"{'all (' + str(result['queries']) + ')':<14}"
+             + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
     for t, v in result["by_type"].items():
         lines.append(f"{t + ' (' + str(v['n']) + ')':<14}" + "".join(f"{v[m]:>11.3f}" for m in METRICS))
     return "\n".join(lines)
@@ -259,7 +263,8 @@ def verdict_counts(gold: Sequence[dict], verdicts: dict[str, str]) -> dict[str, 
     unanswerable questions, the share of each group left uncertain, and ``abstain_tried``: the
     share of the unanswerable questions kb tried (not refused) that got no answer."""
     out: dict[str, Any] = {}
-    for name, rows in (("answerable", [g for g in gold if g["relevant"]]), ("unanswerable", [g for g in gold if not g["relevant"]])):
+    for name, rows in (("answerable", [g for g in gold if g["relevant"]]),
+                       ("unanswerable", [g for g in gold if not g["relevant"]])):
         counts = {v: sum(verdicts.get(g["id"]) == v for g in rows) for v in VERDICT_NAMES}
         out[name] = {**counts, "uncertain_share": counts["uncertain"] / len(rows) if rows else 0.0}
     un = out["unanswerable"]
@@ -296,7 +301,8 @@ def format_answer_table(result: dict[str, Any]) -> str:
     def row(name: str, m: dict[str, float]) -> str:
         return f"{name:<18}" + "".join(f"{m[k]:>13.3f}" if k in m else f"{'–':>13}" for k in ANSWER_METRICS)
 
-    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS), row(f"all ({result['queries']})", result["overall"])]
+    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS),
+             row(f"all ({result['queries']})", result["overall"])]
     lines += [row(f"{t} ({v['n']})", v) for t, v in result["by_type"].items()]
     v = result.get("verdicts")
     if v:

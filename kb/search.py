@@ -1,8 +1,9 @@
 """Hybrid search over a loaded index: BM25 + dense retrieval, fused, with filters and a year rule.
 
-:func:`open_index` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
-into a :class:`KnowledgeBase`, which holds that index and the embedder and is safe to share
-between threads (searching mutates nothing but memo tables).
+:func:`open_folder` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
+into a :class:`KnowledgeBase` (:func:`kb.open_index` opens a folder or a Milvus collection), which
+holds that index and the embedder and is safe to share between threads (searching mutates nothing
+but memo tables).
 
 Query pipeline (:meth:`KnowledgeBase.search`), each step a pure function elsewhere:
 
@@ -99,7 +100,7 @@ class RecentMemo:
 
 
 class KnowledgeBase:
-    """A loaded index and its embedder. Construct with :func:`open_index`."""
+    """A loaded index and its embedder. Construct with :func:`kb.open_index`."""
 
     def __init__(self, index: PassageIndex, embedder: Embedder | None = None) -> None:
         self.index = index
@@ -207,7 +208,8 @@ class KnowledgeBase:
         chunks = {c.chunk_id: c for c in self.index.chunks(list(fused))}
         if years and params.year_boost:
             year_of = {cid: self._heads[c.doc_id].meta.year for cid, c in chunks.items()}
-            fused = rules.year_rule(fused, years, params.year_boost, year_of, {cid: c.text for cid, c in chunks.items()})
+            fused = rules.year_rule(fused, years, params.year_boost, year_of,
+                                    {cid: c.text for cid, c in chunks.items()})
         ordered = fuse.ranked(fused, order=chunk_order)
         if params.dedupe:
             kept = rules.fold_duplicates(ordered, k, lambda cid: self._shingles(chunks[cid]), params.dedupe_threshold)
@@ -219,7 +221,8 @@ class KnowledgeBase:
         ]
         return SearchResult(query=query, hits=tuple(hits), info=info, notes=notes)
 
-    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams, depth: int) -> dict[str, float]:
+    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams,
+               depth: int) -> dict[str, float]:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""
         rankings: list[list[str]] = []
         weights: list[float] = []
@@ -251,8 +254,9 @@ def figures_of(doc: Document, sentences: bool) -> list[Figure]:
     return document_figures(doc.doc_id, doc.text, doc.meta.year, sentences)
 
 
-def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
-    """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``)."""
+def open_folder(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
+    """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``); the folder
+    implementation behind :func:`kb.open_index`."""
     root = Path(root) if root is not None else store.default_index_dir()
 
     def load(gen: Path, manifest: dict[str, Any]) -> KnowledgeBase:
@@ -263,7 +267,8 @@ def open_index(root: str | Path | None = None, embedder: Embedder | None = None,
         except FileNotFoundError:
             raise  # the generation vanished while loading: store.load_live retries with CURRENT
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:  # RuntimeError: faiss
-            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); run `kb ingest`") from None
+            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); "
+                                    "run `kb ingest`") from None
 
     # one generation, re-resolved if a rebuild removes it while it is being loaded (kb.store.load_live)
     return store.load_live(root, load, verify=verify)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import DEV, DEV_UNANSWERABLE, EVAL
 
 import kb
-from conftest import DEV, DEV_UNANSWERABLE, EVAL
 from kb.analyze import Analyzer
 from kb.answer import extract
 from kb.answer.asked import Asked, asked_for, figure_near, head_word, lack, required, word_forms
-from kb.answer.extract import AnswerParams, ask, verdict_of
+from kb.answer.extract import ask, verdict_of
 from kb.cli import main as kb_main
 from kb.evaluate import evaluate_answers, format_answer_table, load_jsonl, score_answers
 from kb.ui_helpers import verdict_badge

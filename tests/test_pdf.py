@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pdfgen
 import pytest
+from conftest import CORPUS
 
 from kb.ingest.chunk import chunk_document
 from kb.ingest.read import read_document
-
-from conftest import CORPUS
-import pdfgen
 
 SOURCE = CORPUS / "leanlink-verksamhetsberattelse-2019.txt"
 
@@ -95,8 +94,8 @@ def test_headings_become_sections(rendered):
 
 
 def test_search_cites_the_right_page(rendered, tmp_path):
+    from kb import open_index
     from kb.ingest.build import BuildConfig, build_index
-    from kb.search import open_index
 
     truth, _ = rendered["table"]
     folder = tmp_path / "c"

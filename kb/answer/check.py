@@ -45,8 +45,19 @@ from dataclasses import dataclass
 from ..analyze import Analyzer
 from ..sentences import sentence_text, split_spans
 from ..text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
-from .facts import (NEGATIONS, Clause, Number, clauses_of, content_terms, direction_name, find_numbers,
-                    has_bidi_controls, is_year, normalize, strip_numbers)
+from .facts import (
+    NEGATIONS,
+    Clause,
+    Number,
+    clauses_of,
+    content_terms,
+    direction_name,
+    find_numbers,
+    has_bidi_controls,
+    is_year,
+    normalize,
+    strip_numbers,
+)
 from .prompt import Source
 
 # words a generated sentence may add without the sources having them (attribution, not claims)
@@ -231,9 +242,10 @@ def align(words: Sequence[str], candidates: Sequence[SourceSentence], ref_terms:
 
 def _mapped(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> Clause:
     """The source clause a generated clause restates: most shared topic weight, then of all content terms,
-    then least left over, then most shared numbers; a clause without content words restates all of the aligned sentences."""
+    then least left over, then most shared numbers; a clause without content words restates all of the
+    aligned sentences."""
     if not c.terms:
-        return Clause(frozenset(), frozenset(), tuple(n for x in clauses for n in x.numbers),
+        return Clause(frozenset(), frozenset(), (), tuple(n for x in clauses for n in x.numbers),
                       tuple(n for x in clauses for n in x.negations), tuple(d for x in clauses for d in x.directions))
 
     def weight(terms: frozenset[str]) -> float:
@@ -313,7 +325,8 @@ def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence]
     words = [w for w in tokenize(strip_numbers(sentence.text)) if len(w) > 1 and not w[0].isdigit()]
     content = [w for w in words if w not in GLUE_WORDS and w not in NEGATIONS and not analyzer.is_stopword(w)]
     if not content:
-        return verdict("nothing to check" if not find_numbers(sentence.text) else "no words to find a source sentence by")
+        return verdict("nothing to check" if not find_numbers(sentence.text)
+                       else "no words to find a source sentence by")
     cited = [evidence[n] for n in sentence.citations]
     idf = idf_of(evidence) if idf is None else idf
     aligned, missing = align(content, [s for e in cited for s in e.sentences],
@@ -323,6 +336,11 @@ def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence]
     if missing:
         return verdict("words not in the aligned source sentence: " + ", ".join(dict.fromkeys(missing)), aligned)
     gen, clauses = clauses_of(sentence.text, analyzer), [c for s in aligned for c in s.clauses]
+    refs = frozenset().union(*(e.ref_terms for e in cited))
+    split = [c for c in gen if len(aligned) > 1 and not any(
+        all(_word_found(w, s.terms | refs, analyzer) for w in c.words if w not in GLUE_WORDS) for s in aligned)]
+    if split:
+        return verdict("joins in one clause what two source sentences say: " + " ".join(split[0].words), aligned)
     reason = _number_problem(gen, clauses) or next((r for c in gen if (r := _clause_problem(c, clauses, idf))), "")
     return verdict(reason, aligned)
 

@@ -68,12 +68,12 @@ import numpy as np
 
 from ..cite import format_citation, location
 from ..errors import KBError
-from .asked import Lack, asked_for, lack
-from .forms import answers_form, names_in, question_form
 from ..records import Chunk, DocMeta, Hit, SearchResult, Sentence
 from ..search import MAX_QUERY_CHARS
 from ..sentences import sentence_text
 from ..text import fold, is_year, years_in
+from .asked import Lack, asked_for, lack
+from .forms import answers_form, names_in, question_form
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..search import KnowledgeBase
@@ -122,7 +122,8 @@ class AnswerParams:
     asked_weight: float = 0.1  # confidence lost per part of it that the first quote lacks
     asked_names: bool = False  # the names the question gives count too (measured, left out: docs/abstention.md)
     threshold: float | None = None  # confidence "answered" from here on; None: the embedder's value (THRESHOLDS)
-    uncertain_threshold: float | None = None  # match "none" below it (None: UNCERTAIN_THRESHOLDS), never above ``threshold``
+    # match "none" below it (None: UNCERTAIN_THRESHOLDS), never above ``threshold``
+    uncertain_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ class Answer:
 def check_question(question: str, terms: Sequence[str]) -> None:
     """Raise :class:`QuestionError` with a message saying what to do when a question cannot be answered."""
     if not question.strip():
-        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"", "empty")
+        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"",
+                            "empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; ask in at most "
                             f"{MAX_QUESTION_CHARS} characters (one question at a time)", "too_long")
@@ -314,7 +316,8 @@ def list_after(kb: KnowledgeBase, units: Sequence[Sentence], texts: Sequence[str
     their texts and vectors; when the lead-in ends its passage, the bullets that open the next
     passage of the report (a passage break often falls between a lead-in and its list)."""
     j = i + 1
-    while j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id and units[j].kind == "bullet":
+    while (j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id
+           and units[j].kind == "bullet"):
         j += 1
     if j > i + 1:
         return list(units[i + 1 : j]), list(texts[i + 1 : j]), vecs[i + 1 : j]
@@ -412,7 +415,8 @@ def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int
     if params.per_year and len(years) > 1:
         chosen: list[Candidate] = []
         for y in years:
-            of_year = [c for c in cands if c not in chosen and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
+            of_year = [c for c in cands if c not in chosen
+                       and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
             if of_year and of_year[0].score >= threshold:
                 chosen.append(of_year[0])
         return chosen or [cands[0]]
@@ -508,7 +512,8 @@ def thresholds(kb: KnowledgeBase, params: AnswerParams) -> tuple[float | None, f
     the lower one never above the upper one."""
     model = kb.manifest["embedder"]["id"]
     upper = params.threshold if params.threshold is not None else THRESHOLDS.get(model)
-    lower = params.uncertain_threshold if params.uncertain_threshold is not None else UNCERTAIN_THRESHOLDS.get(model, upper)
+    lower = (params.uncertain_threshold if params.uncertain_threshold is not None
+             else UNCERTAIN_THRESHOLDS.get(model, upper))
     if upper is None or lower is None:
         return upper, upper
     return upper, min(lower, upper)

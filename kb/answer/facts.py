@@ -149,6 +149,7 @@ class Clause:
 
     topic: frozenset[str]  # content terms, direction words left out
     terms: frozenset[str]  # all content terms
+    words: tuple[str, ...]  # the content words as written (lowercased)
     numbers: tuple[Number, ...]
     negations: tuple[tuple[str, str], ...]  # the content terms before and after each negation ("" at an end)
     directions: tuple[tuple[int, int], ...]  # (pair, side) of each direction word, in order
@@ -168,7 +169,9 @@ def _negations(words: list[str], analyzer: Analyzer) -> tuple[tuple[str, str], .
     for i, w in enumerate(words):
         if w not in NEGATIONS:
             continue
+        # "utan" negates the phrase after it ("utan extra medel"); "inte" also the word before ("täcker inte")
         before = next((analyzer.term(x) for x in reversed(words[:i]) if _is_content(x, analyzer)), "")
+        before = "" if w == "utan" else before
         after = next((analyzer.term(x) for x in words[i + 1 :] if _is_content(x, analyzer)), "")
         out.append((before, after))
     return tuple(out)
@@ -180,7 +183,8 @@ def clause_of(text: str, analyzer: Analyzer) -> Clause:
     content = [w for w in words if _is_content(w, analyzer)]
     topic = {t for w in content if direction_of(w) is None for t in content_terms(w, analyzer)}
     terms = {t for w in content for t in content_terms(w, analyzer)}
-    return Clause(frozenset(topic), frozenset(terms), tuple(find_numbers(text)), _negations(words, analyzer), directions)
+    return Clause(frozenset(topic), frozenset(terms), tuple(content), tuple(find_numbers(text)),
+                  _negations(words, analyzer), directions)
 
 
 def clauses_of(text: str, analyzer: Analyzer) -> tuple[Clause, ...]:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import KBError
-from ..location import as_location, open_any
+from ..location import as_location, open_index
 from ..sanitize import safe_terminal
 from .keys import ROLES, add_key, load_keys, parse_groups, remove_key
 from .limits import Limits
@@ -78,14 +78,15 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     check_serve(a)
     location = as_location(a.index)
-    open_any(location)  # a missing or unreadable index is one error line now, not one per worker
+    open_index(location)  # a missing or unreadable index is one error line now, not one per worker
     state = tempfile.mkdtemp(prefix="kb-serve-")
     limits = Limits(max_body_bytes=a.max_body, rate=a.rate, timeout=a.timeout)
     config = ServeConfig(str(location), str(a.keys.resolve()) if a.keys else None, state, limits)
     os.environ[ENV_CONFIG] = config.to_env()
     if a.keys is None:
         print(f"kb: serving without keys, on {a.host} only (give --keys FILE to open it to others)", file=sys.stderr)
-    print(f"kb: http://{a.host}:{a.port}/docs  (index {safe_terminal(location)}, {a.workers} worker(s))", file=sys.stderr)
+    print(f"kb: http://{a.host}:{a.port}/docs  (index {safe_terminal(location)}, {a.workers} worker(s))",
+          file=sys.stderr)
     try:
         uvicorn.run("kb.serve.app:app_from_env", factory=True, host=a.host, port=a.port, workers=a.workers,
                     access_log=False, log_level="warning", timeout_graceful_shutdown=5)
