@@ -1,8 +1,9 @@
 """Hybrid search over a loaded index: BM25 + dense retrieval, fused, with filters and a year rule.
 
-:func:`open_index` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
-into a :class:`KnowledgeBase`, which holds that index and the embedder and is safe to share
-between threads (searching mutates nothing but memo tables).
+:func:`open_folder` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
+into a :class:`KnowledgeBase` (:func:`kb.open_index` opens a folder or a Milvus collection), which
+holds that index and the embedder and is safe to share between threads (searching mutates nothing
+but memo tables).
 
 Query pipeline (:meth:`KnowledgeBase.search`), each step a pure function elsewhere:
 
@@ -99,7 +100,7 @@ class RecentMemo:
 
 
 class KnowledgeBase:
-    """A loaded index and its embedder. Construct with :func:`open_index`."""
+    """A loaded index and its embedder. Construct with :func:`kb.open_index`."""
 
     def __init__(self, index: PassageIndex, embedder: Embedder | None = None) -> None:
         self.index = index
@@ -253,8 +254,9 @@ def figures_of(doc: Document, sentences: bool) -> list[Figure]:
     return document_figures(doc.doc_id, doc.text, doc.meta.year, sentences)
 
 
-def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
-    """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``)."""
+def open_folder(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
+    """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``); the folder
+    implementation behind :func:`kb.open_index`."""
     root = Path(root) if root is not None else store.default_index_dir()
 
     def load(gen: Path, manifest: dict[str, Any]) -> KnowledgeBase:
