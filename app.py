@@ -154,12 +154,12 @@ def build_panel(root: Location, reason: str) -> None:
 
 def sidebar(kbase: kb.KnowledgeBase) -> tuple[Filters, int]:
     f = kbase.facets()
-    titles = dict(f["documents"])
+    titles = dict(f.documents)
     with st.sidebar:
         st.header("Avgränsa sökningen")
-        years = st.multiselect("År", f["years"], key="f_years", placeholder="Alla år")
-        orgs = st.multiselect("Organisation", f["organisations"], key="f_orgs", placeholder="Alla organisationer")
-        types = st.multiselect("Typ av rapport", f["doc_types"], key="f_types", placeholder="Alla typer")
+        years = st.multiselect("År", f.years, key="f_years", placeholder="Alla år")
+        orgs = st.multiselect("Organisation", f.organisations, key="f_orgs", placeholder="Alla organisationer")
+        types = st.multiselect("Typ av rapport", f.doc_types, key="f_types", placeholder="Alla typer")
         docs = st.multiselect(
             "Rapport", list(titles), format_func=lambda d: titles.get(d, d), key="f_docs", placeholder="Alla rapporter"
         )
@@ -181,7 +181,7 @@ def index_panel(kbase: kb.KnowledgeBase) -> None:
             f"- Version: `{s['generation']}`\n"
             f"- Textgenerering: {llm_status()}"
         )
-        for d in kbase.facets()["documents"]:
+        for d in kbase.facets().documents:
             st.caption(escape_text(d[1]))
 
 
@@ -398,7 +398,7 @@ def year_notice(kbase: kb.KnowledgeBase, info, filters: Filters) -> bool:
         return True
     use = st.checkbox(f"Använd året i frågan ({years})", value=True, key="use_query_years",
                       help="Träffar ur rapporter om det året visas först. Inga träffar döljs.")
-    known = set(kbase.facets()["years"])
+    known = set(kbase.facets().years)
     missing = [y for y in info.years if y not in known]
     if use:
         msg = f"Frågan nämner {years}: träffar ur rapporter om {years} visas först (andra år visas också)."
