@@ -428,11 +428,6 @@ def year_notice(data: PageData) -> None:
         return
     use = st.checkbox(f"Använd året i frågan ({years})", value=True, key="use_query_years",
                       help="Träffar ur rapporter om det året visas först. Inga träffar döljs.")
-<<<<<<< HEAD
-    known = set(kbase.facets().years)
-    missing = [y for y in info.years if y not in known]
-=======
->>>>>>> main
     if use:
         msg = f"Frågan nämner {years}: träffar ur rapporter om {years} visas först (andra år visas också)."
     else:
