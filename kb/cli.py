@@ -31,6 +31,7 @@ from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
 from .location import Location, as_location, open_index
 from .records import Filters
+from .reflow import reflow
 from .sanitize import redact, safe_terminal, scrub
 
 
@@ -180,8 +181,9 @@ def _print_hits(result, out=None) -> None:
         print("Inga träffar.", file=out)
     for h in result.hits:
         print(f"\n[{h.rank}] {safe_terminal(h.citation)}  (score {h.score:.4f})", file=out)
-        body = " ".join(h.text.split())
-        print(textwrap.indent(textwrap.fill(safe_terminal(body), 100), "    "), file=out)
+        for line in reflow(h.text).text.split("\n"):  # for reading: a sentence's lines joined, hyphens gone
+            if line.strip():
+                print(textwrap.indent(textwrap.fill(safe_terminal(line.replace("\t", "  ")), 100), "    "), file=out)
         for other in h.also_at:
             print(f"    (samma text även: {safe_terminal(other)})", file=out)
 

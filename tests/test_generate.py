@@ -368,7 +368,7 @@ def _app(monkeypatch, index):
     monkeypatch.setenv("KB_INDEX", str(index))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.text_input(key="query").set_value(Q).run()
+    at.text_input(key="q").set_value(Q).run()
     assert not at.exception, at.exception
     return at
 

@@ -185,7 +185,7 @@ def _app(monkeypatch, index, env: dict[str, str]):
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
     at.run()
     assert not at.exception, at.exception
-    at.text_input(key="query").set_value("Varför underskott inom LSS?").run()
+    at.text_input(key="q").set_value("Varför underskott inom LSS?").run()
     assert not at.exception, at.exception
     return at
 

@@ -323,7 +323,7 @@ def test_ui_on_milvus_shows_the_same_hits(milvus, corpus, tmp_path, monkeypatch)
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
         at.run()
         assert not at.exception, at.exception
-        at.text_input(key="query").set_value(QUERIES[0]).run()
+        at.text_input(key="q").set_value(QUERIES[0]).run()
         assert not at.exception, at.exception
         shown.append([html.unescape(h.value) for h in at.get("html") if "class='kb-cite'" in h.value])
     assert shown[0] and shown[0] == shown[1]
