@@ -55,6 +55,7 @@ class SearchParams:
     dense_weight: float = 1.0
     bm25_min_coverage: float = 0.5  # see kb.rules.coverage_weight (0 turns it off)
     year_boost: float = 0.5
+    year_quota: int = 5  # with several years named, each one's best passage within this many (0: off)
     dedupe: bool = True
     dedupe_threshold: float = 0.8
     max_text_chars: int = 1500
@@ -209,6 +210,10 @@ class KnowledgeBase:
             year_of = {cid: self._heads[c.doc_id].meta.year for cid, c in chunks.items()}
             fused = rules.year_rule(fused, years, params.year_boost, year_of, {cid: c.text for cid, c in chunks.items()})
         ordered = fuse.ranked(fused, order=chunk_order)
+        if len(years) >= 2 and params.year_quota:
+            heads = self._heads
+            ordered = rules.year_quota(ordered, years, lambda cid: rules.evidence_years(
+                heads[chunks[cid].doc_id].meta.year, chunks[cid].text), params.year_quota)
         if params.dedupe:
             kept = rules.fold_duplicates(ordered, k, lambda cid: self._shingles(chunks[cid]), params.dedupe_threshold)
         else:
