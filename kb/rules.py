@@ -11,6 +11,8 @@ year rule and the folding of near-duplicate passages.
   candidate passage has evidence for (a report about that year, or a passage naming it) gets its
   best such passage into the top ``k``, in place of the lowest-ranked passage there that names no
   asked year (else the lowest-ranked one whose years other passages there also carry).
+* **Promotion** (:func:`promote`): given passages are moved into the top ``k`` (for a question
+  about a figure over the years, the passages holding the figure's table rows).
 * **Near-duplicates** (:func:`fold_duplicates`): a passage whose text is nearly identical to a
   better-ranked one (share of shared 5-character shingles of the folded text) is folded into it.
 """
@@ -112,3 +114,16 @@ def year_quota(
         rest = items[k:best] + items[best + 1 :]
         items = top[:out] + top[out + 1 :] + [items[best], top[out]] + rest
     return items
+
+
+def promote(ordered: Sequence[tuple[str, float]], wanted: Sequence[str], k: int) -> list[tuple[str, float]]:
+    """``ordered`` with the ``wanted`` items (at most ``k``) inside the first ``k``, replacing the
+    lowest-ranked others there; the first ``k`` keep their relative order, scores are kept."""
+    want = set(list(dict.fromkeys(w for w in wanted if any(w == i for i, _ in ordered)))[:k])
+    if not want:
+        return list(ordered)
+    room = k - len(want)
+    keep = [it for it in ordered[:k] if it[0] not in want][:room]
+    top_ids = {i for i, _ in keep} | want
+    top = [it for it in ordered if it[0] in top_ids]
+    return top + [it for it in ordered if it[0] not in top_ids]

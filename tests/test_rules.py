@@ -91,3 +91,12 @@ def test_year_quota_brings_each_named_years_best_passage_into_the_top():
     assert year_quota(ordered, (2023,), lambda i: ys[i], k=5) == ordered  # one year: unchanged
     assert year_quota(ordered, (2019, 2020), lambda i: ys[i], k=5) == ordered  # no evidence: unchanged
     assert evidence_years(2019, "Personal 2020 2021") == {2019, 2020, 2021}
+
+
+def test_promote_moves_wanted_passages_into_the_top_in_rank_order():
+    from kb.rules import promote
+
+    ordered = [("a", 5.0), ("b", 4.0), ("c", 3.0), ("d", 2.0), ("e", 1.0)]
+    assert [i for i, _ in promote(ordered, ["e"], 3)] == ["a", "b", "e", "c", "d"]
+    assert [i for i, _ in promote(ordered, ["b", "x"], 3)] == ["a", "b", "c", "d", "e"]  # already in; unknown ids ignored
+    assert sorted(promote(ordered, ["d", "e"], 3)) == sorted(ordered)
