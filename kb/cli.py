@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -30,7 +31,7 @@ from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
 from .location import as_location
 from .records import Filters
-from .sanitize import safe_terminal
+from .sanitize import redact, safe_terminal, scrub
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -95,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
     p.add_argument("--series", action="store_true",
-                   help="evaluate the figure series of `kb ask` against a series gold file (eval/series/questions.jsonl)")
-    p.add_argument("--answers-out", type=Path, help="with --answers: write the answers as JSONL (kb ask --queries --json)")
+                   help="score the figure series of `kb ask` against a series gold file (eval/series/questions.jsonl)")
+    p.add_argument("--answers-out", type=Path,
+                   help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
     p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
@@ -158,7 +160,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               f"checked in {report.seconds:.2f} s).")
     else:
         print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) in {report.seconds:.1f} s.")
+              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) "
+              f"in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
@@ -203,7 +206,8 @@ def cmd_search(a: argparse.Namespace) -> int:
 
         where = f"query file {a.queries}"
         rows = read_jsonl_objects(a.queries, "query file")
-        batch = [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
+        batch = [(row_id(row, n, where, default=str(i)),
+                  row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
         for qid, query in batch:
             res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
             print_notes(res)
@@ -258,14 +262,14 @@ def print_series(entries) -> None:
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
-    from .answer.extract import unknown_note
+    from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE, unknown_note
 
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
               "svaret visas utan den.)")
     if ans.sentences:
-        print("Svar:")
+        print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
@@ -273,7 +277,7 @@ def print_answer(res, ans, k: int) -> None:
         _print_sources(hits)
         return
     note = unknown_note(ans.unknown)
-    print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
+    print(NONE_NOTE + (f" {safe_terminal(note)}" if note else ""))
     print("De passager som ligger närmast:")
     _print_hits(replace(res, hits=hits[:3]))
 
@@ -331,7 +335,7 @@ def _generated(a: argparse.Namespace, kb, res):
     # the passages the extractive answer reads (top 5), and only ones the output lists
     gen = generate(settings, a.question, sources_from_hits(res.hits, min(a.k, 5)), kb.analyzer)
     if gen.error:
-        print(f"kb: warning: {safe_terminal(gen.error)}; showing the extractive answer", file=sys.stderr)
+        print(f"kb: warning: {safe_terminal(redact(gen.error))}; showing the extractive answer", file=sys.stderr)
     return gen
 
 
@@ -396,8 +400,11 @@ def check_output_path(path: Path | None, option: str) -> None:
 
 
 def write_output(path: Path, text: str, option: str) -> None:
+    """Write an output file atomically (aside, then renamed): a failure leaves an older file as it was."""
+    from .store import atomic_write_bytes
+
     try:
-        path.write_text(text, encoding="utf-8")
+        atomic_write_bytes(path, text.encode("utf-8", "replace"))
     except OSError as e:
         raise KBError(f"cannot write {option} {path}: {e.strerror or e}") from None
 
@@ -485,20 +492,18 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
     from .evaluate import evaluate_answers, format_answer_table
 
-    answers: dict[str, list[str]] = {}
     rows = []
     for g in gold:
         try:
             res, ans = _ask_one(kb, g["query"], a)
         except QuestionError as e:
-            answers[g["id"]] = []
             rows.append(answer_error_json("query_id", g["id"], str(e)))
             continue
-        answers[g["id"]] = [s.sentence for s in ans.sentences]
         rows.append(answer_json("query_id", g["id"], res, ans, a.k))
     if a.answers_out:
         write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
-    result = evaluate_answers(gold, answers)
+    answers = {r["query_id"]: [s["sentence"] for s in r["answer"]] for r in rows}
+    result = evaluate_answers(gold, answers, {r["query_id"]: r["verdict"] for r in rows})
     print(json.dumps(result, indent=1) if a.json else safe_terminal(format_answer_table(result), keep_newlines=True))
     return 0
 
@@ -535,12 +540,27 @@ COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": 
             "serve": cmd_serve, "keys": cmd_keys}
 
 
+def _clean_args(args: argparse.Namespace) -> None:
+    """Text arguments with lone surrogates (bytes that are not UTF-8) replaced by U+FFFD; a file name
+    no file system can hold is refused."""
+    for key, value in vars(args).items():
+        if isinstance(value, (str, list)):
+            setattr(args, key, scrub(value))
+        for p in value if isinstance(value, list) else [value]:
+            if isinstance(p, Path):
+                try:
+                    os.fsencode(p)
+                except UnicodeError:
+                    raise KBError(f"{safe_terminal(p)} is not a valid file name") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _clean_args(args)
         return COMMANDS[args.cmd](args)
-    except KBError as e:
-        print(f"kb: error: {safe_terminal(e)}", file=sys.stderr)
+    except KBError as e:  # the one boundary every error passes: no secret, no control character
+        print(f"kb: error: {safe_terminal(redact(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)

@@ -4,9 +4,13 @@ The command line and the HTTP API (:mod:`kb.serve`) both print these objects, so
 drift. A new field of an answer is added in :func:`answer_json` (and nowhere else).
 
 - :func:`search_json`: ``{"query", "hits"}`` (single) or ``{"query_id", "hits"}`` (batch);
-- :func:`answer_json`: ``{"question" | "query_id", "answer", "confident", "hits", "series"}`` plus
-  ``"generated"`` when a language model wrote an answer;
-- :func:`answer_error_json`: the line of a batch question kb cannot take.
+- :func:`answer_json`: ``{"question" | "query_id", "answer", "uncertain_answer", "confident",
+  "confidence", "verdict", "hits", "series"}`` plus ``"generated"`` when a language model wrote an
+  answer. ``verdict`` is "answered", "uncertain" or "none" (:data:`kb.answer.extract.VERDICTS`);
+  ``answer`` holds the quotes only when it is "answered" (``confident`` is true then), so an empty
+  ``answer`` still means kb does not vouch for one; an uncertain answer's quotes, shown marked for
+  checking, are in ``uncertain_answer``;
+- :func:`answer_error_json`: the line of a batch question kb cannot take (``verdict`` "refused").
 """
 from __future__ import annotations
 
@@ -32,8 +36,11 @@ def answer_json(key: str, value: str, res: Any, ans: Any, k: int, generated: Any
     ``res`` the search result, ``ans`` the :class:`kb.answer.extract.Answer`, ``k`` the hits shown,
     ``generated`` a :class:`kb.answer.generate.Generated` or None, ``series`` the
     :class:`kb.series.SeriesEntry` list of a question about a figure over the years (else empty)."""
-    out = {key: value, "answer": ans.to_json(), "confident": ans.confident, "hits": hits_json(res.hits[:k]),
-           "series": [e.to_json() for e in series]}
+    sure = ans.verdict == "answered"
+    out = {key: value, "answer": ans.to_json() if sure else [],
+           "uncertain_answer": ans.to_json() if ans.verdict == "uncertain" else [],
+           "confident": sure, "confidence": ans.confidence, "verdict": ans.verdict,
+           "hits": hits_json(res.hits[:k]), "series": [e.to_json() for e in series]}
     if generated is not None:
         out["generated"] = generated.to_json()
     return out
@@ -41,4 +48,5 @@ def answer_json(key: str, value: str, res: Any, ans: Any, k: int, generated: Any
 
 def answer_error_json(key: str, value: str, error: str) -> dict[str, Any]:
     """A question kb cannot take (no topic words, empty): no answer, no hits, the reason."""
-    return {key: value, "answer": [], "confident": False, "hits": [], "series": [], "error": error}
+    return {key: value, "answer": [], "uncertain_answer": [], "confident": False, "confidence": 0.0,
+            "verdict": "refused", "hits": [], "series": [], "error": error}

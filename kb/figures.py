@@ -71,7 +71,8 @@ _VALUE = re.compile(r"(?<![\w,.])(?P<v>[-−]?\d{1,3}(?:[ \u00a0]\d{3})+(?:,\d+)
                     r"(?P<u>%|procent|mnkr|mkr|tkr|år|st)(?!\w)")
 _AFTER = re.compile(rf"^[\s,]*(?:(?:under|i|år|för|{_MONTHS})\s+)?(?P<y>(?:199\d|20[0-4]\d))(?!\d)")
 _PRESENT = re.compile(r"\b(nuvarande|i år|årets)\b", re.IGNORECASE)
-_SKIP_WORDS = frozenset(["är", "var", "uppgår", "uppgick", "slutar", "slutade", "på", "ett", "en", "om", "till", "med", "har", "hade", "blev", "ligger", "låg", "jämfört", "nuvarande", "årets"])
+_SKIP_WORDS = frozenset(["är", "var", "uppgår", "uppgick", "slutar", "slutade", "på", "ett", "en", "om", "till", "med",
+                         "har", "hade", "blev", "ligger", "låg", "jämfört", "nuvarande", "årets"])
 
 
 def _label(before: str) -> str:
@@ -118,7 +119,8 @@ def sentence_figures(doc_id: str, text: str, report_year: int | None) -> list[Fi
         for year, value, unit, label in figures_in_sentence(quote, report_year):
             number = parse_number(value)
             if number is not None and label:
-                out.append(Figure(doc_id, label, year, value, number, unit, "okänd", quote, sp.start, sp.end, "sentence"))
+                out.append(Figure(doc_id, label, year, value, number, unit, "okänd", quote, sp.start, sp.end,
+                                  "sentence"))
     return out
 
 

@@ -75,7 +75,8 @@ def fold_duplicates(
         if len(kept) >= k:
             break
         sh = shingles_of(item)
-        dup_of = next((i for i, (other, _, _) in enumerate(kept) if near_duplicate(sh, shingles_of(other), threshold)), None)
+        dup_of = next((i for i, (other, _, _) in enumerate(kept)
+                       if near_duplicate(sh, shingles_of(other), threshold)), None)
         if dup_of is not None:
             kept[dup_of][2].append(item)
         else:
@@ -108,7 +109,8 @@ def year_quota(
         order = range(k - 1, -1, -1)
         out = next((n for n in order if not years_of(top[n][0]) & set(years)), None)
         if out is None:
-            out = next((n for n in order if not any(carriers[x] == 1 and x in years_of(top[n][0]) for x in years)), None)
+            out = next((n for n in order
+                        if not any(carriers[x] == 1 and x in years_of(top[n][0]) for x in years)), None)
         if out is None:
             continue
         rest = items[k:best] + items[best + 1 :]

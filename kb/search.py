@@ -210,7 +210,8 @@ class KnowledgeBase:
         chunks = {c.chunk_id: c for c in self.index.chunks(list(fused))}
         if years and params.year_boost:
             year_of = {cid: self._heads[c.doc_id].meta.year for cid, c in chunks.items()}
-            fused = rules.year_rule(fused, years, params.year_boost, year_of, {cid: c.text for cid, c in chunks.items()})
+            fused = rules.year_rule(fused, years, params.year_boost, year_of,
+                                    {cid: c.text for cid, c in chunks.items()})
         ordered = fuse.ranked(fused, order=chunk_order)
         ordered = quotas(self, ordered, years, chunks, info.text, params)
         if params.dedupe:
@@ -223,7 +224,8 @@ class KnowledgeBase:
         ]
         return SearchResult(query=query, hits=tuple(hits), info=info, notes=notes)
 
-    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams, depth: int) -> dict[str, float]:
+    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams,
+               depth: int) -> dict[str, float]:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""
         rankings: list[list[str]] = []
         weights: list[float] = []
@@ -281,7 +283,8 @@ def open_index(root: str | Path | None = None, embedder: Embedder | None = None,
         except FileNotFoundError:
             raise  # the generation vanished while loading: store.load_live retries with CURRENT
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:  # RuntimeError: faiss
-            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); run `kb ingest`") from None
+            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); "
+                                    "run `kb ingest`") from None
 
     # one generation, re-resolved if a rebuild removes it while it is being loaded (kb.store.load_live)
     return store.load_live(root, load, verify=verify)

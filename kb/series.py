@@ -44,7 +44,9 @@ SERIES_CUES = ("utvecklats", "utvecklades", "utvecklingen", "över åren", "år 
 _COMPARED = re.compile(r"jämfört med (?:\d{4}|året|år|föregående|tidigare|fjolåret)")
 # words of a series question that say how it is asked, not what it is about
 CUE_WORDS = frozenset(
-    ["hur", "har", "utvecklats", "utvecklades", "utveckling", "utvecklingen", "över", "åren", "år", "året", "för", "per", "jämfört", "med", "förändrats", "förändrades", "sett", "ut", "genom", "tid", "årsvis", "vilket", "vilken", "vilka", "hade", "var", "varit", "från", "till", "och", "mellan", "många", "mycket", "stort", "stor", "antal"])
+    ["hur", "har", "utvecklats", "utvecklades", "utveckling", "utvecklingen", "över", "åren", "år", "året", "för",
+     "per", "jämfört", "med", "förändrats", "förändrades", "sett", "ut", "genom", "tid", "årsvis", "vilket", "vilken",
+     "vilka", "hade", "var", "varit", "från", "till", "och", "mellan", "många", "mycket", "stort", "stor", "antal"])
 MIN_LABEL_SHARE = 0.5
 
 
@@ -157,7 +159,8 @@ def question_words(analyzer: Analyzer, question: str) -> list[tuple[str, tuple[s
             for w in dict.fromkeys(_words(analyzer, question, CUE_WORDS))]
 
 
-def covered_mass(qwords: Sequence[tuple[str, tuple[str, ...]]], label_all: set[str], weight: Callable[[str], float]) -> float:
+def covered_mass(qwords: Sequence[tuple[str, tuple[str, ...]]], label_all: set[str],
+                 weight: Callable[[str], float]) -> float:
     """The weight of the question's words a label holds: a word by its term, or by all its parts."""
     return sum(weight(t) for t, parts in qwords if t in label_all or (parts and all(p in label_all for p in parts)))
 
@@ -318,6 +321,7 @@ def entry(kb: KnowledgeBase, f: Figure) -> SeriesEntry:
         where = location(page, doc.page_at(max(f.start, f.end - 1)), None, None)
     else:
         where = location(None, None, doc.line_at(f.start), doc.line_at(max(f.start, f.end - 1)))
-    parts = [doc.meta.title] + ([str(doc.meta.year)] if doc.meta.year and str(doc.meta.year) not in doc.meta.title else [])
+    parts = [doc.meta.title] + ([str(doc.meta.year)] if doc.meta.year
+                                and str(doc.meta.year) not in doc.meta.title else [])
     citation = ", ".join(parts + ([where] if where else []))
     return SeriesEntry(f.label, f.year, f.value, f.number, f.unit, f.kind, f.quote, f.doc_id, f.start, f.end, citation)

@@ -184,7 +184,8 @@ def load_sentences(gen: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
     folder = gen / SENTENCE_DIR
     if not folder.is_dir():
         return None
-    return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ("spans", "ptr", "vectors"))
+    return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                 for name in ("spans", "ptr", "vectors"))
 
 
 def sentence_records(chunk_id: str, spans: np.ndarray) -> list[Sentence]:
@@ -494,7 +495,7 @@ def check_format_version(manifest: dict[str, Any], root: Path | str) -> None:
         )
 
 
-def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:
+def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path | str) -> None:
     built = manifest.get("embedder", {}).get("id")
     if built != embedder_id:
         raise IndexIncompatibleError(

@@ -107,7 +107,8 @@ class Table:
 
 
 def row_quote(table: Table, row: TableRow, text: str) -> str:
-    """A row as quoted: its header, then the row, whitespace collapsed ("Personal 2019 2020 … / Total sjukfrånvaro 7.9 …")."""
+    """A row as quoted: its header, then the row, whitespace collapsed
+    ("Personal 2019 2020 … / Total sjukfrånvaro 7.9 …")."""
     return " ".join(table.header.text.split()) + " / " + " ".join(text[row.start : row.end].split())
 
 

@@ -100,7 +100,8 @@ def is_year(token: str) -> bool:
 # -- sentences ------------------------------------------------------------------------------
 
 ABBREVIATIONS = frozenset(
-    ["bl.a", "t.ex", "s.k", "m.m", "dvs", "d.v.s", "t.o.m", "fr.o.m", "o.s.v", "osv", "m.fl", "resp", "ca", "kap", "nr", "st", "jfr", "enl", "inkl", "exkl", "p.g.a", "pga", "f.d", "f.n", "o.d", "ev", "etc"]
+    """bl.a t.ex s.k m.m dvs d.v.s t.o.m fr.o.m o.s.v osv m.fl resp ca kap nr st jfr enl inkl exkl
+    p.g.a pga f.d f.n o.d ev etc""".split()
 )
 # a sentence ends at . ! ? (optionally followed by a closing quote or bracket), then whitespace,
 # then a capital letter, a digit or an opening quote, bracket, dash or bullet
@@ -111,7 +112,7 @@ _LAST_WORD = re.compile(r"(\S+)\.$")
 def ends_with_abbreviation(text: str) -> bool:
     """True when ``text`` ends with a common Swedish abbreviation ("bl.a.", "t.ex.")."""
     m = _LAST_WORD.search(text)
-    return bool(m) and m.group(1).lower().lstrip("(\"“") in ABBREVIATIONS
+    return m is not None and m.group(1).lower().lstrip("(\"“") in ABBREVIATIONS
 
 
 def sentence_breaks(text: str) -> list[tuple[int, int]]:

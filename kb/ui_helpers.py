@@ -17,12 +17,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE
 from .cite import hit_location
 from .records import Hit
-from .sanitize import csv_cell, md_inline, md_quote_line
+from .sanitize import csv_cell, md_inline, md_quote_line, one_line, redact
 from .text import TOKEN_PATTERN, tokenize
 
 # PDF conversions write list bullets as private-use characters (U+F0B7, U+F0A7 …) that fonts show
@@ -33,10 +34,45 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
 
 
+_VERDICT_STYLE = {
+    "uncertain": ("kb-verdict-uncertain", "background:#fff4e5;border-left:4px solid #d48806;"),
+    "none": ("kb-verdict-none", "background:#f2f2f2;border-left:4px solid #888;"),
+}
+
+
+def verdict_badge(verdict: str) -> str:
+    """The mark above an answer for its verdict (kb.answer.extract.VERDICTS), as HTML: "Osäkert –
+    kontrollera källan" for an uncertain answer, "Rapporterna verkar inte besvara frågan." for
+    none, nothing for a confident answer (or an unknown verdict)."""
+    if verdict not in _VERDICT_STYLE:
+        return ""
+    cls, style = _VERDICT_STYLE[verdict]
+    label = UNCERTAIN_NOTE if verdict == "uncertain" else NONE_NOTE
+    return (f"<p class='kb-verdict {cls}' style='{style}padding:0.3rem 0.6rem;margin:0 0 0.4rem 0;"
+            f"font-weight:600;'>{escape_text(label)}</p>")
+
+
 def escape_text(text: str) -> str:
     """Escape ``text`` for HTML (as :func:`html.escape` does) and encode Markdown punctuation,
     so that it always shows as the literal characters."""
     return text.translate(_ESCAPES)
+
+
+# every printable ASCII character that is not a letter or digit, as a character reference
+_PUNCTUATION = {c: f"&#{c};" for c in range(0x21, 0x7F) if not chr(c).isalnum()}
+UNTRUSTED_CHARS = 600
+
+
+def untrusted_text(text: object) -> str:
+    """Text from outside kb (a server's error message, an exception's text) for any Streamlit element
+    that renders Markdown (``st.warning``, ``st.caption`` …) or HTML: configured secrets redacted
+    (:func:`kb.sanitize.redact`), one line without control characters, at most :data:`UNTRUSTED_CHARS`
+    characters, and every ASCII punctuation character as a character reference, so that no Markdown,
+    HTML, link, image or autolink (``www.…``, ``http://…``, ``a@b.se``) can form: it shows as written."""
+    s = one_line(redact(text))
+    if len(s) > UNTRUSTED_CHARS:
+        s = s[: UNTRUSTED_CHARS - 1] + "…"
+    return s.translate(_PUNCTUATION)
 
 
 def matching_terms(analyzer, query: str) -> frozenset[str]:
@@ -111,7 +147,8 @@ def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, te
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
         out.append(highlight_html(text[pos:a], analyzer, terms))
-        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(text[a:b], analyzer, terms)}</span>{label}")
+        quoted = highlight_html(text[a:b], analyzer, terms)
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{quoted}</span>{label}")
         pos = b
     out.append(highlight_html(text[pos:], analyzer, terms))
     return "".join(out)
@@ -180,7 +217,7 @@ class ExportMeta:
 
     @classmethod
     def now(cls, query: str, index_version: str, index_created: str | None = None, filters: str = "") -> ExportMeta:
-        ts = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        ts = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
         return cls(query, ts, index_version, index_created, filters)
 
 

@@ -7,9 +7,9 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.ingest.chunk import ChunkConfig, chunk_document
 from kb.errors import IngestError
-from kb.ingest.read import decode_text, join_pages, mark_headings, strip_running_lines, _clean_pdf_page
+from kb.ingest.chunk import ChunkConfig, chunk_document
+from kb.ingest.read import _clean_pdf_page, decode_text, join_pages, mark_headings, strip_running_lines
 from kb.records import DocMeta, Document
 
 ALPHABET = st.sampled_from(

@@ -11,10 +11,6 @@ import llmfake
 import pytest
 
 from kb.analyze import Analyzer, build_lexicon
-from kb.cli import main
-from kb.errors import LLMError
-from kb.search import open_index
-from kb.ui_helpers import escape_text
 from kb.answer.check import (
     GeneratedSentence,
     build_evidence,
@@ -26,6 +22,10 @@ from kb.answer.check import (
 from kb.answer.client import LLMSettings, stream_chat
 from kb.answer.generate import generate
 from kb.answer.prompt import SYSTEM_PROMPT, Source, build_messages
+from kb.cli import main
+from kb.errors import LLMError
+from kb.search import open_index
+from kb.ui_helpers import escape_text
 
 S1 = Source(1, "Leanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
                "assistans där ersättningen inte täcker kostnaderna.", "Verksamhetsberättelse 2019, Leanlink, 2019, Ekonomi")
@@ -382,7 +382,7 @@ def test_ui_switch_only_with_a_server_configured(small_index, monkeypatch):
 
 def test_ui_generated_answer_marks_unsupported_sentences(small_index, monkeypatch, capsys):
     n = rank_of(ask_json(capsys, small_index), "personlig")
-    pieces = (f"Underskottet beror på personlig ", f"assistans [{n}]. ", f"Det <b>steg</b> kraftigt [{n}].")
+    pieces = ("Underskottet beror på personlig ", f"assistans [{n}]. ", f"Det <b>steg</b> kraftigt [{n}].")
     monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
     with llmfake.FakeLLM("sse", pieces) as fake:
         monkeypatch.setenv("KB_LLM_URL", fake.url)

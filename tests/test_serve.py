@@ -253,3 +253,84 @@ def test_a_key_of_the_group_reads_the_restricted_document(api):
     assert api.get("/v1/documents", key="alice").json()["count"] == 2
     r = api.get(f"/v1/documents/{SECRET_DOC}/text", key="alice", start=hits[0]["start"], end=hits[0]["end"])
     assert r.json()["text"] == hits[0]["text"]
+
+
+# -- generated answers, streamed -------------------------------------------------------------------
+
+def sse_events(r: httpx.Response) -> list[tuple[str, dict]]:
+    events, name = [], None
+    for line in r.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[6:])))
+    return events
+
+
+def test_generated_answer_streams_and_never_sends_a_forbidden_source(folder_index, keyfile, tmp_path):
+    from llmfake import FakeLLM
+
+    path, tokens = keyfile
+    pieces = ("Kommunstyrelsen redovisar ett överskott ", "med 92,5 mnkr [1].")
+    with FakeLLM(pieces=pieces) as fake, \
+            Served(folder_index, keys=path, env={"KB_LLM_URL": fake.url, "KB_LLM_MODEL": "fake"},
+                   log=tmp_path / "serve.log") as s:
+        api = Api(s.url, tokens, str(folder_index))
+        body = {"queries": [{"query": "tomträttsförsäljningar överskott underskott LSS"}], "k": 3}
+        with httpx.stream("POST", s.url + "/v1/ask", params={"generate": "true"}, json=body,
+                          headers=api.auth("alice"), timeout=60) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            events = sse_events(r)
+        assert [n for n, _ in events][-1] == "answer" and "".join(d["text"] for n, d in events if n == "text") == "".join(pieces)
+        final = events[-1][1]
+        assert final["generated"]["model"] == "fake" and final["hits"] and "series" in final
+        sent = json.dumps(fake.requests[-1][2], ensure_ascii=False)
+        assert "Tomträttsförsäljningar" in sent or "tomträttsförsäljningar" in sent  # alice's sources include it
+        with httpx.stream("POST", s.url + "/v1/ask", params={"generate": "true"}, json=body,
+                          headers=api.auth("bob"), timeout=60) as r:
+            events = sse_events(r)
+        final = events[-1][1]
+        prompt = fake.requests[-1][2]["messages"][-1]["content"].split("<source", 1)[-1]
+        assert "tomträtt" not in prompt.lower() and "92,5" not in prompt  # the question itself is bob's own
+        assert all(h["doc_id"] == PUBLIC_DOC for h in final["hits"])
+        assert_error(api.post("/v1/ask", {"queries": [{"query": "a b"}, {"query": "c d"}]}, generate="true"), 422)
+
+
+# -- a new generation is picked up while the server answers ---------------------------------------
+
+WORDS = ("Alfabelysningen", "Betaskyltarna", "Gammapollarna")
+
+
+def test_reingest_is_picked_up_without_a_failed_request(keyfile, tmp_path):
+    import threading
+
+    path, tokens = keyfile
+    corpus = write_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    build_index([corpus], index, BuildConfig(embedder="hash:64"))
+    with Served(index, keys=path, workers=2, log=tmp_path / "serve.log") as s:
+        api = Api(s.url, tokens, str(index))
+        statuses: list[int] = []
+        stop = threading.Event()
+
+        def hammer() -> None:
+            with httpx.Client(headers=api.auth("alice"), timeout=60) as c:
+                while not stop.is_set():
+                    statuses.append(c.get(s.url + "/v1/search", params={"q": "underskott LSS"}).status_code)
+                    statuses.append(c.get(s.url + "/v1/ask", params={"q": "varför underskott"}).status_code)
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for i in range(3):  # three new generations while the server answers
+                (corpus / f"gata-{i}.txt").write_text(f" Gator\n{WORDS[i]} byttes mot LED.\n", encoding="utf-8")
+                build_index([corpus], index, BuildConfig(embedder="hash:64"))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert statuses and set(statuses) == {200}, sorted(set(statuses))
+        for _ in range(3):  # every worker answers from the newest generation
+            for i, word in enumerate(WORDS):
+                assert api.get("/v1/search", q=word, mode="bm25").json()["hits"][0]["doc_id"] == f"gata-{i}"

@@ -45,8 +45,19 @@ from dataclasses import dataclass
 from ..analyze import Analyzer
 from ..sentences import sentence_text, split_spans
 from ..text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
-from .facts import (NEGATIONS, Clause, clauses_of, content_terms, direction_name, find_numbers,
-                    has_bidi_controls, normalize, strip_numbers)
+from .facts import (
+    NEGATIONS,
+    Clause,
+    Number,
+    clauses_of,
+    content_terms,
+    direction_name,
+    find_numbers,
+    has_bidi_controls,
+    is_year,
+    normalize,
+    strip_numbers,
+)
 from .prompt import Source
 
 # words a generated sentence may add without the sources having them (attribution, not claims)
@@ -230,37 +241,70 @@ def align(words: Sequence[str], candidates: Sequence[SourceSentence], ref_terms:
 
 
 def _mapped(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> Clause:
-    """The source clause a generated clause restates: most shared topic weight, then directions."""
-    return max(clauses, key=lambda s: (sum(idf.get(t, 0.0) for t in c.topic & s.topic), len(c.directions & s.directions)))
+    """The source clause a generated clause restates: most shared topic weight, then of all content terms,
+    then least left over, then most shared numbers; a clause without content words restates all of the
+    aligned sentences."""
+    if not c.terms:
+        return Clause(frozenset(), frozenset(), (), tuple(n for x in clauses for n in x.numbers),
+                      tuple(n for x in clauses for n in x.negations), tuple(d for x in clauses for d in x.directions))
+
+    def weight(terms: frozenset[str]) -> float:
+        return sum(idf.get(t, 0.0) for t in terms)
+
+    def score(s: Clause) -> tuple[float, float, float, int]:
+        return (weight(c.topic & s.topic), weight(c.terms & s.terms), -weight(s.terms - c.terms),
+                sum(any(n.matches(p) for p in s.numbers) for n in c.numbers))
+
+    return max(clauses, key=score)
 
 
-def _clause_problem(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> str:
-    """Negation and direction words of one generated clause against the source clause it restates."""
-    s = _mapped(c, clauses, idf) if c.topic else Clause(
-        frozenset(), frozenset(), (), tuple(n for x in clauses for n in x.negations),
-        frozenset().union(*(x.directions for x in clauses)))
-    if c.negations and not s.negations:
+def _negation_problem(c: Clause, s: Clause) -> str:
+    """Each negation needs one of the source clause next to a shared word, and a negation of the source
+    clause whose neighbours the sentence keeps must be kept."""
+    def near(x: tuple[str, str], y: tuple[str, str]) -> bool:
+        return bool({*x, *y} == {""} or ({*x} & {*y}) - {""})
+
+    if any(not any(near(g, n) for n in s.negations) for g in c.negations):
         return "negated, but the aligned source sentence is not"
-    if not c.negations:
-        for a, b in s.negations:
-            if a in c.terms or b in c.terms:
-                return f"drops a negation of the aligned source sentence ({a} … {b})"
-    other = sorted(c.directions - s.directions)
-    if other:
-        return "direction words not in the aligned source clause: " + ", ".join(direction_name(d) for d in other)
+    for a, b in s.negations:
+        if ({a, b} - {""}) & c.terms and not any(near(g, (a, b)) for g in c.negations):
+            return f"drops a negation of the aligned source sentence ({a} … {b})"
     return ""
 
 
+def _clause_problem(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> str:
+    """Negations, direction words and numbers of one generated clause against the source clause it restates."""
+    s = _mapped(c, clauses, idf)
+    reason = _negation_problem(c, s)
+    if reason:
+        return reason
+    other = sorted((Counter(c.directions) - Counter(s.directions)).elements())
+    if other:
+        return "direction words not in the aligned source clause: " + ", ".join(direction_name(d) for d in other)
+    # a number stands in that clause, or in one on the same subject (sharing a topic term)
+    wrong = [n.text for n in c.numbers if not any(n.matches(p) for p in s.numbers)]
+    if wrong:
+        return "numbers not in the aligned source clause: " + ", ".join(dict.fromkeys(wrong))
+    figures = [n for n in s.numbers if not is_year(n)]
+    return "" if _in_order([n for n in c.numbers if not is_year(n)], figures) else (
+        "figures in another order than in the aligned source clause")
+
+
+def _in_order(numbers: Sequence[Number], source: Sequence[Number]) -> bool:
+    """The numbers stand in the source in this order (a subsequence): two figures of a clause swapped fail."""
+    pos = 0
+    for n in numbers:
+        pos = next((i + 1 for i in range(pos, len(source)) if n.matches(source[i])), -1)
+        if pos < 0:
+            return False
+    return True
+
+
 def _number_problem(gen: Sequence[Clause], clauses: Sequence[Clause]) -> str:
-    """Every number stands in the aligned sentences in a clause on the same subject, as often as repeated."""
-    wrong = []
-    numbers = [n for c in gen for n in c.numbers]
-    for c in gen:
-        for n in c.numbers:
-            near = [p for s in clauses if not c.topic or not s.topic or c.topic & s.topic for p in s.numbers]
-            need = sum((m.sign, m.value) == (n.sign, n.value) for m in numbers)
-            if sum(n.matches(p) for p in near) < need:
-                wrong.append(n.text)
+    """Every number stands in the aligned sentences as often as the sentence repeats it."""
+    numbers, have = [n for c in gen for n in c.numbers], [p for s in clauses for p in s.numbers]
+    wrong = [n.text for n in numbers
+             if sum(n.matches(p) for p in have) < sum((m.sign, m.value) == (n.sign, n.value) for m in numbers)]
     return "numbers not in the aligned source sentence: " + ", ".join(dict.fromkeys(wrong)) if wrong else ""
 
 
@@ -281,7 +325,8 @@ def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence]
     words = [w for w in tokenize(strip_numbers(sentence.text)) if len(w) > 1 and not w[0].isdigit()]
     content = [w for w in words if w not in GLUE_WORDS and w not in NEGATIONS and not analyzer.is_stopword(w)]
     if not content:
-        return verdict("nothing to check" if not find_numbers(sentence.text) else "no words to find a source sentence by")
+        return verdict("nothing to check" if not find_numbers(sentence.text)
+                       else "no words to find a source sentence by")
     cited = [evidence[n] for n in sentence.citations]
     idf = idf_of(evidence) if idf is None else idf
     aligned, missing = align(content, [s for e in cited for s in e.sentences],
@@ -291,7 +336,12 @@ def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence]
     if missing:
         return verdict("words not in the aligned source sentence: " + ", ".join(dict.fromkeys(missing)), aligned)
     gen, clauses = clauses_of(sentence.text, analyzer), [c for s in aligned for c in s.clauses]
-    reason = next((r for c in gen if (r := _clause_problem(c, clauses, idf))), "") or _number_problem(gen, clauses)
+    refs = frozenset().union(*(e.ref_terms for e in cited))
+    split = [c for c in gen if len(aligned) > 1 and not any(
+        all(_word_found(w, s.terms | refs, analyzer) for w in c.words if w not in GLUE_WORDS) for s in aligned)]
+    if split:
+        return verdict("joins in one clause what two source sentences say: " + " ".join(split[0].words), aligned)
+    reason = _number_problem(gen, clauses) or next((r for c in gen if (r := _clause_problem(c, clauses, idf))), "")
     return verdict(reason, aligned)
 
 

@@ -32,7 +32,7 @@ from ..text import tokenize
 # negations are stop words for search but change a claim; "utan" ("without") negates its phrase
 NEGATIONS = frozenset("inte ej icke ingen inget inga aldrig varken utan".split())
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_CLAUSE_CUT = re.compile(r"[,;:](?=\s)|\s[–-]\s|\s(?:och|men|samt|medan|eftersom|vilket|liksom)\s", re.IGNORECASE)
+_CLAUSE_CUT = re.compile(r"[,;:](?=\s)|\s(?:och|men|samt|medan|eftersom|vilket|liksom)\s", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:
@@ -73,6 +73,11 @@ class Number:
         return (self.sign, self.value) == (other.sign, other.value) and (
             self.unit is None or other.unit is None or self.unit == other.unit
         )
+
+
+def is_year(n: Number) -> bool:
+    """A bare four-digit number 1900–2099: read as a year."""
+    return n.unit is None and not n.sign and re.fullmatch(r"(19|20)\d\d", n.text) is not None
 
 
 def _value(m: re.Match) -> Decimal:
@@ -144,9 +149,10 @@ class Clause:
 
     topic: frozenset[str]  # content terms, direction words left out
     terms: frozenset[str]  # all content terms
+    words: tuple[str, ...]  # the content words as written (lowercased)
     numbers: tuple[Number, ...]
     negations: tuple[tuple[str, str], ...]  # the content terms before and after each negation ("" at an end)
-    directions: frozenset[tuple[int, int]]
+    directions: tuple[tuple[int, int], ...]  # (pair, side) of each direction word, in order
 
 
 def content_terms(word: str, analyzer: Analyzer) -> list[str]:
@@ -163,7 +169,9 @@ def _negations(words: list[str], analyzer: Analyzer) -> tuple[tuple[str, str], .
     for i, w in enumerate(words):
         if w not in NEGATIONS:
             continue
+        # "utan" negates the phrase after it ("utan extra medel"); "inte" also the word before ("täcker inte")
         before = next((analyzer.term(x) for x in reversed(words[:i]) if _is_content(x, analyzer)), "")
+        before = "" if w == "utan" else before
         after = next((analyzer.term(x) for x in words[i + 1 :] if _is_content(x, analyzer)), "")
         out.append((before, after))
     return tuple(out)
@@ -171,12 +179,12 @@ def _negations(words: list[str], analyzer: Analyzer) -> tuple[tuple[str, str], .
 
 def clause_of(text: str, analyzer: Analyzer) -> Clause:
     words = tokenize(strip_numbers(text))
-    directions = {d for w in words if (d := direction_of(w)) is not None}
+    directions = tuple(d for w in words if (d := direction_of(w)) is not None)
     content = [w for w in words if _is_content(w, analyzer)]
     topic = {t for w in content if direction_of(w) is None for t in content_terms(w, analyzer)}
     terms = {t for w in content for t in content_terms(w, analyzer)}
-    return Clause(frozenset(topic), frozenset(terms), tuple(find_numbers(text)), _negations(words, analyzer),
-                  frozenset(directions))
+    return Clause(frozenset(topic), frozenset(terms), tuple(content), tuple(find_numbers(text)),
+                  _negations(words, analyzer), directions)
 
 
 def clauses_of(text: str, analyzer: Analyzer) -> tuple[Clause, ...]:

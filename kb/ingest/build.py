@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 
 from .. import bm25, store, vectors
-from . import guard
 from ..analyze import Analyzer, AnalyzerConfig, build_lexicon
-from .chunk import ChunkConfig, chunk_document
 from ..embed import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, check_spec, get_embedder, text_key
 from ..errors import IndexCorruptError, IndexIncompatibleError, IngestError, KBError
-from .read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 from ..records import Chunk, Document, Failure, Sentence
 from ..sentences import SENTENCE_VERSION, evidence_units
 from ..text import dehyphenate
+from . import guard
+from .chunk import ChunkConfig, chunk_document
+from .read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Reader = Callable[[Path, str, str], Document]  # (path, doc_id, sha256) -> Document
@@ -210,7 +210,8 @@ def noop_report(plan: BuildPlan, root: Path, seconds: float, timings: dict[str, 
     if plan.prev_gen is not None and len(list(root.glob("gen-*"))) > store.KEEP_GENERATIONS:
         store.prune_generations(root, keep=plan.prev_gen.name)
     prev = plan.prev or {}
-    failed = plan.bad + tuple(Failure(p, info["failure"]) for p, info in plan.prev_sources.items() if info.get("failure"))
+    failed = plan.bad + tuple(Failure(p, info["failure"]) for p, info in plan.prev_sources.items()
+                              if info.get("failure"))
     return BuildReport(
         index=str(root), rebuilt=False, unchanged=plan.unchanged, failed=failed,
         documents=len(prev.get("documents", [])), passages=prev.get("counts", {}).get("passages", 0),
@@ -336,7 +337,8 @@ def embed_texts(
         new = embedder.embed_passages([texts[i] for i in missing], progress=tick)
         for i, v in zip(missing, new):
             cache.put(keys[i], v)
-    mat = np.stack([cache.get(k) for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
+    cached: list[Any] = [cache.get(k) for k in keys]  # every key is in the cache by now
+    mat = np.stack(cached).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
     if missing:
         save_cache(cache)
     return mat, tuple(missing)
@@ -473,7 +475,8 @@ def build_index(
             "sources": read.sources,
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
-        write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs, config.bm25, manifest,
+        write_generation(root, read.docs, passages.chunks, passages.lexicon, passages.terms, vecs,
+                         config.bm25, manifest,
                          (passages.sentences, svecs))
         prune_cache(cache, alltexts)  # passages and sentences of the live index
         timings["write"] = time.perf_counter() - t

@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .. import store
 from ..errors import IngestError
@@ -242,9 +243,9 @@ def decode_text(data: bytes) -> str:
                 text = data.decode("cp1252")
             except UnicodeDecodeError:
                 text = data.decode("latin-1")
-    sample = text[:8192]
-    ctrl = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
-    if ctrl > max(8, len(sample) // 50):
+    head = text[:8192]
+    ctrl = sum(1 for c in head if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
+    if ctrl > max(8, len(head) // 50):
         raise IngestError("binary file, not text (many control characters)")
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
@@ -411,7 +412,9 @@ def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
     a sentence (the next page goes on in lower case): there a single line break keeps the table
     or paragraph one block for the chunker.
     """
-    starts, parts, pos = [], [], 0
+    starts: list[int] = []
+    parts: list[str] = []
+    pos = 0
     for i, p in enumerate(pages):
         if i:
             sep = "\n" if _continues(parts[-1], p) else "\n\n"
@@ -439,7 +442,8 @@ def _continues(prev: str, nxt: str) -> bool:
 ORGANISATIONS = (
     # (pattern in file name or text, canonical name); order matters: first match wins
     (r"leanlink", "Leanlink"),
-    (r"social-?\s*och\s*-?\s*omsorgsn[äa]mnden?|socialochomsorgsnamnden|social-och-omsorgsnamnden", "Social- och omsorgsnämnden"),
+    (r"social-?\s*och\s*-?\s*omsorgsn[äa]mnden?|socialochomsorgsnamnden|social-och-omsorgsnamnden",
+     "Social- och omsorgsnämnden"),
     (r"[äa]ldren[äa]mnden?", "Äldrenämnden"),
     (r"kommunstyrelsen?|kommunstyrelsens", "Kommunstyrelsen"),
     (r"kommunfullm[äa]ktige", "Kommunfullmäktige"),
@@ -477,6 +481,7 @@ def infer_meta(path: Path, text: str) -> DocMeta:
         return None
 
     years = years_in(name)
+    year: int | None
     if years:
         year = years[-1]
     else:
@@ -501,7 +506,7 @@ SIDECAR_KEYS = ("title", "organisation", "doc_type", "year", "access")
 MAX_FIELD_CHARS = 300
 YEAR_RANGE = (1900, 2100)
 
-def check_sidecar(data: object) -> dict[str, object]:
+def check_sidecar(data: object) -> dict[str, Any]:
     """The validated overrides of a parsed sidecar, or an IngestError naming the first problem.
 
     Keys: ``title`` (text), ``organisation`` and ``doc_type`` (text or null), ``year`` (a whole

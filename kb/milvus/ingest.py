@@ -49,14 +49,17 @@ from typing import Any
 
 import numpy as np
 
-from ..ingest import guard
 from .. import sparse, store
 from ..analyze import Analyzer, build_lexicon
-from ..ingest.build import BuildConfig, BuildReport, retrieval_text
-from ..ingest.chunk import chunk_document
 from ..embed import EmbeddingCache, get_embedder, text_key
 from ..errors import IngestError
+from ..ingest import guard
+from ..ingest.build import BuildConfig, BuildReport, retrieval_text
+from ..ingest.chunk import chunk_document
 from ..ingest.read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
+from ..records import Chunk, DocMeta, Document, Failure
+from ..sentences import evidence_units
+from ..text import dehyphenate
 from .index import check_format
 from .store import (
     DUMMY,
@@ -80,9 +83,6 @@ from .store import (
     text_pieces,
     write_lexicon,
 )
-from ..records import Chunk, DocMeta, Document, Failure
-from ..sentences import evidence_units
-from ..text import dehyphenate
 
 Progress = Callable[[str, int, int], None]
 BATCH = 256
@@ -102,7 +102,8 @@ def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
-def scan(paths: Sequence[Path], corpus_root: Path | None, follow_symlinks: bool = False) -> tuple[list[Planned], list[Failure]]:
+def scan(paths: Sequence[Path], corpus_root: Path | None,
+         follow_symlinks: bool = False) -> tuple[list[Planned], list[Failure]]:
     """Supported files with their hashes, one :class:`Planned` per distinct content (the folder
     build's ids: slug of the path relative to the corpus root, a hash suffix on a clash)."""
     files, skipped = discover_files([Path(x) for x in paths], follow_symlinks)
@@ -178,7 +179,8 @@ def stored_text(conn: Connection, doc_id: str, version: str) -> str:
 
 def passage_count(conn: Connection, collection: str | None = None) -> int:
     """Rows in the passage collection (or in ``collection``)."""
-    rows = conn.query(collection or conn.loc.collection, filter="", output_fields=["count(*)"], consistency_level="Strong")
+    rows = conn.query(collection or conn.loc.collection, filter="", output_fields=["count(*)"],
+                      consistency_level="Strong")
     return int(rows[0]["count(*)"]) if rows else 0
 
 
@@ -209,7 +211,8 @@ class TermTable:
         fresh = sparse.assign_ids(new, {}, start)
         meta_put(self.conn, {"vocab": {"next": start + len(fresh)}})  # reserve first: a crash leaves a gap
         for batch in batched(list(fresh.items()), 1000):
-            self.conn.upsert(self.conn.loc.side("terms"), [{"key": t, "term_id": i, "df": 0, "v": DUMMY} for t, i in batch])
+            self.conn.upsert(self.conn.loc.side("terms"),
+                             [{"key": t, "term_id": i, "df": 0, "v": DUMMY} for t, i in batch])
         self.ids.update(fresh)
 
     def count(self, keys, sign: int) -> None:
@@ -225,7 +228,8 @@ class TermTable:
             for r in self.conn.query(self.conn.loc.side("terms"), filter=expr, output_fields=["key", "term_id"]):
                 names[int(r["term_id"])] = r["key"]
         for batch in batched(sorted(names.items()), 1000):
-            rows = self.conn.get(self.conn.loc.side("terms"), ids=[t for _, t in batch], output_fields=["term_id", "df"])
+            rows = self.conn.get(self.conn.loc.side("terms"), ids=[t for _, t in batch],
+                                 output_fields=["term_id", "df"])
             self.conn.upsert(self.conn.loc.side("terms"), [
                 {"key": r["key"], "term_id": int(r["term_id"]), "df": max(0, int(r["df"]) + changed[int(r["term_id"])]),
                  "v": DUMMY} for r in rows])
@@ -282,7 +286,7 @@ class Writer:
         """(how many were embedded, the vectors of ``texts``) through the embedding cache."""
         t = time.perf_counter()
         keys = [text_key(x) for x in texts]
-        got = [self.cache.get(k) if self.cache else None for k in keys]
+        got: list[Any] = [self.cache.get(k) if self.cache else None for k in keys]
         missing = [i for i, v in enumerate(got) if v is None]
         if missing:
             new = self.embedder.embed_passages([texts[i] for i in missing])
@@ -324,7 +328,8 @@ class Writer:
             vecs = self.embed(doc, cs) if vectors is None else vectors[a : a + BATCH]
             self.table.lookup({t for x in ts for t in x})
             write = self.conn.insert if fresh else self.conn.upsert
-            write(self.conn.loc.collection, passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
+            write(self.conn.loc.collection,
+                  passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
             self.write_sentences(doc, cs, fresh)
             if not self.recount:
                 for x in ts:
@@ -397,28 +402,32 @@ def recount(conn: Connection, docs: dict[str, dict[str, Any]]) -> sparse.CorpusS
     return sparse.CorpusStats(n, total)
 
 
-def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusStats, tolerance: float) -> tuple[int, sparse.CorpusStats]:
+def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusStats,
+             tolerance: float) -> tuple[int, sparse.CorpusStats]:
     """Rewrite the BM25 vectors of passages weighted with an ``avgdl`` more than ``tolerance``
     away from the current one (re-analysed with the current lexicon). Returns (rewritten, stats)."""
     avgdl = stats.avgdl
     lo, hi = avgdl * (1 - tolerance), avgdl * (1 + tolerance)
     fields = ["chunk_id", "doc_id", "version", "ordinal", "year", "organisation", "doc_type", "record", "dlen",
               "avgdl", "dense", "sparse"]
-    ids = [r["chunk_id"] for r in query_all(w.conn, w.conn.loc.collection, f"avgdl < {lo!r} or avgdl > {hi!r}", ["chunk_id"])]
+    ids = [r["chunk_id"] for r in query_all(w.conn, w.conn.loc.collection, f"avgdl < {lo!r} or avgdl > {hi!r}",
+                                            ["chunk_id"])]
     total = stats.total_len
     for id_batch in batched(ids, BATCH):
         batch = w.conn.get(w.conn.loc.collection, ids=list(id_batch), output_fields=fields)
         terms = []
         for r in batch:
             c = chunk_from_record(r["record"])
-            terms.append(w.analyzer.passage_terms(retrieval_text(header_doc(c.doc_id, docs[c.doc_id]), c, w.config.bm25_header)))
+            terms.append(w.analyzer.passage_terms(retrieval_text(header_doc(c.doc_id, docs[c.doc_id]), c,
+                                                                 w.config.bm25_header)))
         w.table.lookup({t for x in terms for t in x})
         out = []
         for r, ts in zip(batch, terms):
             w.table.count((k for k in r["sparse"] if int(k) != sparse.EMPTY), -1)
             w.table.count({w.table.ids[t] for t in ts}, +1)
             total += len(ts) - int(r["dlen"])
-            out.append(dict(r, dlen=len(ts), avgdl=avgdl, sparse=sparse.doc_vector(ts, w.table.ids, avgdl, w.config.bm25)))
+            out.append(dict(r, dlen=len(ts), avgdl=avgdl,
+                            sparse=sparse.doc_vector(ts, w.table.ids, avgdl, w.config.bm25)))
         w.conn.upsert(w.conn.loc.collection, out)
     w.table.commit()
     return len(ids), sparse.CorpusStats(stats.n_docs, total)
@@ -435,7 +444,7 @@ def open_for_ingest(conn: Connection, model_id: str) -> dict[str, Any] | None:
     if prev is None:
         return None
     check_format(prev, str(conn.loc))
-    store.check_embedder(prev, model_id, str(conn.loc))  # type: ignore[arg-type]
+    store.check_embedder(prev, model_id, str(conn.loc))
     return prev
 
 
@@ -467,7 +476,8 @@ def ingest_milvus(
     stored = stored_docs(conn) if existed else {}
     same = prev is not None and prev.get("config") == config.to_json() and prev.get("layout") == LAYOUT
     unchanged = [p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
-                 and stored[p.doc_id]["path"] == p.path and stored[p.doc_id].get("written_with") == written_with(config)]
+                 and stored[p.doc_id]["path"] == p.path
+                 and stored[p.doc_id].get("written_with") == written_with(config)]
     keep = {p.doc_id for p in unchanged}
     todo = [p for p in planned if p.doc_id not in keep]
     removed = sorted(set(stored) - {p.doc_id for p in planned})
@@ -480,7 +490,7 @@ def ingest_milvus(
     interrupted = existed and state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_planned(todo, progress)
     failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(unchanged), len(stored), location, replace)  # type: ignore[arg-type]
+    refusal = guard.publish_refusal(len(docs) + len(unchanged), len(stored), location, replace)
     if refusal:
         return replace_report(_report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0),
                               refused=refusal, documents=len(stored), passages=sum(d["n"] for d in stored.values()))
@@ -514,7 +524,8 @@ def ingest_milvus(
                                   w.embed_seconds, passages=stats.n_docs), embedded_sentences=w.embedded_sentences)
 
 
-def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense: dict[str, Any], version: str) -> dict[str, Any]:
+def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense: dict[str, Any],
+                version: str) -> dict[str, Any]:
     """The collection's manifest: the folder manifest's keys that describe the whole index."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {
@@ -528,7 +539,8 @@ def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dens
     }
 
 
-def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int], tolerance: float) -> sparse.CorpusStats:
+def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int],
+           tolerance: float) -> sparse.CorpusStats:
     """Statistics (counted along, or recounted after an interruption), lexicon, re-weighting."""
     docs = stored_docs(conn)
     if w.recount:

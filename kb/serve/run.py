@@ -85,7 +85,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
     os.environ[ENV_CONFIG] = config.to_env()
     if a.keys is None:
         print(f"kb: serving without keys, on {a.host} only (give --keys FILE to open it to others)", file=sys.stderr)
-    print(f"kb: http://{a.host}:{a.port}/docs  (index {safe_terminal(location)}, {a.workers} worker(s))", file=sys.stderr)
+    print(f"kb: http://{a.host}:{a.port}/docs  (index {safe_terminal(location)}, {a.workers} worker(s))",
+          file=sys.stderr)
     try:
         uvicorn.run("kb.serve.app:app_from_env", factory=True, host=a.host, port=a.port, workers=a.workers,
                     access_log=False, log_level="warning", timeout_graceful_shutdown=5)
