@@ -226,7 +226,9 @@ def main() -> int:
     text = report(args, settings, gen_rows, check, server_cmd)
     print(text)
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        keep = old[old.find("\n## Mutation set"):] if "\n## Mutation set" in old else ""  # bench/mutations.py's
+        args.out.write_text(text.rstrip("\n") + "\n" + keep, encoding="utf-8")
     return 0
 
 

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
-from .location import as_location
+from .location import Location, as_location, open_index
 from .records import Filters
+from .reflow import reflow
 from .sanitize import redact, safe_terminal, scrub
 
 
@@ -52,8 +53,8 @@ def _filters(a: argparse.Namespace) -> Filters:
     return Filters(years=tuple(a.year), organisations=tuple(a.org), doc_types=tuple(a.doc_type), doc_ids=tuple(a.doc))
 
 
-def _root(a: argparse.Namespace) -> Path | str:
-    """The index location: a folder, or a ``milvus://`` address (kept as text)."""
+def _root(a: argparse.Namespace) -> Location:
+    """The index location: a folder, or a ``milvus://`` address."""
     return as_location(a.index)
 
 
@@ -182,8 +183,9 @@ def _print_hits(result, out=None) -> None:
         print("Inga träffar.", file=out)
     for h in result.hits:
         print(f"\n[{h.rank}] {safe_terminal(h.citation)}  (score {h.score:.4f})", file=out)
-        body = " ".join(h.text.split())
-        print(textwrap.indent(textwrap.fill(safe_terminal(body), 100), "    "), file=out)
+        for line in reflow(h.text).text.split("\n"):  # for reading: a sentence's lines joined, hyphens gone
+            if line.strip():
+                print(textwrap.indent(textwrap.fill(safe_terminal(line.replace("\t", "  ")), 100), "    "), file=out)
         for other in h.also_at:
             print(f"    (samma text även: {safe_terminal(other)})", file=out)
 
@@ -195,8 +197,6 @@ def print_notes(result) -> None:
 
 
 def cmd_search(a: argparse.Namespace) -> int:
-    from .location import open_any as open_index
-
     if (a.query is None) == (a.queries is None):
         raise KBError("give either a QUERY or --queries FILE.jsonl")
     kb = open_index(_root(a))
@@ -284,8 +284,6 @@ def print_answer(res, ans, k: int) -> None:
 
 def cmd_ask(a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
-    from .location import open_any as open_index
-
     if (a.question is None) == (a.queries is None):
         raise KBError("give either a QUESTION or --queries FILE.jsonl")
     if a.generate and a.queries is not None:
@@ -411,8 +409,6 @@ def write_output(path: Path, text: str, option: str) -> None:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run, format_table, load_gold, trec_lines
-    from .location import open_any as open_index
-
     for path, option in ((a.run_out, "--run-out"), (a.trec_out, "--trec-out"), (a.answers_out, "--answers-out")):
         check_output_path(path, option)
     if a.series:
@@ -456,7 +452,6 @@ def cmd_eval(a: argparse.Namespace) -> int:
 def _eval_series(a: argparse.Namespace) -> int:
     """`kb eval --series`: the series of every gold question, scored by kb.series_score."""
     from .evaluate import read_jsonl_objects, row_id, row_query
-    from .location import open_any as open_index
     from .series import series
     from .series_score import evaluate_series, format_series_table
 
@@ -509,8 +504,6 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .location import open_any as open_index
-
     kb = open_index(_root(a))
     st = kb.stats() | _llm_info()
     if a.json:

@@ -185,7 +185,7 @@ def _app(monkeypatch, index, env: dict[str, str]):
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
     at.run()
     assert not at.exception, at.exception
-    at.text_input(key="query").set_value("Varför underskott inom LSS?").run()
+    at.text_input(key="q").set_value("Varför underskott inom LSS?").run()
     assert not at.exception, at.exception
     return at
 
@@ -264,7 +264,7 @@ def test_ui_shows_server_errors_as_text_without_the_key(small_index, monkeypatch
 
 def test_every_kb_error_line_is_redacted(small_index, capsys, monkeypatch):
     """The CLI's one error boundary: a library error quoting a configured secret prints it masked."""
-    import kb.location
+    import kb.cli
     from kb.cli import main
 
     def fails(*a, **kw):
@@ -272,7 +272,7 @@ def test_every_kb_error_line_is_redacted(small_index, capsys, monkeypatch):
 
     token = "root:Milvus-pw-123"
     monkeypatch.setenv("KB_MILVUS_TOKEN", token)
-    monkeypatch.setattr(kb.location, "open_any", fails)
+    monkeypatch.setattr(kb.cli, "open_index", fails)
     assert main(["search", "x", "--index", str(small_index)]) == 2
     err = capsys.readouterr().err
     assert "Milvus-pw-123" not in err and KEY not in err and "refused" in err

@@ -10,12 +10,12 @@ clauses with their topic words, negations and direction words (pure functions).
   before exactly three digits) and "9.700,5" are thousands; a sign ``-``/``−``/``–`` counts only at the
   start, after a space or an opening bracket; an optional unit (mnkr/mkr/tkr/kr/%/procent …) is
   canonicalised.
-- **Clauses** (:func:`clauses_of`): a sentence cut at ", ; :" and at clause-joining conjunctions ("och",
-  "men", "medan" …). Each clause has its topic terms (kb's analysis: stems, definite forms, compound
-  parts; direction words and stop words left out), its numbers, its negations with the content terms
-  on either side, and its direction words: a side of a pair of opposites from
-  ``kb/data/antonyms.tsv`` (positiv/negativ, ökning/minskning, över/under …, with inflections listed
-  there and compounds ending in a listed form).
+- **Clauses** (:func:`clauses_of`): a sentence cut at ", ; :", at a sentence end inside it, and at
+  clause-joining conjunctions ("och", "men", "medan" …). Each clause has its topic terms (kb's analysis:
+  stems, definite forms, compound parts; direction words and stop words left out), its numbers, its
+  negations with the content terms on either side, and its direction words: a side of a pair of
+  opposites from ``kb/data/antonyms.tsv`` (positiv/negativ, ökning/minskning, över/under …, with
+  inflections listed there and compounds ending in a listed form).
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from ..text import tokenize
 # negations are stop words for search but change a claim; "utan" ("without") negates its phrase
 NEGATIONS = frozenset("inte ej icke ingen inget inga aldrig varken utan".split())
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_CLAUSE_CUT = re.compile(r"[,;:](?=\s)|\s(?:och|men|samt|medan|eftersom|vilket|liksom)\s", re.IGNORECASE)
+_CLAUSE_CUT = re.compile(
+    r"[,;:](?=\s)|[.!?](?=\s+[A-ZÅÄÖ])|\s(?:och|men|samt|medan|eftersom|vilket|liksom)\s", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:

@@ -84,10 +84,6 @@ class MilvusLocation:
         return f"{self.collection}__{kind}"
 
 
-def is_milvus(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(SCHEME)
-
-
 def parse_location(text: str) -> MilvusLocation:
     """``milvus://HOST:PORT/COLLECTION`` -> its parts (HOST a name, an IPv4 or a bracketed IPv6 address);
     KBError saying what is wrong otherwise. A user name or password in the address is refused without
