@@ -547,10 +547,18 @@ def _clean_args(args: argparse.Namespace) -> None:
                     raise KBError(f"{safe_terminal(p)} is not a valid file name") from None
 
 
+def _check_k(args: argparse.Namespace) -> None:
+    """``-k`` (hits to return, show or score) is a positive number."""
+    k = getattr(args, "k", None)
+    if k is not None and k < 1:
+        raise KBError(f"-k must be at least 1 (the number of hits), not {k}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _clean_args(args)
+        _check_k(args)
         return COMMANDS[args.cmd](args)
     except KBError as e:  # the one boundary every error passes: no secret, no control character
         print(f"kb: error: {safe_terminal(redact(e))}", file=sys.stderr)
