@@ -211,7 +211,7 @@ class QuestionTerms:
 
 def question_terms(kb: KnowledgeBase, result: SearchResult, use_idf: bool = True) -> QuestionTerms:
     """Weights of the question's terms for coverage, and the topic words the reports never use."""
-    terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
+    terms = [(t, w) for t, w in result.info.terms if not is_year(t)]
     idf = kb.index.idf([t for t, _ in terms])
     unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
     # an expansion (glossary form, compound part) the reports never use is no evidence either way
@@ -548,7 +548,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
 
     Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
     """
-    check_question(result.query, result.info.terms)
+    check_question(result.query, [t for t, _ in result.info.terms])
     terms = question_terms(kb, result, params.idf)
     form = question_form(result.info.text)
     cands = candidates(kb, result, params, terms)
@@ -604,6 +604,6 @@ def ask(kb: KnowledgeBase, question: str, k: int = 5, params: AnswerParams = Ans
     Raises :class:`QuestionError` before searching for an empty question, one without topic words or one
     longer than :data:`MAX_QUESTION_CHARS`; ``search_args`` go to :meth:`KnowledgeBase.search`.
     """
-    check_question(question, kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms)
+    check_question(question, [t for t, _ in kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms])
     result = kb.search(question, k=max(k, params.top_hits), **search_args)
     return result, answer(kb, result, params)
