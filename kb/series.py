@@ -31,6 +31,7 @@ from .answer.forms import question_form
 from .cite import location
 from .figures import Figure
 from .records import Chunk
+from .tables import Table, find_tables
 from .text import query_years, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,6 +120,24 @@ def _offsets_of(kb: KnowledgeBase, doc_id: str) -> dict[str, list[int]]:
             _OFFSETS.clear()
         _OFFSETS[key] = term_offsets(kb.analyzer, doc.text)
     return _OFFSETS[key]
+
+
+_TABLES: dict[tuple[str, str], list[Table]] = {}
+
+
+def row_header(kb: KnowledgeBase, doc_id: str, start: int, end: int) -> str | None:
+    """The header of the table whose row holds [start, end) of a document, whitespace collapsed
+    (a quoted table row is shown with it), or None when the span is no table row."""
+    doc = kb.document(doc_id)
+    key = (doc_id, doc.sha256)
+    if key not in _TABLES:
+        if len(_TABLES) > 256:
+            _TABLES.clear()
+        _TABLES[key] = find_tables(doc.text)
+    for t in _TABLES[key]:
+        if t.start <= start and end <= t.end and any(r.start <= start and end <= r.end for r in t.rows):
+            return " ".join(t.header.text.split())
+    return None
 
 
 def _words(analyzer: Analyzer, text: str, drop: frozenset[str]) -> list[str]:
