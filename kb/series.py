@@ -84,6 +84,15 @@ class SeriesEntry:
                 "start": self.start, "end": self.end, "citation": self.citation}
 
 
+def render_rows(entries: Sequence[SeriesEntry]) -> list[dict[str, object]]:
+    """A series as rows for the UI (no pandas): one row per value with the Swedish column names
+    "År", "Värde", "Tal", "Enhet", "Slag", "Mått", "Källa", "Citat" ("Citat" is the header and the
+    row, or the sentence, it comes from). "Tal" (the parsed number) and "År" can be charted by
+    "Mått" + "Källa"; every text is the report's own text, to be escaped by the surface."""
+    return [{"År": e.year, "Värde": e.value, "Tal": e.number, "Enhet": e.unit or "", "Slag": e.kind,
+             "Mått": e.metric, "Källa": e.citation, "Citat": e.quote} for e in entries]
+
+
 def is_series_question(question: str) -> bool:
     """A question about a figure over several years: two or more years, or a cue such as
     "utvecklats", "år för år" or "jämfört med" a year; not a question for a cause ("Varför …"),

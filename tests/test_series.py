@@ -101,3 +101,13 @@ def test_a_quoted_table_row_knows_its_header(tmp_path):
     assert row_header(kb, "leanlink-verksamhetsberattelse-2023", a, a + len(row)) == "Personal 2019 2020 2021 2022 2023"
     prose = TABLE_DOC.index("Leanlink redovisar")
     assert row_header(kb, "leanlink-verksamhetsberattelse-2023", prose, prose + 20) is None
+
+
+def test_render_rows_for_the_ui():
+    from kb.series import SeriesEntry, render_rows
+
+    e = SeriesEntry("Total sjukfrånvaro", 2021, "9.8", 9.8, None, "okänd", "Personal 2021 / Total sjukfrånvaro 9.8",
+                    "d", 0, 10, "Rapport, rad 3")
+    assert render_rows([e]) == [{"År": 2021, "Värde": "9.8", "Tal": 9.8, "Enhet": "", "Slag": "okänd",
+                                 "Mått": "Total sjukfrånvaro", "Källa": "Rapport, rad 3",
+                                 "Citat": "Personal 2021 / Total sjukfrånvaro 9.8"}]
