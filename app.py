@@ -176,13 +176,13 @@ def sidebar(kbase: kb.KnowledgeBase) -> tuple[Filters, int]:
     """The filters as pills (their texts are ours; no "Select all"); years and the number of hits
     live in the URL (``?ar=2023&k=10``), so a search can be shared."""
     f = kbase.facets()
-    titles = dict(f["documents"])
+    titles = dict(f.documents)
     with st.sidebar:
         st.header("Avgränsa sökningen")
         st.caption("Inget val betyder alla.")
-        years = st.pills("År", f["years"], selection_mode="multi", key="ar", bind="query-params")
-        orgs = st.pills("Organisation", f["organisations"], selection_mode="multi", key="org", bind="query-params")
-        types = st.pills("Typ av rapport", f["doc_types"], selection_mode="multi", key="typ", bind="query-params")
+        years = st.pills("År", f.years, selection_mode="multi", key="ar", bind="query-params")
+        orgs = st.pills("Organisation", f.organisations, selection_mode="multi", key="org", bind="query-params")
+        types = st.pills("Typ av rapport", f.doc_types, selection_mode="multi", key="typ", bind="query-params")
         docs = st.pills("Rapport", list(titles), selection_mode="multi", format_func=lambda d: titles.get(d, d),
                         key="rapport", bind="query-params")
         n = st.slider("Antal träffar", 3, 30, 10, key="k", bind="query-params")
@@ -204,7 +204,7 @@ def index_panel(kbase: kb.KnowledgeBase) -> None:
             f"- Version: `{s['generation']}`\n"
             f"- Textgenerering: {llm_status()}"
         )
-        for d in kbase.facets()["documents"]:
+        for d in kbase.facets().documents:
             st.caption(escape_text(d[1]))
 
 

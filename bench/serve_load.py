@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 DEV = ROOT / "eval" / "dev.jsonl"
 
-from serve_server import Served
+from serve_server import Served  # noqa: E402
 
-from kb.serve.keys import add_key
+from kb.serve.keys import add_key  # noqa: E402
 
 
 class Load:

@@ -18,10 +18,10 @@ from .errors import KBError
 from .location import FolderLocation, Location, parse_location
 from .location import open_index as open_index
 from .milvus.store import MilvusLocation
-from .records import Chunk, Document, Filters, Hit, SearchResult
+from .records import Chunk, Document, Facets, Filters, Hit, QueryInfo, SearchResult
 from .search import KnowledgeBase, SearchParams
 
 __version__ = "0.1.0"
 __all__ = ["open_index", "parse_location", "Location", "FolderLocation", "MilvusLocation", "KnowledgeBase",
-           "SearchParams", "Filters", "Hit", "SearchResult", "Document", "Chunk", "KBError", "ask", "Answer",
-           "QuestionError"]
+           "SearchParams", "Filters", "Facets", "Hit", "SearchResult", "QueryInfo", "Document", "Chunk", "KBError",
+           "ask", "Answer", "QuestionError"]

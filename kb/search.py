@@ -37,7 +37,8 @@ from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
 from .figures import Figure, document_figures
 from .local import LocalIndex
-from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult, chunk_order
+from .records import Chunk, Document, Facets, Filters, Hit, QueryInfo, SearchResult, chunk_order
+from .series import figure_passages
 from .text import query_years
 
 MODES = ("hybrid", "bm25", "dense")
@@ -56,17 +57,19 @@ class SearchParams:
     dense_weight: float = 1.0
     bm25_min_coverage: float = 0.5  # see kb.rules.coverage_weight (0 turns it off)
     year_boost: float = 0.5
+    year_quota: int = 5  # with several years named, each one's best passage within this many (0: off)
+    figure_quota: int = 5  # a figure over the years: the passages holding its rows within this many (0: off)
     dedupe: bool = True
     dedupe_threshold: float = 0.8
     max_text_chars: int = 1500
 
 
-def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[str, ...]:
+def unknown_filter_values(filters: Filters, facets: Facets) -> tuple[str, ...]:
     """One note per filter value that no document in the index has, listing the known values
     (a search restricted by it finds nothing, and the note says why)."""
     known = {
-        "years": facets["years"], "organisations": facets["organisations"],
-        "doc_types": facets["doc_types"], "doc_ids": [d for d, _ in facets["documents"]],
+        "years": facets.years, "organisations": facets.organisations,
+        "doc_types": facets.doc_types, "doc_ids": [d for d, _ in facets.documents],
     }
     words = {"years": "year", "organisations": "organisation", "doc_types": "report type", "doc_ids": "document id"}
     notes = []
@@ -140,15 +143,15 @@ class KnowledgeBase:
         """A document's figures for a year (tables; with ``sentences`` also sentences: kb.figures), memoised."""
         return self._figures.get(f"{doc_id}\0{sentences}", lambda: figures_of(self.index.document(doc_id), sentences))
 
-    def facets(self) -> dict[str, list]:
+    def facets(self) -> Facets:
         """Values available for filters: years, organisations, report types, documents."""
         heads = self.index.heads()
-        return {
-            "years": sorted({d.meta.year for d in heads if d.meta.year is not None}),
-            "organisations": sorted({d.meta.organisation for d in heads if d.meta.organisation}),
-            "doc_types": sorted({d.meta.doc_type for d in heads if d.meta.doc_type}),
-            "documents": [(d.doc_id, d.meta.title) for d in heads],
-        }
+        return Facets(
+            years=tuple(sorted({d.meta.year for d in heads if d.meta.year is not None})),
+            organisations=tuple(sorted({d.meta.organisation for d in heads if d.meta.organisation})),
+            doc_types=tuple(sorted({d.meta.doc_type for d in heads if d.meta.doc_type})),
+            documents=tuple((d.doc_id, d.meta.title) for d in heads),
+        )
 
     def neighbours(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same document (for "show context")."""
@@ -177,8 +180,7 @@ class KnowledgeBase:
         return QueryInfo(
             text=text,
             years=query_years(text),
-            terms=tuple(t for t, _ in terms),
-            weights=tuple(w for _, w in terms),
+            terms=tuple(terms),
             expansions=tuple(self.analyzer.expansions(words, stems)),
             truncated=len(query) > MAX_QUERY_CHARS,
         )
@@ -211,6 +213,7 @@ class KnowledgeBase:
             fused = rules.year_rule(fused, years, params.year_boost, year_of,
                                     {cid: c.text for cid, c in chunks.items()})
         ordered = fuse.ranked(fused, order=chunk_order)
+        ordered = quotas(self, ordered, years, chunks, info.text, params)
         if params.dedupe:
             kept = rules.fold_duplicates(ordered, k, lambda cid: self._shingles(chunks[cid]), params.dedupe_threshold)
         else:
@@ -226,7 +229,7 @@ class KnowledgeBase:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""
         rankings: list[list[str]] = []
         weights: list[float] = []
-        query = list(zip(info.terms, info.weights))
+        query = list(info.terms)
         if mode in ("hybrid", "bm25"):
             found = self.index.lexical(query, depth, filters)
             rankings.append([cid for cid, _ in found])
@@ -247,6 +250,20 @@ class KnowledgeBase:
         head = self._heads[chunk.doc_id]
         also_at = [format_citation(self._heads[c.doc_id].meta, c) for c in folded]
         return make_hit(rank, score, chunk, head.doc_id, head.meta, params.max_text_chars, also_at)
+
+
+def quotas(kb: KnowledgeBase, ordered: list[tuple[str, float]], years: Sequence[int], chunks: dict[str, Chunk],
+           question: str, params: SearchParams) -> list[tuple[str, float]]:
+    """The year quota (several years named) and the figure quota (a figure over the years) applied
+    to the ordered candidates (:func:`kb.rules.year_quota`, :func:`kb.rules.promote`)."""
+    if len(years) >= 2 and params.year_quota:
+        heads = {h.doc_id: h for h in kb.index.heads()}
+        ordered = rules.year_quota(ordered, years, lambda cid: rules.evidence_years(
+            heads[chunks[cid].doc_id].meta.year, chunks[cid].text), params.year_quota)
+    if params.figure_quota:
+        wanted = figure_passages(kb, question, [cid for cid, _ in ordered], chunks)
+        ordered = rules.promote(ordered, wanted, params.figure_quota)
+    return ordered
 
 
 def figures_of(doc: Document, sentences: bool) -> list[Figure]:

@@ -67,7 +67,7 @@ def hit_view(kbase: KnowledgeBase, hit: Hit, answer: Answer) -> HitView:
 def page_data(kbase: KnowledgeBase, query: str, filters: Filters, k: int, use_query_years: bool = True) -> PageData:
     """Search, answer and look up everything the page for ``query`` shows."""
     info = kbase.interpret(query)
-    known = set(kbase.facets()["years"])
+    known = set(kbase.facets().years)
     missing = tuple(y for y in info.years if y not in known)
     stats = kbase.stats()
     base = PageData(query, filters, k, info, use_query_years, missing, analyzer=kbase.analyzer,

@@ -83,7 +83,7 @@ def test_bad_sidecar_fails_that_file_only_and_search_works(tmp_path, capsys, dat
     assert failed["bad.txt"].startswith("sidecar bad.txt.meta.json") and reason in failed["bad.txt"]
     assert main(["search", "underskott", "--doc", "ok", "--index", str(tmp_path / "idx")]) == 0
     assert "[1]" in capsys.readouterr().out
-    assert open_index(tmp_path / "idx").facets()["organisations"] == ["Leanlink"]
+    assert open_index(tmp_path / "idx").facets().organisations == ("Leanlink",)
 
 
 def test_valid_sidecar_is_trimmed_and_null_means_unknown(tmp_path):
@@ -120,7 +120,7 @@ def test_wrongly_typed_meta_in_an_older_index_never_crashes_search_or_facets(tmp
     build_index([folder], tmp_path / "idx", HASH, reader=old_reader)
     kb = open_index(tmp_path / "idx")
     f = kb.facets()
-    assert f["organisations"] == [] and f["doc_types"] == [] and f["years"] == []
+    assert f.organisations == () and f.doc_types == () and f.years == ()
     assert main(["search", "underskott", "--doc", "a", "--index", str(tmp_path / "idx")]) == 0
     assert main(["info", "--index", str(tmp_path / "idx")]) == 0
     capsys.readouterr()

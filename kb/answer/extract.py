@@ -41,7 +41,7 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    sentence about "kostnader" comes): the *match*; less ``asked_weight`` for each part of what the
    question asks for that the first quote lacks (:mod:`kb.answer.asked`: the thing counted or
    named and the rarest topic word, in the sentence or its context; a figure of the thing, a new
-   name or a time; a year before every report): the *confidence*. **Amount stated right after**
+   name or a time; a year the quote is not about): the *confidence*. **Amount stated right after**
    (:func:`figure_after`): an amount question whose best sentence states none is quoted with the
    next unit of a close sentence when that one states it ("… vann … iCapital Award …" / "Vinsten
    består av 500 000 euro …").
@@ -211,7 +211,7 @@ class QuestionTerms:
 
 def question_terms(kb: KnowledgeBase, result: SearchResult, use_idf: bool = True) -> QuestionTerms:
     """Weights of the question's terms for coverage, and the topic words the reports never use."""
-    terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
+    terms = [(t, w) for t, w in result.info.terms if not is_year(t)]
     idf = kb.index.idf([t for t, _ in terms])
     unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
     # an expansion (glossary form, compound part) the reports never use is no evidence either way
@@ -536,9 +536,10 @@ def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str,
     a = kb.analyzer
     asked = asked_for(a, result.info.text, kb.index.idf)
     years = [int(d["year"]) for d in kb.manifest.get("documents", []) if d.get("year")]
+    hit = next((h for h in result.hits if h.rank == c.hit_rank), None)
     return lack(a, asked, form, frozenset(a.passage_terms(result.info.text)), c.text, c.sentence.kind,
                 c.terms | c.context, result.info.years, min(years) if years else None,
-                names_in(result.info.text) if names else ())
+                names_in(result.info.text) if names else (), hit.year if hit is not None else None)
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
@@ -547,7 +548,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
 
     Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
     """
-    check_question(result.query, result.info.terms)
+    check_question(result.query, [t for t, _ in result.info.terms])
     terms = question_terms(kb, result, params.idf)
     form = question_form(result.info.text)
     cands = candidates(kb, result, params, terms)
@@ -603,6 +604,6 @@ def ask(kb: KnowledgeBase, question: str, k: int = 5, params: AnswerParams = Ans
     Raises :class:`QuestionError` before searching for an empty question, one without topic words or one
     longer than :data:`MAX_QUESTION_CHARS`; ``search_args`` go to :meth:`KnowledgeBase.search`.
     """
-    check_question(question, kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms)
+    check_question(question, [t for t, _ in kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms])
     result = kb.search(question, k=max(k, params.top_hits), **search_args)
     return result, answer(kb, result, params)
