@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .answer.forms import question_form
 from .cite import location
 from .figures import Figure
+from .records import Chunk
 from .text import query_years, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .search import KnowledgeBase
 
 # words that ask for a development over time (a question naming two or more years asks too)
-SERIES_CUES = ("utvecklats", "utvecklades", "utvecklingen", "över åren", "år för år", "per år", "jämfört med",
+SERIES_CUES = ("utvecklats", "utvecklades", "utvecklingen", "över åren", "år för år", "per år",
                "förändrats", "förändrades", "sett ut", "genom åren", "över tid", "årsvis")
+# "jämfört med" counts when a year follows ("2022 jämfört med 2023", "jämfört med året innan"), not a budget
+_COMPARED = re.compile(r"jämfört med (?:\d{4}|året|år|föregående|tidigare|fjolåret)")
 # words of a series question that say how it is asked, not what it is about
 CUE_WORDS = frozenset(
     ["hur", "har", "utvecklats", "utvecklades", "utveckling", "utvecklingen", "över", "åren", "år", "året", "för",
@@ -80,9 +84,14 @@ class SeriesEntry:
 
 
 def is_series_question(question: str) -> bool:
-    """A question about a figure over several years: two or more years, or a cue such as "utvecklats"."""
+    """A question about a figure over several years: two or more years, or a cue such as
+    "utvecklats", "år för år" or "jämfört med" a year; not a question for a cause ("Varför …"),
+    which asks why a figure changed, not for the figures."""
+    if question_form(question) == "cause":
+        return False
     low = " ".join(tokenize(question))
-    return len(query_years(question)) >= 2 or any(f" {c} " in f" {low} " for c in SERIES_CUES)
+    return len(query_years(question)) >= 2 or any(f" {c} " in f" {low} " for c in SERIES_CUES) or bool(
+        _COMPARED.search(low))
 
 
 def terms_of(analyzer: Analyzer, text: str, drop: frozenset[str] = frozenset()) -> set[str]:
@@ -248,17 +257,44 @@ def series(kb: KnowledgeBase, question: str, params: SeriesParams = SeriesParams
     qterms = terms_of(kb.analyzer, question, CUE_WORDS)
     if not qterms:
         return []
-    docs = list(dict.fromkeys(h.doc_id for h in result.hits))
-    figures = [f for d in docs for f in kb.figures(d, params.sentences)]
     idf = dict(zip(sorted(qterms), kb.index.idf(sorted(qterms))))
-    qwords = question_words(kb.analyzer, question)
-    chosen = select(figures, qwords, kb.analyzer, lambda t: idf.get(t, 0.0), params.family_share)
+    chosen = matching_figures(kb, question, [h.doc_id for h in result.hits], params)
     if params.hit_tables:
         chosen = prefer_hit_tables(chosen, [(h.doc_id, h.start, h.end) for h in result.hits])
     if params.org_share > 0:
         chosen = about_the_rest(kb, question, chosen, qterms, idf, params)
     chosen = distinct(in_years(chosen, query_years(question)))
     return [entry(kb, f) for f in chosen]
+
+
+def matching_figures(kb: KnowledgeBase, question: str, doc_ids: Sequence[str],
+                     params: SeriesParams = SeriesParams()) -> list[Figure]:
+    """The figures of the documents ``doc_ids`` whose label matches the question (:func:`select`)."""
+    qterms = terms_of(kb.analyzer, question, CUE_WORDS)
+    if not qterms:
+        return []
+    figures = [f for d in dict.fromkeys(doc_ids) for f in kb.figures(d, params.sentences)]
+    idf = dict(zip(sorted(qterms), kb.index.idf(sorted(qterms))))
+    qwords = question_words(kb.analyzer, question)
+    return select(figures, qwords, kb.analyzer, lambda t: idf.get(t, 0.0), params.family_share)
+
+
+def figure_passages(kb: KnowledgeBase, question: str, ordered: Sequence[str], chunks: Mapping[str, Chunk],
+                    depth: int = 20, max_docs: int = 2) -> list[str]:
+    """For a question about a figure over the years: the reports of the first ``depth`` candidate
+    passages, and in each (at most ``max_docs``, best first) the best-ranked candidate passage
+    that holds a figure matching the question."""
+    if not is_series_question(question):
+        return []
+    docs = list(dict.fromkeys(chunks[c].doc_id for c in ordered[:depth]))
+    figures = matching_figures(kb, question, docs)
+    out: list[str] = []
+    for cid in ordered:
+        c = chunks[cid]
+        if len(out) < max_docs and all(chunks[o].doc_id != c.doc_id for o in out) and any(
+                f.doc_id == c.doc_id and c.start <= f.start < c.end for f in figures):
+            out.append(cid)
+    return out
 
 
 def about_the_rest(kb: KnowledgeBase, question: str, chosen: list[Figure], qterms: set[str], idf: dict[str, float],

@@ -78,3 +78,9 @@ def test_sentence_figures_only_with_a_stated_year():
     assert figures_in_sentence("Kostnaderna ökade med 5 mnkr jämfört med budget.", 2019) == []  # no year stated
     assert figures_in_sentence("Leanlinks investeringar uppgår till 2,1 mnkr 2023.", None) == [
         (2023, "2,1", "mnkr", "Leanlinks investeringar")]
+
+
+def test_cause_questions_and_budget_comparisons_are_no_series():
+    assert not is_series_question("Varför förbättrades resultatet 2019 jämfört med året innan?")
+    assert not is_series_question("Vad kostade placeringarna 2019 jämfört med budget?")
+    assert is_series_question("Hur stort var underskottet 2019 jämfört med 2018?")

@@ -41,7 +41,7 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    sentence about "kostnader" comes): the *match*; less ``asked_weight`` for each part of what the
    question asks for that the first quote lacks (:mod:`kb.answer.asked`: the thing counted or
    named and the rarest topic word, in the sentence or its context; a figure of the thing, a new
-   name or a time; a year before every report): the *confidence*. **Amount stated right after**
+   name or a time; a year the quote is not about): the *confidence*. **Amount stated right after**
    (:func:`figure_after`): an amount question whose best sentence states none is quoted with the
    next unit of a close sentence when that one states it ("… vann … iCapital Award …" / "Vinsten
    består av 500 000 euro …").
@@ -536,9 +536,10 @@ def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str,
     a = kb.analyzer
     asked = asked_for(a, result.info.text, kb.index.idf)
     years = [int(d["year"]) for d in kb.manifest.get("documents", []) if d.get("year")]
+    hit = next((h for h in result.hits if h.rank == c.hit_rank), None)
     return lack(a, asked, form, frozenset(a.passage_terms(result.info.text)), c.text, c.sentence.kind,
                 c.terms | c.context, result.info.years, min(years) if years else None,
-                names_in(result.info.text) if names else ())
+                names_in(result.info.text) if names else (), hit.year if hit is not None else None)
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
