@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kb import open_index  # noqa: E402
 from kb.evaluate import evaluate_run, load_gold  # noqa: E402
 from kb.figures import document_figures  # noqa: E402
-from kb.search import SearchParams, open_index  # noqa: E402
+from kb.search import SearchParams  # noqa: E402
 from kb.series import SeriesParams, series  # noqa: E402
 from kb.series_score import evaluate_series  # noqa: E402
 

@@ -271,6 +271,9 @@ def print_answer(res, ans, k: int) -> None:
     if ans.sentences:
         print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
+            if s.header:  # a table row is shown under its header, so its values can be read
+                print(textwrap.fill(f"[tabell] {safe_terminal(s.header)}", 100, initial_indent="  ",
+                                    subsequent_indent="  "))
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
             print(f"      ({safe_terminal(s.citation)})")

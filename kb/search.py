@@ -49,7 +49,7 @@ MAX_QUERY_CHARS = 1000
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Query-time parameters (defaults documented in the README's ablation)."""
+    """Query-time parameters (defaults measured in docs/ablation.md)."""
 
     depth: int = 100
     rrf_k: float = 30.0

@@ -31,6 +31,7 @@ from .answer.forms import question_form
 from .cite import location
 from .figures import Figure
 from .records import Chunk
+from .tables import Table, find_tables
 from .text import query_years, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +84,15 @@ class SeriesEntry:
                 "start": self.start, "end": self.end, "citation": self.citation}
 
 
+def render_rows(entries: Sequence[SeriesEntry]) -> list[dict[str, object]]:
+    """A series as rows for the UI (no pandas): one row per value with the Swedish column names
+    "År", "Värde", "Tal", "Enhet", "Slag", "Mått", "Källa", "Citat" ("Citat" is the header and the
+    row, or the sentence, it comes from). "Tal" (the parsed number) and "År" can be charted by
+    "Mått" + "Källa"; every text is the report's own text, to be escaped by the surface."""
+    return [{"År": e.year, "Värde": e.value, "Tal": e.number, "Enhet": e.unit or "", "Slag": e.kind,
+             "Mått": e.metric, "Källa": e.citation, "Citat": e.quote} for e in entries]
+
+
 def is_series_question(question: str) -> bool:
     """A question about a figure over several years: two or more years, or a cue such as
     "utvecklats", "år för år" or "jämfört med" a year; not a question for a cause ("Varför …"),
@@ -119,6 +129,24 @@ def _offsets_of(kb: KnowledgeBase, doc_id: str) -> dict[str, list[int]]:
             _OFFSETS.clear()
         _OFFSETS[key] = term_offsets(kb.analyzer, doc.text)
     return _OFFSETS[key]
+
+
+_TABLES: dict[tuple[str, str], list[Table]] = {}
+
+
+def row_header(kb: KnowledgeBase, doc_id: str, start: int, end: int) -> str | None:
+    """The header of the table whose row holds [start, end) of a document, whitespace collapsed
+    (a quoted table row is shown with it), or None when the span is no table row."""
+    doc = kb.document(doc_id)
+    key = (doc_id, doc.sha256)
+    if key not in _TABLES:
+        if len(_TABLES) > 256:
+            _TABLES.clear()
+        _TABLES[key] = find_tables(doc.text)
+    for t in _TABLES[key]:
+        if t.start <= start and end <= t.end and any(r.start <= start and end <= r.end for r in t.rows):
+            return " ".join(t.header.text.split())
+    return None
 
 
 def _words(analyzer: Analyzer, text: str, drop: frozenset[str]) -> list[str]:

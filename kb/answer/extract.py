@@ -71,6 +71,7 @@ from ..errors import KBError
 from ..records import Chunk, DocMeta, Hit, SearchResult, Sentence
 from ..search import MAX_QUERY_CHARS
 from ..sentences import sentence_text
+from ..series import row_header
 from ..text import fold, is_year, years_in
 from .asked import Lack, asked_for, lack
 from .forms import answers_form, names_in, question_form
@@ -157,10 +158,12 @@ class AnswerSentence:
     citation: str
     chunk_id: str = ""
     where: str = ""  # "s. 3" or "rad 12–13"
+    header: str | None = None  # a quoted table row's header (kb.tables; in the JSON only when set)
 
     def to_json(self) -> dict:
-        return {"sentence": self.sentence, "hit_rank": self.hit_rank, "doc_id": self.doc_id,
-                "start": self.start, "end": self.end, "citation": self.citation}
+        out = {"sentence": self.sentence, "hit_rank": self.hit_rank, "doc_id": self.doc_id,
+               "start": self.start, "end": self.end, "citation": self.citation}
+        return {**out, "header": self.header} if self.header else out
 
 
 @dataclass(frozen=True)
@@ -582,10 +585,11 @@ def quotes_of(kb: KnowledgeBase, chosen: Sequence[Candidate], hits: dict[int, Hi
     ids = dict.fromkeys([c.sentence.chunk_id for c in chosen] + [u.chunk_id for c in chosen for u in c.items])
     chunks = {c.chunk_id: c for c in kb.index.chunks(list(ids))}
     reached = [reach_back(kb, c) if params.self_contained else (c, None) for c in chosen]
-    return without_repeats([
+    quotes = without_repeats([
         quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained,
               [x for x in (prev, *(chunks[u.chunk_id] for u in c.items[-1:])) if x is not None])
         for c, prev in reached])
+    return tuple(replace(q, header=row_header(kb, q.doc_id, q.start, q.end)) for q in quotes)
 
 
 def unknown_note(words: Sequence[str]) -> str:
