@@ -434,11 +434,11 @@ def cmd_info(a: argparse.Namespace) -> int:
     kb = open_index(_root(a))
     st = kb.stats() | _llm_info()
     if a.json:
-        print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
+        print(json.dumps({**st, "documents_list": list(kb.manifest.document_entries)}, ensure_ascii=False, indent=1))
         return 0
     for key, v in st.items():
         print(f"{key:>15}: {safe_terminal(v)}")
-    for d in kb.manifest["documents"]:
+    for d in kb.manifest.document_entries:
         fields = (d.get("title"), d.get("organisation"), d.get("doc_type"), d.get("year"))
         print(f"  - {safe_terminal(d.get('doc_id'))}: " + " | ".join(safe_terminal(x) for x in fields))
     return 0

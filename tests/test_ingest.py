@@ -86,7 +86,7 @@ def test_reading_a_folder_records_failures_and_goes_on(tmp_path):
     (tmp_path / "b.txt").write_bytes(b"")
     (tmp_path / "c.pdf").write_bytes(b"%PDF-1.4 trasig")
     (tmp_path / "d.txt").write_text("Äldreomsorgen växer.\n", encoding="utf-8")
-    read = read_sources(plan_build([tmp_path], tmp_path / "index", BuildConfig(embedder="hash:64")), tmp_path)
+    read = read_sources(plan_build([tmp_path], tmp_path / "index", BuildConfig(embedder="hash:64"), corpus_root=tmp_path))
     assert [d.doc_id for d in read.docs] == ["a", "d"]
     assert [f.path.rsplit("/", 1)[1] for f in read.failures] == ["b.txt", "c.pdf"]
     assert all(isinstance(f, Failure) and f.reason and "\n" not in f.reason for f in read.failures)

@@ -184,7 +184,7 @@ def question_terms(kb: KnowledgeBase, result: SearchResult, use_idf: bool = True
     """Weights of the question's terms for coverage, and the topic words the reports never use."""
     terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
     idf = kb.index.idf([t for t, _ in terms])
-    unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
+    unused = math.log1p((kb.manifest.passages + 0.5) / 0.5) - 1e-9  # no passage has the term
     # an expansion (glossary form, compound part) the reports never use is no evidence either way
     kept = [(t, w, i) for (t, w), i in zip(terms, idf) if w >= 1.0 or i < unused]
     own = [(t, i) for (t, w), i in zip(terms, idf) if w >= 1.0]
@@ -468,7 +468,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
         cands = explained(cands, form)
     if params.fitting_first:
         cands = fitting_first(cands, form, params.form_weight)
-    threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest["embedder"]["id"])
+    threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest.embedder.id)
     if not cands:
         return Answer((), False, 0.0, form, calibrated=threshold is not None, unknown=terms.unknown)
     penalty = params.unknown_weight * terms.unknown_share

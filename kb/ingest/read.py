@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from .. import store
+from .. import files
 from ..errors import IngestError
 from ..records import DocMeta, Document, Failure
 from ..sanitize import has_control, one_line
@@ -125,7 +125,7 @@ def entry_problem(p: Path, roots: list[str], follow: bool) -> str | None:
     if stat.S_ISDIR(st.st_mode):
         return None
     if not stat.S_ISREG(st.st_mode):
-        return f"not a regular file ({store.file_kind(st.st_mode)})"
+        return f"not a regular file ({files.file_kind(st.st_mode)})"
     return None
 
 
@@ -142,7 +142,7 @@ def regular_size(path: Path) -> int:
     except OSError as e:
         raise IngestError(f"cannot read: {e.strerror or e}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise IngestError(f"not a regular file ({store.file_kind(st.st_mode)})")
+        raise IngestError(f"not a regular file ({files.file_kind(st.st_mode)})")
     return st.st_size
 
 
@@ -157,9 +157,9 @@ def read_regular(path: Path, limit: int) -> bytes:
     if size > limit:
         raise too_large(size, limit)
     try:
-        with store.open_regular(path) as f:
+        with files.open_regular(path) as f:
             data = f.read(limit + 1)
-    except store.NotRegularFileError as e:
+    except files.NotRegularFileError as e:
         raise IngestError(e.strerror) from None
     except OSError as e:
         raise IngestError(f"cannot read: {e.strerror or e}") from None
@@ -197,8 +197,8 @@ def file_sha256(path: Path) -> str:
     sidecar = read_sidecar_bytes(path)
     tail = b"" if sidecar is None else b"\0sidecar\0" + sidecar
     try:
-        return store.sha256_file(path, tail)
-    except store.NotRegularFileError as e:
+        return files.sha256_file(path, tail)
+    except files.NotRegularFileError as e:
         raise IngestError(e.strerror) from None
 
 
@@ -272,7 +272,7 @@ def pdf_head(path: Path) -> bytes:
     """The first KiB of a file (a regular file only)."""
     regular_size(path)
     try:
-        with store.open_regular(path) as f:
+        with files.open_regular(path) as f:
             return f.read(1024)
     except OSError as e:
         raise IngestError(f"cannot read: {e.strerror or e}") from None

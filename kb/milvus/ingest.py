@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import replace as replace_report
@@ -49,14 +48,18 @@ from typing import Any
 
 import numpy as np
 
-from ..ingest import guard
 from .. import sparse, store
-from ..analyze import Analyzer, build_lexicon
-from ..ingest.build import BuildConfig, BuildReport, retrieval_text
-from ..ingest.chunk import chunk_document
-from ..embed import EmbeddingCache, get_embedder, text_key
-from ..errors import IngestError
-from ..ingest.read import discover_files, file_sha256, make_doc_id, read_document, unexpected_reason
+from ..analyze import Analyzer
+from ..embed import EmbeddingCache, get_embedder
+from ..ingest import guard
+from ..ingest.config import BuildConfig
+from ..ingest.embedding import embed_texts, save_cache
+from ..ingest.plan import Planned, scan
+from ..ingest.prepare import corpus_lexicon, dense_texts, document_passages, read_planned, retrieval_text
+from ..ingest.report import BuildReport
+from ..manifest import EmbedderInfo, Manifest
+from ..records import Chunk, DocMeta, Document, Failure
+from ..sentences import evidence_units
 from .index import check_format
 from .store import (
     DUMMY,
@@ -80,71 +83,26 @@ from .store import (
     text_pieces,
     write_lexicon,
 )
-from ..records import Chunk, DocMeta, Document, Failure
-from ..sentences import evidence_units
-from ..text import dehyphenate
+from .terms import TermTable, recount
 
 Progress = Callable[[str, int, int], None]
 BATCH = 256
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A document of the corpus as planned: id, first path, content hash, other paths."""
-
-    doc_id: str
-    path: str
-    sha256: str
-    aliases: tuple[str, ...] = ()
 
 
 def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
-def scan(paths: Sequence[Path], corpus_root: Path | None, follow_symlinks: bool = False) -> tuple[list[Planned], list[Failure]]:
-    """Supported files with their hashes, one :class:`Planned` per distinct content (the folder
-    build's ids: slug of the path relative to the corpus root, a hash suffix on a clash)."""
-    files, skipped = discover_files([Path(x) for x in paths], follow_symlinks)
-    failures: list[Failure] = list(skipped)
-    by_sha: dict[str, Planned] = {}
-    used: set[str] = set()
-    for p in files:
-        try:
-            str(p).encode("utf-8")
-            sha = file_sha256(p)
-        except UnicodeEncodeError:
-            failures.append(Failure(str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-                                    "file name is not valid UTF-8; rename the file"))
-            continue
-        except OSError as e:
-            failures.append(Failure(str(p), f"cannot read: {e.strerror or e}"))
-            continue
-        if sha in by_sha:
-            d = by_sha[sha]
-            by_sha[sha] = Planned(d.doc_id, d.path, sha, (*d.aliases, str(p)))
-            continue
-        doc_id = make_doc_id(p, corpus_root)
-        while doc_id in used:
-            doc_id += "-" + sha[:6]
-        used.add(doc_id)
-        by_sha[sha] = Planned(doc_id, str(p), sha)
-    return sorted(by_sha.values(), key=lambda d: d.doc_id), failures
-
-
-def read_planned(todo: Sequence[Planned], progress: Progress) -> tuple[list[Document], list[Failure]]:
+def read_todo(todo: Sequence[Planned], progress: Progress) -> tuple[list[Document], list[Failure]]:
+    """Step 2: read the planned documents that must be (re)written."""
     docs, failures = [], []
     for i, p in enumerate(todo):
         progress("read", i, len(todo))
-        try:
-            d = read_document(Path(p.path), p.doc_id, p.sha256)
-        except IngestError as e:
-            failures.append(Failure(p.path, str(e)))
-            continue
-        except Exception as e:  # a bug or an unforeseen input: report it, go on with the others
-            failures.append(Failure(p.path, unexpected_reason(e)))
-            continue
-        docs.append(Document(d.doc_id, d.path, d.sha256, d.meta, d.text, d.page_starts, p.aliases))
+        doc = read_planned(p)
+        if isinstance(doc, Failure):
+            failures.extend(Failure(path, doc.reason) for path in p.paths)
+        else:
+            docs.append(doc)
     progress("read", len(todo), len(todo))
     return docs, failures
 
@@ -187,51 +145,6 @@ def header_doc(doc_id: str, value: dict[str, Any]) -> Document:
     return Document(doc_id, value["path"], value["sha256"], DocMeta(**value["meta"]), "")
 
 
-class TermTable:
-    """The BM25 vocabulary during an ingest: sparse ids (new terms reserved before use) and the
-    df changes to commit."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.ids: dict[str, int] = {}
-        self.delta: Counter[int] = Counter()
-
-    def lookup(self, terms: set[str]) -> None:
-        """Make ``self.ids`` know every term: stored ids are read, new ones reserved then stored."""
-        unknown = [t for t in terms if t not in self.ids]
-        for batch in batched(unknown, 1000):
-            for r in self.conn.get(self.conn.loc.side("terms"), ids=list(batch), output_fields=["term_id"]):
-                self.ids[r["key"]] = int(r["term_id"])
-        new = [t for t in unknown if t not in self.ids]
-        if not new:
-            return
-        start = int((meta_get(self.conn, "vocab") or {"next": 0})["next"])
-        fresh = sparse.assign_ids(new, {}, start)
-        meta_put(self.conn, {"vocab": {"next": start + len(fresh)}})  # reserve first: a crash leaves a gap
-        for batch in batched(list(fresh.items()), 1000):
-            self.conn.upsert(self.conn.loc.side("terms"), [{"key": t, "term_id": i, "df": 0, "v": DUMMY} for t, i in batch])
-        self.ids.update(fresh)
-
-    def count(self, keys, sign: int) -> None:
-        self.delta.update({int(k): sign for k in keys})
-
-    def commit(self) -> None:
-        """Add the df changes to the stored rows."""
-        changed = {i: d for i, d in self.delta.items() if d}
-        names = {i: t for t, i in self.ids.items() if i in changed}
-        missing = [i for i in changed if i not in names]
-        for batch in batched(missing, 1000):
-            expr = f"term_id in [{', '.join(str(i) for i in batch)}]"
-            for r in self.conn.query(self.conn.loc.side("terms"), filter=expr, output_fields=["key", "term_id"]):
-                names[int(r["term_id"])] = r["key"]
-        for batch in batched(sorted(names.items()), 1000):
-            rows = self.conn.get(self.conn.loc.side("terms"), ids=[t for _, t in batch], output_fields=["term_id", "df"])
-            self.conn.upsert(self.conn.loc.side("terms"), [
-                {"key": r["key"], "term_id": int(r["term_id"]), "df": max(0, int(r["df"]) + changed[int(r["term_id"])]),
-                 "v": DUMMY} for r in rows])
-        self.delta.clear()
-
-
 def passage_rows(
     doc: Document, chunks: Sequence[Chunk], terms: Sequence[list[str]], vectors: np.ndarray,
     table: TermTable, avgdl: float, config: BuildConfig, version: str,
@@ -268,30 +181,25 @@ class Writer:
         self.written = 0
         self.total = 0  # passages this run writes (for progress)
 
+    @property
+    def model(self) -> EmbedderInfo:
+        return EmbedderInfo(self.config.embedder, self.embedder.model_id, self.embedder.dim)
+
     def analyse(self, doc: Document, chunks: Sequence[Chunk] | None = None) -> tuple[list[Chunk], list[list[str]]]:
         """The document's passages (chunked unless given) and their BM25 terms."""
-        chunks = list(chunk_document(doc, self.config.chunk) if chunks is None else chunks)
-        return chunks, [self.analyzer.passage_terms(retrieval_text(doc, c, self.config.bm25_header)) for c in chunks]
+        return document_passages(doc, self.analyzer, self.config, chunks)
 
     def embed(self, doc: Document, chunks: Sequence[Chunk]) -> np.ndarray:
-        n, vecs = self.embed_texts([retrieval_text(doc, c, self.config.dense_header) for c in chunks])
+        n, vecs = self.embed_texts(dense_texts(doc, chunks, self.config))
         self.embedded += n
         return vecs
 
     def embed_texts(self, texts: Sequence[str]) -> tuple[int, np.ndarray]:
         """(how many were embedded, the vectors of ``texts``) through the embedding cache."""
         t = time.perf_counter()
-        keys = [text_key(x) for x in texts]
-        got = [self.cache.get(k) if self.cache else None for k in keys]
-        missing = [i for i, v in enumerate(got) if v is None]
-        if missing:
-            new = self.embedder.embed_passages([texts[i] for i in missing])
-            for i, v in zip(missing, new):
-                got[i] = v
-                if self.cache:
-                    self.cache.put(keys[i], v)
+        vecs, missing = embed_texts(texts, self.embedder, self.cache)
         self.embed_seconds += time.perf_counter() - t
-        return len(missing), (np.stack(got).astype(np.float32) if got else np.zeros((0, self.embedder.dim), np.float32))
+        return len(missing), vecs
 
     def write_sentences(self, doc: Document, chunks: Sequence[Chunk], fresh: bool) -> None:
         """The evidence sentences of ``chunks``, split and embedded as the folder build does them."""
@@ -359,42 +267,7 @@ class Writer:
         self.conn.delete(self.conn.loc.side("docs"), ids=[doc_id])
 
     def save_cache(self) -> None:
-        if self.cache is not None:
-            try:
-                self.cache.save()
-            except OSError:
-                pass  # only a cache (written atomically; the old one stays)
-
-
-def recount(conn: Connection, docs: dict[str, dict[str, Any]]) -> sparse.CorpusStats:
-    """Statistics from the stored passages (after an interrupted run): df of every term, N and
-    the length sum; passages, sentences and text pieces that no document row claims (same id and
-    version) are deleted."""
-    df: Counter[int] = Counter()
-    n = total = 0
-    orphans: list[str] = []
-    for r in query_all(conn, conn.loc.collection, "", ["chunk_id", "doc_id", "version", "sparse", "dlen"]):
-        if docs.get(r["doc_id"], {}).get("version") != r["version"]:
-            orphans.append(r["chunk_id"])
-            continue
-        df.update(int(k) for k in r["sparse"] if int(k) != sparse.EMPTY)
-        n += 1
-        total += int(r["dlen"])
-    for batch in batched(orphans, 1000):
-        conn.delete(conn.loc.collection, ids=list(batch))
-    for side in ("text", SENTENCES):
-        stale = [r["key"] for r in query_all(conn, conn.loc.side(side), "", ["key", "doc_id", "version"])
-                 if docs.get(r["doc_id"], {}).get("version") != r["version"]]
-        for batch in batched(stale, 1000):
-            conn.delete(conn.loc.side(side), ids=list(batch))
-    changed = []
-    for r in query_all(conn, conn.loc.side("terms"), "", ["key", "term_id", "df"]):
-        want = df.get(int(r["term_id"]), 0)
-        if int(r["df"]) != want:
-            changed.append({"key": r["key"], "term_id": int(r["term_id"]), "df": want, "v": DUMMY})
-    for batch in batched(changed, 1000):
-        conn.upsert(conn.loc.side("terms"), list(batch))
-    return sparse.CorpusStats(n, total)
+        save_cache(self.cache)
 
 
 def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusStats, tolerance: float) -> tuple[int, sparse.CorpusStats]:
@@ -424,18 +297,18 @@ def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusSta
     return len(ids), sparse.CorpusStats(stats.n_docs, total)
 
 
-def open_for_ingest(conn: Connection, model_id: str) -> dict[str, Any] | None:
+def open_for_ingest(conn: Connection, model_id: str) -> Manifest | None:
     """The stored manifest (None when the collection does not exist yet or its first ingest died
     before writing one); refuses a collection of another format version or embedder with the
     folder index's messages."""
     if not exists(conn):
         return None
     load(conn)
-    prev = meta_get(conn, "manifest")
-    if prev is None:
+    data = meta_get(conn, "manifest")
+    if data is None:
         return None
-    check_format(prev, str(conn.loc))
-    store.check_embedder(prev, model_id, str(conn.loc))  # type: ignore[arg-type]
+    prev = check_format(data, str(conn.loc))
+    store.check_embedder(prev, model_id, str(conn.loc))
     return prev
 
 
@@ -444,6 +317,46 @@ def create_for(conn: Connection, dim: int, passages: int) -> None:
     create_collections(conn, dim, dense_index(passages))
     load(conn)
     meta_put(conn, {"dense_index": dense_index(passages)})
+
+
+@dataclass(frozen=True)
+class MilvusPlan:
+    """Step 1 against the collection: the planned documents (:func:`kb.ingest.plan.scan`) compared
+    with the stored document rows."""
+
+    planned: tuple[Planned, ...]  # sorted by doc_id
+    failures: tuple[Failure, ...]
+    prev: Manifest | None
+    existed: bool
+    state: dict[str, Any]  # the ingest state of the last run (writing / done)
+    stored: dict[str, dict[str, Any]]  # doc_id -> its stored row
+    unchanged: tuple[Planned, ...]
+    todo: tuple[Planned, ...]
+    removed: tuple[str, ...]
+
+    def is_noop(self, config: BuildConfig) -> bool:
+        return not self.todo and not self.removed and self.same(config) and self.state.get("state") == "done"
+
+    def same(self, config: BuildConfig) -> bool:
+        return self.prev is not None and self.prev.config == config.to_json() and self.prev.layout == LAYOUT
+
+
+def plan_milvus(conn: Connection, paths: Sequence[Path], config: BuildConfig, model_id: str,
+                corpus_root: Path | None, follow_symlinks: bool) -> MilvusPlan:
+    found = scan(paths, corpus_root, follow_symlinks)
+    planned = tuple(sorted(found.documents, key=lambda d: d.doc_id))
+    prev = open_for_ingest(conn, model_id)
+    existed = exists(conn)
+    state = (meta_get(conn, "ingest") or {}) if existed else {}
+    stored = stored_docs(conn) if existed else {}
+    same = prev is not None and prev.config == config.to_json() and prev.layout == LAYOUT
+    ww = written_with(config)
+    unchanged = tuple(p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
+                      and stored[p.doc_id]["path"] == p.path and stored[p.doc_id].get("written_with") == ww)
+    keep = {p.doc_id for p in unchanged}
+    return MilvusPlan(planned, found.bad, prev, existed, state, stored, unchanged,
+                      todo=tuple(p for p in planned if p.doc_id not in keep),
+                      removed=tuple(sorted(set(stored) - {p.doc_id for p in planned})))
 
 
 def ingest_milvus(
@@ -456,76 +369,78 @@ def ingest_milvus(
     the collection unless ``replace``."""
     t0 = time.perf_counter()
     sparse.check_params(config.bm25)
-    if corpus_root is None and len(paths) == 1 and Path(paths[0]).is_dir():
-        corpus_root = Path(paths[0])
     conn = Connection(parse_location(location))
-    planned, failures = scan(paths, corpus_root, follow_symlinks)
     embedder = get_embedder(config.embedder)
-    prev = open_for_ingest(conn, embedder.model_id)
-    existed = exists(conn)
-    state = (meta_get(conn, "ingest") or {}) if existed else {}
-    stored = stored_docs(conn) if existed else {}
-    same = prev is not None and prev.get("config") == config.to_json() and prev.get("layout") == LAYOUT
-    unchanged = [p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
-                 and stored[p.doc_id]["path"] == p.path and stored[p.doc_id].get("written_with") == written_with(config)]
-    keep = {p.doc_id for p in unchanged}
-    todo = [p for p in planned if p.doc_id not in keep]
-    removed = sorted(set(stored) - {p.doc_id for p in planned})
-    if not todo and not removed and same and state.get("state") == "done":
-        return _report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0)
-    guard.check_removals([stored[i]["path"] for i in removed], {stored[i]["path"]: {"doc_id": i} for i in removed},
+    plan = plan_milvus(conn, paths, config, embedder.model_id, corpus_root, follow_symlinks)
+    stored, failures = plan.stored, list(plan.failures)
+    if plan.is_noop(config):
+        return _report(location, False, plan, [], [], failures, t0)
+    guard.check_removals([stored[i]["path"] for i in plan.removed],
+                         {stored[i]["path"]: {"doc_id": i} for i in plan.removed},
                          [Path(p) for p in paths], location, replace)  # type: ignore[arg-type]
     version = uuid.uuid4().hex[:16]
     # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
-    interrupted = existed and state.get("state") != "done" and passage_count(conn) > 0
-    docs, bad = read_planned(todo, progress)
+    interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
+    docs, bad = read_todo(plan.todo, progress)
     failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(unchanged), len(stored), location, replace)  # type: ignore[arg-type]
+    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace)  # type: ignore[arg-type]
     if refusal:
-        return replace_report(_report(location, False, planned, unchanged, [], [], failures, stored, t0, 0, 0.0),
-                              refused=refusal, documents=len(stored), passages=sum(d["n"] for d in stored.values()))
-    removed += [p.doc_id for p in todo if p.doc_id in stored and p.doc_id not in {d.doc_id for d in docs}]
-    lexicon = build_lexicon(dehyphenate(stored_text(conn, p.doc_id, stored[p.doc_id]["version"])) for p in unchanged)
+        return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
+                              documents=len(stored), passages=sum(d["n"] for d in stored.values()))
+    read_ids = {d.doc_id for d in docs}
+    removed = [*plan.removed, *(p.doc_id for p in plan.todo if p.doc_id in stored and p.doc_id not in read_ids)]
+    lexicon = corpus_lexicon([stored_text(conn, p.doc_id, stored[p.doc_id]["version"]) for p in plan.unchanged])
     for d in docs:
-        lexicon.update({w: lexicon.get(w, 0) + n for w, n in build_lexicon([dehyphenate(d.text)]).items()})
-    w = Writer(conn, config, Analyzer(config.analyzer, lexicon), cache_dir, version, interrupted, progress)
-    sizes = [(len(ts), sum(map(len, ts))) for ts in (w.analyse(d)[1] for d in docs)]  # first pass: final avgdl
-    w.total = sum(n for n, _ in sizes)
-    final = sparse.CorpusStats(sum(stored[p.doc_id]["n"] for p in unchanged) + w.total,
-                               sum(stored[p.doc_id]["total_len"] for p in unchanged) + sum(t for _, t in sizes))
-    if not existed:
-        create_for(conn, embedder.dim, final.n_docs)
-    else:  # a collection of layout 1 gets its sentences
-        create_sentences(conn, embedder.dim)
-        load(conn)
-    meta_put(conn, {"ingest": {"state": "writing", "build": version}})
-    manifest = manifest_of(prev, config, embedder, meta_get(conn, "dense_index"), version)
-    meta_put(conn, {"manifest": manifest})
+        lexicon.update({w: lexicon.get(w, 0) + n for w, n in corpus_lexicon([d.text]).items()})
+    w = Writer(conn, config, Analyzer(config.analyzer, lexicon), cache_dir, version, interrupted, progress, embedder)
+    final = predict_stats(w, docs, [stored[p.doc_id] for p in plan.unchanged])
+    manifest = open_collection(conn, plan, config, w.model, final.n_docs, version)
     for d in docs:  # a document never stored, after a completed ingest, is inserted
         w.write(d, final.avgdl, fresh=not interrupted and d.doc_id not in stored)
     for doc_id in removed:
         w.remove(doc_id)
     w.save_cache()
     stats = commit(w, conn, final, lexicon, reweight_tolerance)
-    meta_put(conn, {"manifest": dict(manifest, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), build=version),
-                    "ingest": {"state": "done", "build": version, "stats": asdict(stats)}})
+    done = replace_report(manifest, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), build=version)
+    meta_put(conn, {"manifest": done.to_json(), "ingest": {"state": "done", "build": version, "stats": asdict(stats)}})
     conn.flush(conn.loc.collection)
-    return replace_report(_report(location, True, planned, unchanged, docs, removed, failures, stored, t0, w.embedded,
-                                  w.embed_seconds, passages=stats.n_docs), embedded_sentences=w.embedded_sentences)
+    return replace_report(_report(location, True, plan, docs, removed, failures, t0, w, passages=stats.n_docs),
+                          embedded_sentences=w.embedded_sentences)
 
 
-def manifest_of(prev: dict[str, Any] | None, config: BuildConfig, embedder, dense: dict[str, Any], version: str) -> dict[str, Any]:
+def predict_stats(w: Writer, docs: Sequence[Document], kept: Sequence[dict[str, Any]]) -> sparse.CorpusStats:
+    """The collection's passage count and length sum once ``docs`` are written next to the kept
+    document rows (a first analysis pass, so new passages get their final BM25 weights)."""
+    sizes = [(len(ts), sum(map(len, ts))) for ts in (w.analyse(d)[1] for d in docs)]
+    w.total = sum(n for n, _ in sizes)
+    return sparse.CorpusStats(sum(r["n"] for r in kept) + w.total, sum(r["total_len"] for r in kept) + sum(t for _, t in sizes))
+
+
+def open_collection(conn: Connection, plan: MilvusPlan, config: BuildConfig, model: EmbedderInfo,
+                    passages: int, version: str) -> Manifest:
+    """Create the collections (or the sentences of a collection of layout 1), mark the ingest
+    ``writing`` and store the manifest; returns it."""
+    if not plan.existed:
+        create_for(conn, model.dim, passages)
+    else:  # a collection of layout 1 gets its sentences
+        create_sentences(conn, model.dim)
+        load(conn)
+    meta_put(conn, {"ingest": {"state": "writing", "build": version}})
+    manifest = manifest_of(plan.prev, config, model, meta_get(conn, "dense_index"), version)
+    meta_put(conn, {"manifest": manifest.to_json()})
+    return manifest
+
+
+def manifest_of(prev: Manifest | None, config: BuildConfig, model: EmbedderInfo, dense: dict[str, Any],
+                version: str) -> Manifest:
     """The collection's manifest: the folder manifest's keys that describe the whole index."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return {
-        "format_version": store.FORMAT_VERSION,
-        "layout": LAYOUT,
-        "created": (prev or {}).get("created", now),
-        "embedder": {"spec": config.embedder, "id": embedder.model_id, "dim": embedder.dim},
-        "config": config.to_json(),
-        "dense_index": dense,
-        "build": (prev or {}).get("build", version),
-    }
+    return Manifest(
+        format_version=store.FORMAT_VERSION, layout=LAYOUT,
+        created=prev.created if prev is not None and prev.created is not None else now,
+        embedder=model, config=config.to_json(), dense_index=dense,
+        build=prev.build if prev is not None and prev.build is not None else version,
+    )
 
 
 def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int], tolerance: float) -> sparse.CorpusStats:
@@ -545,19 +460,19 @@ def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict
     return stats
 
 
-def _report(location: str, rebuilt: bool, planned: Sequence[Planned], unchanged: Sequence[Planned],
-            docs: Sequence[Document], removed: Sequence[str], failures: Sequence[Failure],
-            stored: dict[str, dict[str, Any]], t0: float, embedded: int, embed_seconds: float,
-            passages: int | None = None) -> BuildReport:
-    kept = {p.doc_id for p in unchanged} | {d.doc_id for d in docs}
+def _report(location: str, rebuilt: bool, plan: MilvusPlan, docs: Sequence[Document], removed: Sequence[str],
+            failures: Sequence[Failure], t0: float, w: Writer | None = None, passages: int | None = None) -> BuildReport:
+    stored = plan.stored
+    kept = {p.doc_id for p in plan.unchanged} | {d.doc_id for d in docs}
     if passages is None:
         passages = sum(stored[i]["n"] for i in kept)
     return BuildReport(
         index=location, rebuilt=rebuilt,
         added=tuple(d.path for d in docs if d.doc_id not in stored),
         updated=tuple(d.path for d in docs if d.doc_id in stored),
-        unchanged=tuple(p.path for p in unchanged),
+        unchanged=tuple(p.path for p in plan.unchanged),
         removed=tuple(stored[i]["path"] for i in removed if i in stored),
-        failed=tuple(failures), documents=len(kept), passages=passages, embedded=embedded,
-        seconds=time.perf_counter() - t0, embed_seconds=embed_seconds,
+        failed=tuple(failures), documents=len(kept), passages=passages,
+        embedded=w.embedded if w is not None else 0,
+        seconds=time.perf_counter() - t0, embed_seconds=w.embed_seconds if w is not None else 0.0,
     )
