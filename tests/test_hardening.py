@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from kb import files, store
-from kb.ingest import read as ingest
+from kb.ingest import discover as ingest
 from kb.ingest.build import BuildConfig, build_index
 from kb.ingest.chunk import _split_large
 from kb.cli import main
 from kb.errors import IngestError, KBError
-from kb.ingest.read import OUTSIDE, read_document
+from kb.ingest.discover import OUTSIDE
+from kb.ingest.read import read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
 from kb.text import sentence_breaks

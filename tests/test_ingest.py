@@ -8,16 +8,11 @@ import pytest
 
 import pdfgen
 from kb.errors import IngestError
-from kb.ingest.read import (
-    decode_text,
-    discover,
-    infer_meta,
-    join_pages,
-    make_doc_id,
-    mark_headings,
-    read_document,
-    strip_running_lines,
-)
+from kb.ingest.decode import decode_text
+from kb.ingest.discover import discover
+from kb.ingest.meta import infer_meta
+from kb.ingest.pdf import join_pages, mark_headings, strip_running_lines
+from kb.ingest.read import make_doc_id, read_document
 from kb.records import Document, Failure
 
 

@@ -39,7 +39,8 @@ from .config import PIPELINE_VERSION, BuildConfig
 from .embedding import embed_texts, prune_cache, save_cache
 from .plan import Found, Planned, scan
 from .prepare import Passages, Reader, prepare_passages, read_planned, retrieval_text
-from .read import discover_files, read_document
+from .discover import discover_files
+from .read import read_document
 from .report import BuildReport
 
 __all__ = ["BuildConfig", "BuildReport", "Passages", "embed_texts", "prepare_passages", "retrieval_text"]
@@ -93,7 +94,7 @@ class BuildPlan:
 def plan_build(
     paths: list[Path], root: Path, config: BuildConfig, found: Found | None = None, corpus_root: Path | None = None
 ) -> BuildPlan:
-    """Scan ``paths`` (or take ``found``, the result of :func:`kb.ingest.read.discover_files`), hash
+    """Scan ``paths`` (or take ``found``, the result of :func:`kb.ingest.discover.discover_files`), hash
     every supported file and compare with the live generation of ``root``."""
     prev_gen, prev = _previous(root)
     prev_files = dict(prev.source_entries) if prev is not None else {}

@@ -1,6 +1,6 @@
 """Step 1 of every build, folder or Milvus: which documents the given paths hold.
 
-:func:`scan` finds the supported files (:func:`kb.ingest.read.discover_files`), hashes each (its
+:func:`scan` finds the supported files (:func:`kb.ingest.discover.discover_files`), hashes each (its
 bytes and its sidecar) and names the documents, one rule for every writer:
 
 * a file whose name is not valid UTF-8, or that cannot be hashed (unreadable, not a regular file,
@@ -22,9 +22,10 @@ from pathlib import Path
 
 from ..errors import IngestError
 from ..records import Failure
-from .read import discover_files, file_sha256, make_doc_id
+from .discover import discover_files, file_sha256
+from .read import make_doc_id
 
-Found = tuple[list[Path], list[Failure]]  # the result of kb.ingest.read.discover_files
+Found = tuple[list[Path], list[Failure]]  # the result of kb.ingest.discover.discover_files
 
 
 @dataclass(frozen=True)
