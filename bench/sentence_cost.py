@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.ingest.build import BuildConfig, prepare_passages  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
-from kb.ingest.discover import discover_files
+from kb.ingest.build import BuildConfig, prepare_passages  # noqa: E402
+from kb.ingest.discover import discover_files  # noqa: E402
 from kb.ingest.read import make_doc_id, read_document  # noqa: E402
 
 

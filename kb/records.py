@@ -5,6 +5,7 @@ All are frozen dataclasses; stages are pure functions from one record type to an
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from numbers import Integral
@@ -21,8 +22,10 @@ class DocMeta:
     organisation: str | None = None
     doc_type: str | None = None
     year: int | None = None
+    access: tuple[str, ...] = ()  # access groups that may read it (sidecar "access"); () = everyone
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "access", access_groups(self.access))
         # kb.ingest.read validates sidecars; an index built before that may hold values of another
         # type (a number as organisation, true as year): they read as unknown, never as a crash
         if not isinstance(self.title, str):
@@ -33,6 +36,33 @@ class DocMeta:
         y = self.year
         if isinstance(y, bool) or not isinstance(y, int) or not 0 < y < 10_000:
             object.__setattr__(self, "year", None)
+
+
+# A group no API key can hold: what an unreadable access value (from a damaged index) becomes,
+# so such a document is shown to nobody rather than to everyone.
+NO_GROUP = "\x00unreadable"
+
+
+# An access group's name: letters, digits, '.', '_', '-' (not first), at most 64 characters.
+GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def valid_group(name: object) -> bool:
+    return isinstance(name, str) and GROUP_RE.fullmatch(name) is not None
+
+
+def access_groups(value: object) -> tuple[str, ...]:
+    """A document's access groups as a tuple of text ((): everyone may read it)."""
+    if value is None or value == () or value == []:
+        return ()
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return (NO_GROUP,)
+
+
+def may_read(access: tuple[str, ...], groups: tuple[str, ...] | None) -> bool:
+    """Whether a reader of ``groups`` may read a document of ``access`` (None: no restriction)."""
+    return groups is None or not access or bool(set(access) & set(groups))
 
 
 @dataclass(frozen=True)
@@ -124,14 +154,22 @@ class Failure:
 
 @dataclass(frozen=True)
 class Filters:
-    """Hard filters on search results; empty tuples mean 'no restriction'."""
+    """Hard filters on search results; empty tuples mean 'no restriction'.
+
+    ``access`` is the access groups of the reader (an API key): None reads every document, a tuple
+    only the documents open to everyone or to one of its groups (:func:`may_read`)."""
 
     years: tuple[int, ...] = ()
     organisations: tuple[str, ...] = ()
     doc_types: tuple[str, ...] = ()
     doc_ids: tuple[str, ...] = ()
+    access: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.access is not None:
+            if isinstance(self.access, str) or not all(isinstance(g, str) for g in self.access):
+                raise KBError("Filters.access must be a tuple of group names or None")
+            object.__setattr__(self, "access", tuple(self.access))
         """Lists become tuples and a single value a one-element tuple; a value of the wrong
         type (a year given as text, a number as organisation) is a KBError, not a crash later."""
         for name, kind in (("years", int), ("organisations", str), ("doc_types", str), ("doc_ids", str)):
@@ -150,7 +188,7 @@ class Filters:
             object.__setattr__(self, name, tuple(int(v) for v in value) if kind is int else value)
 
     def is_empty(self) -> bool:
-        return not (self.years or self.organisations or self.doc_types or self.doc_ids)
+        return not (self.years or self.organisations or self.doc_types or self.doc_ids) and self.access is None
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ LAZY_THRESHOLD = 100_000  # passages
 _CACHE = 4096
 
 
-def line_offsets(buf) -> np.ndarray:
-    """Start offsets of the non-empty lines of a byte buffer, plus its end (len = lines + 1)."""
+def line_offsets(buf) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, stops): the byte offsets of the non-empty lines of a buffer, without their newlines."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     ends = []
     step = 1 << 26
@@ -57,7 +57,7 @@ class _Lines:
         size = path.stat().st_size
         self._mm = mmap.mmap(self._f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         self.starts, self.stops = line_offsets(self._mm)
-        if size and hasattr(mmap, "MADV_DONTNEED"):
+        if isinstance(self._mm, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
             # the offset scan touched every page: drop them from this process's resident set (they
             # stay in the OS page cache); lines are paged in again only when read
             self._mm.madvise(mmap.MADV_DONTNEED)
@@ -139,7 +139,7 @@ class LazyDocs(Mapping):
 def manifest_heads(manifest: Manifest) -> list[DocHead]:
     fields = DocMeta.__dataclass_fields__
     return [
-        DocHead(d["doc_id"], DocMeta(**{k: d.get(k) for k in fields if k in d}))
+        DocHead(d["doc_id"], DocMeta(**{k: d[k] for k in fields if k in d}))
         for d in manifest.document_entries
     ]
 
@@ -159,5 +159,5 @@ def open_rows(gen: Path, manifest: Manifest, n_passages: int):
     if n_passages < LAZY_THRESHOLD:
         docs = {d.doc_id: d for d in load_documents(gen)}
         return docs, load_chunks(gen), [DocHead(d.doc_id, d.meta) for d in docs.values()], False
-    docs = LazyDocs(gen / "documents.jsonl", [h.doc_id for h in heads])
-    return docs, LazyChunks(gen / "chunks.jsonl"), heads, True
+    lazy = LazyDocs(gen / "documents.jsonl", [h.doc_id for h in heads])
+    return lazy, LazyChunks(gen / "chunks.jsonl"), heads, True

@@ -69,7 +69,8 @@ def fold_duplicates(
         if len(kept) >= k:
             break
         sh = shingles_of(item)
-        dup_of = next((i for i, (other, _, _) in enumerate(kept) if near_duplicate(sh, shingles_of(other), threshold)), None)
+        dup_of = next((i for i, (other, _, _) in enumerate(kept)
+                       if near_duplicate(sh, shingles_of(other), threshold)), None)
         if dup_of is not None:
             kept[dup_of][2].append(item)
         else:

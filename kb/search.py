@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from . import fuse, rules, store
 from .backend import PassageIndex
 from .cite import format_citation, make_hit
 from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
+from .figures import Figure, document_figures
 from .local import LocalIndex
 from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult, chunk_order
 from .text import query_years
@@ -110,6 +112,7 @@ class KnowledgeBase:
         self._heads = {h.doc_id: h for h in index.heads()}
         self._shingles_of = RecentMemo(100_000)  # passage id -> shingles, for duplicate folding
         self._qvecs = RecentMemo(64)
+        self._figures = RecentMemo(10_000)  # doc id -> its figures (kb.figures), read on first use
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -131,6 +134,10 @@ class KnowledgeBase:
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)
+
+    def figures(self, doc_id: str, sentences: bool = False) -> list[Figure]:
+        """A document's figures for a year (tables; with ``sentences`` also sentences: kb.figures), memoised."""
+        return self._figures.get(f"{doc_id}\0{sentences}", lambda: figures_of(self.index.document(doc_id), sentences))
 
     def facets(self) -> dict[str, list]:
         """Values available for filters: years, organisations, report types, documents."""
@@ -200,7 +207,8 @@ class KnowledgeBase:
         chunks = {c.chunk_id: c for c in self.index.chunks(list(fused))}
         if years and params.year_boost:
             year_of = {cid: self._heads[c.doc_id].meta.year for cid, c in chunks.items()}
-            fused = rules.year_rule(fused, years, params.year_boost, year_of, {cid: c.text for cid, c in chunks.items()})
+            fused = rules.year_rule(fused, years, params.year_boost, year_of,
+                                    {cid: c.text for cid, c in chunks.items()})
         ordered = fuse.ranked(fused, order=chunk_order)
         if params.dedupe:
             kept = rules.fold_duplicates(ordered, k, lambda cid: self._shingles(chunks[cid]), params.dedupe_threshold)
@@ -212,7 +220,8 @@ class KnowledgeBase:
         ]
         return SearchResult(query=query, hits=tuple(hits), info=info, notes=notes)
 
-    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams, depth: int) -> dict[str, float]:
+    def _fused(self, info: QueryInfo, filters: Filters, mode: str, params: SearchParams,
+               depth: int) -> dict[str, float]:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""
         rankings: list[list[str]] = []
         weights: list[float] = []
@@ -239,6 +248,11 @@ class KnowledgeBase:
         return make_hit(rank, score, chunk, head.doc_id, head.meta, params.max_text_chars, also_at)
 
 
+def figures_of(doc: Document, sentences: bool) -> list[Figure]:
+    """The figures of one document (:func:`kb.figures.document_figures`)."""
+    return document_figures(doc.doc_id, doc.text, doc.meta.year, sentences)
+
+
 def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
     """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``)."""
     root = Path(root) if root is not None else store.default_index_dir()
@@ -251,7 +265,8 @@ def open_index(root: str | Path | None = None, embedder: Embedder | None = None,
         except FileNotFoundError:
             raise  # the generation vanished while loading: store.load_live retries with CURRENT
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:  # RuntimeError: faiss
-            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); run `kb ingest`") from None
+            raise IndexCorruptError(f"cannot load the index at {root} ({type(e).__name__}: {e}); "
+                                    "run `kb ingest`") from None
 
     # one generation, re-resolved if a rebuild removes it while it is being loaded (kb.store.load_live)
     return store.load_live(root, load, verify=verify)

@@ -143,7 +143,8 @@ def format_series_table(result: Mapping) -> str:
     for q in result.get("per_question", []):
         found = f"{q['matched']}/{q['gold']}"
         lines.append(
-            f"{q['id']:<6} {_fmt(q['recall']):>7} {_fmt(q['precision']):>7} {found:>7} {q['returned']:>5}  {q['metric']}"
+            f"{q['id']:<6} {_fmt(q['recall']):>7} {_fmt(q['precision']):>7} {found:>7} {q['returned']:>5}  "
+            f"{q['metric']}"
         )
     lines.append(
         f"{'mean':<6} {_fmt(result.get('recall')):>7} {_fmt(result.get('precision')):>7}"

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from .bm25 import BM25Params
 from .errors import KBError
 
-
 # the sparse dimension of a passage without terms (a stored sparse vector may not be empty);
 # no query ever has it, so such a passage scores 0 as in kb.bm25
 EMPTY = 2**32 - 2

@@ -143,7 +143,8 @@ def load_sentences(gen: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
     folder = gen / SENTENCE_DIR
     if not folder.is_dir():
         return None
-    return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ("spans", "ptr", "vectors"))
+    return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                 for name in ("spans", "ptr", "vectors"))
 
 
 def sentence_records(chunk_id: str, spans: np.ndarray) -> list[Sentence]:

@@ -112,7 +112,7 @@ _LAST_WORD = re.compile(r"(\S+)\.$")
 def ends_with_abbreviation(text: str) -> bool:
     """True when ``text`` ends with a common Swedish abbreviation ("bl.a.", "t.ex.")."""
     m = _LAST_WORD.search(text)
-    return bool(m) and m.group(1).lower().lstrip("(\"“") in ABBREVIATIONS
+    return m is not None and m.group(1).lower().lstrip("(\"“") in ABBREVIATIONS
 
 
 def sentence_breaks(text: str) -> list[tuple[int, int]]:

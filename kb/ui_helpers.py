@@ -17,9 +17,10 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE
 from .cite import hit_location
 from .records import Hit
 from .sanitize import csv_cell, md_inline, md_quote_line
@@ -31,6 +32,24 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 # HTML-special characters, and characters Markdown (or Streamlit's math/emoji syntax) would
 # interpret, each replaced by a character reference
 _ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
+
+
+_VERDICT_STYLE = {
+    "uncertain": ("kb-verdict-uncertain", "background:#fff4e5;border-left:4px solid #d48806;"),
+    "none": ("kb-verdict-none", "background:#f2f2f2;border-left:4px solid #888;"),
+}
+
+
+def verdict_badge(verdict: str) -> str:
+    """The mark above an answer for its verdict (kb.answer.extract.VERDICTS), as HTML: "Osäkert –
+    kontrollera källan" for an uncertain answer, "Rapporterna verkar inte besvara frågan." for
+    none, nothing for a confident answer (or an unknown verdict)."""
+    if verdict not in _VERDICT_STYLE:
+        return ""
+    cls, style = _VERDICT_STYLE[verdict]
+    label = UNCERTAIN_NOTE if verdict == "uncertain" else NONE_NOTE
+    return (f"<p class='kb-verdict {cls}' style='{style}padding:0.3rem 0.6rem;margin:0 0 0.4rem 0;"
+            f"font-weight:600;'>{escape_text(label)}</p>")
 
 
 def escape_text(text: str) -> str:
@@ -111,7 +130,8 @@ def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, te
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
         out.append(highlight_html(text[pos:a], analyzer, terms))
-        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{highlight_html(text[a:b], analyzer, terms)}</span>{label}")
+        quoted = highlight_html(text[a:b], analyzer, terms)
+        out.append(f"<span class='kb-quote' title='Citerad i svaret'>{quoted}</span>{label}")
         pos = b
     out.append(highlight_html(text[pos:], analyzer, terms))
     return "".join(out)
@@ -180,7 +200,7 @@ class ExportMeta:
 
     @classmethod
     def now(cls, query: str, index_version: str, index_created: str | None = None, filters: str = "") -> ExportMeta:
-        ts = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        ts = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
         return cls(query, ts, index_version, index_created, filters)
 
 
@@ -251,3 +271,28 @@ def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict
             lines += ["", "Samma text även i: " + "; ".join(md_inline(a) for a in h.also_at)]
         lines += ["", f"Poäng: {h.score:.4f}", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# -- generated answers ----------------------------------------------------------------------
+
+CHECK_NOTICE = "Kontrollen visar att källan säger detta, inte att det är sant."
+
+
+def generated_html(sentences: Sequence[Any], writing: bool = False) -> str:
+    """A checked generated answer (kb.answer.check.CheckedSentence items) as an HTML list: each sentence
+    with its [n] links, "ej belagt" when the check failed, and under it the source sentence it was
+    aligned to. All text from the model and the documents is escaped."""
+    items = []
+    for s in sentences:
+        refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
+        flag = "" if s.supported else f"<span class='kb-flag' title='{escape_text(s.reason)}'>ej belagt</span>"
+        quote = ""
+        if s.evidence:
+            ev = s.evidence[0]
+            label = "Källan säger" if s.supported else "Närmaste mening i källan"
+            shown = " ".join("".join(c for c in ev.text if c.isprintable() or c.isspace()).split())
+            quote = f"<div class='kb-evidence'>{label} [{ev.hit}]: ”{escape_text(screen_text(shown))}”</div>"
+        cls = "" if s.supported else " class='kb-unsupported'"
+        items.append(f"<li{cls}>{escape_text(s.text)} {refs}{flag}{quote}</li>")
+    more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""
+    return f"<ul class='kb-answer kb-generated'>{''.join(items)}{more}</ul>"

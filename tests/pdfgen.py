@@ -56,7 +56,7 @@ def parse_corpus_text(text: str) -> list[tuple[str, str]]:
         lines = [ln for ln in raw.split("\n") if ln.strip()]
         para: list[str] = []
 
-        def flush():
+        def flush(para: list[str] = para) -> None:
             if para:
                 joined = ""
                 for ln in para:

@@ -19,12 +19,10 @@ from streamlit.testing.v1 import AppTest
 
 import kb
 from kb.ingest.build import BuildConfig, build_index
-from kb.search import MAX_QUERY_CHARS
 from kb.records import Hit
+from kb.search import MAX_QUERY_CHARS
 from kb.ui_helpers import (
     ExportMeta,
-    passage_html,
-    screen_text,
     escape_text,
     export_csv,
     export_json,
@@ -33,6 +31,8 @@ from kb.ui_helpers import (
     highlight_html,
     hits_per_year,
     matching_terms,
+    passage_html,
+    screen_text,
 )
 
 APP = Path(__file__).resolve().parent.parent / "app.py"

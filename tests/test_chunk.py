@@ -6,9 +6,9 @@ import pytest
 from conftest import CORPUS, SMALL_DOCS
 
 from kb.ingest.chunk import SECTION_SEP, ChunkConfig, blocks, chunk_document
-from kb.text import is_heading
 from kb.ingest.read import read_document
 from kb.records import DocMeta, Document
+from kb.text import is_heading
 
 LONG_PARA = "Verksamheten redovisar ett underskott som beror på personlig assistans. Kostnaderna har ökat under året. "
 TEXT = (

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_DOCS
+
 from kb import store
-from kb.ingest.build import BuildConfig, build_index
 from kb.errors import KBError
+from kb.ingest.build import BuildConfig, build_index
 from kb.search import open_index
 
 CFG = BuildConfig(embedder="hash:64")

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_DOCS
+
 from kb import files, store
-from kb.ingest.build import BuildConfig, build_index
 from kb.errors import IndexCorruptError, KBError
+from kb.ingest.build import BuildConfig, build_index
 from kb.search import open_index
 
 CFG = BuildConfig(embedder="hash:64")
@@ -185,7 +185,7 @@ def test_write_error_mid_build_fails_cleanly_and_keeps_old_index(setup, monkeypa
         def failing(path, data):
             nonlocal calls
             calls += 1
-            if calls >= fail_at:
+            if calls >= fail_at:  # noqa: B023 (called within this iteration)
                 raise OSError(errno_, os.strerror(errno_), str(path))
             return real(path, data)
 

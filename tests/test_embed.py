@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from kb import embed
-from kb.ingest.build import BuildConfig, build_index
 from kb.embed import EmbeddingCache, HashEmbedder, SentenceTransformerEmbedder, get_embedder, text_key
 from kb.errors import EmbedderError, IndexIncompatibleError
+from kb.ingest.build import BuildConfig, build_index
 from kb.search import open_index
 
 

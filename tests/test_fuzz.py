@@ -7,8 +7,8 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.ingest.chunk import ChunkConfig, chunk_document
 from kb.errors import IngestError
+from kb.ingest.chunk import ChunkConfig, chunk_document
 from kb.ingest.decode import decode_text
 from kb.ingest.pdf import clean_pdf_page, join_pages, mark_headings, strip_running_lines
 from kb.records import DocMeta, Document

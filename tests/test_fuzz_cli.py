@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.ingest.build import BuildConfig, build_index
 from kb.cli import main
+from kb.ingest.build import BuildConfig, build_index
 
 GOOD = "Leanlink redovisar ett underskott inom LSS-verksamheten.\nSjukfrånvaron var 8,1 procent 2019.\n"
 OTHER = "Hemtjänsten i Linköping fick fler brukare och kostnaderna ökade.\n"

@@ -11,23 +11,21 @@ import llmfake
 import pytest
 
 from kb.analyze import Analyzer, build_lexicon
-from kb.cli import main
-from kb.errors import LLMError
-from kb.ui_helpers import escape_text
-from kb.answer.generate import (
-    SYSTEM_PROMPT,
-    LLMSettings,
-    Sentence,
-    Source,
+from kb.answer.check import (
+    GeneratedSentence,
     build_evidence,
-    build_messages,
     check_answer,
     check_sentence,
     find_numbers,
-    generate,
     parse_sentences,
-    stream_chat,
 )
+from kb.answer.client import LLMSettings, stream_chat
+from kb.answer.generate import generate
+from kb.answer.prompt import SYSTEM_PROMPT, Source, build_messages
+from kb.cli import main
+from kb.errors import LLMError
+from kb.search import open_index
+from kb.ui_helpers import escape_text
 
 S1 = Source(1, "Leanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
                "assistans där ersättningen inte täcker kostnaderna.", "Verksamhetsberättelse 2019, Leanlink, 2019, Ekonomi")
@@ -44,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def verdict(text: str, *cites: int):
-    return check_sentence(Sentence(text, cites), EV, AN)
+    return check_sentence(GeneratedSentence(text, cites), EV, AN)
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -297,10 +295,18 @@ def test_cli_ask_generate_json_adds_generated_and_keeps_the_rest(small_index, ca
         monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
         out = ask_json(capsys, small_index, "--generate")
     assert {k: v for k, v in out.items() if k != "generated"} == plain
+    ev1, ev2 = (s["evidence"] for s in out["generated"]["sentences"])
     assert out["generated"] == {"model": "fake-model", "fallback": False, "error": None, "sentences": [
-        {"text": "Underskottet beror på personlig assistans.", "citations": [n], "supported": True, "reason": ""},
+        {"text": "Underskottet beror på personlig assistans.", "citations": [n], "supported": True, "reason": "",
+         "evidence": ev1, "evidence_also": []},
         {"text": "Underskottet inom LSS var -64 mkr.", "citations": [m], "supported": False,
-         "reason": "numbers not in the cited sources: -64 mkr"}]}
+         "reason": "numbers not in the aligned source sentence: -64 mkr", "evidence": ev2, "evidence_also": []}]}
+    # the evidence is the aligned source sentence: its hit, and offsets into the document's own text
+    kbase = open_index(small_index)
+    for ev, rank, words in ((ev1, n, "personlig"), (ev2, m, "-46 mkr")):
+        hit = plain["hits"][rank - 1]
+        assert ev["hit"] == rank and words in ev["text"] and hit["start"] <= ev["start"] < ev["end"] <= hit["end"]
+        assert kbase.document(hit["doc_id"]).text[ev["start"]: ev["end"]] == ev["text"]
     # the sources sent were the hits, numbered by rank
     user = fake.requests[0][2]["messages"][1]["content"]
     assert all(f'<source id="{h["rank"]}" ref="{h["title"]}' in user for h in plain["hits"])
@@ -315,6 +321,7 @@ def test_cli_ask_generate_human_output_and_fallback(small_index, capsys, monkeyp
     out = capsys.readouterr().out
     assert "Svar skrivet av språkmodellen fake-model" in out and "\nSvar:" not in out
     assert f"Underskottet beror på personlig assistans. [{n}]\n" in out and f"Det steg kraftigt. [{n}]  (ej belagt)" in out
+    assert f"\n      källan säger [{n}]: ”" in out and "inte att det är sant" in out
     with llmfake.FakeLLM("sse", (f"Underskottet var 12 mnkr [{n}].",)) as fake:
         monkeypatch.setenv("KB_LLM_URL", fake.url)
         assert main(["ask", Q, "--index", str(small_index), "--generate"]) == 0
@@ -375,7 +382,7 @@ def test_ui_switch_only_with_a_server_configured(small_index, monkeypatch):
 
 def test_ui_generated_answer_marks_unsupported_sentences(small_index, monkeypatch, capsys):
     n = rank_of(ask_json(capsys, small_index), "personlig")
-    pieces = (f"Underskottet beror på personlig ", f"assistans [{n}]. ", f"Det <b>steg</b> kraftigt [{n}].")
+    pieces = ("Underskottet beror på personlig ", f"assistans [{n}]. ", f"Det <b>steg</b> kraftigt [{n}].")
     monkeypatch.setenv("KB_LLM_MODEL", "fake-model")
     with llmfake.FakeLLM("sse", pieces) as fake:
         monkeypatch.setenv("KB_LLM_URL", fake.url)
@@ -387,9 +394,10 @@ def test_ui_generated_answer_marks_unsupported_sentences(small_index, monkeypatc
         at.checkbox[0].check().run()  # another click: the answer is kept, not asked again
         assert len(fake.requests) == 1 and any("kb-generated" in h.value for h in at.get("html"))
     ok, bad = escape_text("Underskottet beror på personlig assistans."), escape_text("Det <b>steg</b> kraftigt.")
-    assert f"<li>{ok} <a class='kb-ref' href='#traff-{n}'>[{n}]</a></li>" in box
+    assert f"<li>{ok} <a class='kb-ref' href='#traff-{n}'>[{n}]</a><div class='kb-evidence'>Källan säger [{n}]: ”" in box
     assert f"<li class='kb-unsupported'>{bad} " in box and "<b>" not in box and ">ej belagt</span>" in box
     assert "skriver …" not in box and any("kontrollerad mot källan" in c.value for c in at.caption)
+    assert any("Kontrollen visar att källan säger detta, inte att det är sant." in c.value for c in at.caption)
 
 
 def test_ui_server_failure_and_fallback_are_said_plainly(small_index, monkeypatch):

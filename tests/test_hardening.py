@@ -15,17 +15,17 @@ from pathlib import Path
 import pytest
 
 from kb import files, store
+from kb.cli import main
+from kb.errors import IngestError, KBError
 from kb.ingest import discover as ingest
 from kb.ingest.build import BuildConfig, build_index
 from kb.ingest.chunk import _split_large
-from kb.cli import main
-from kb.errors import IngestError, KBError
 from kb.ingest.discover import OUTSIDE
 from kb.ingest.read import read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
-from kb.text import sentence_breaks
 from kb.search import open_index
+from kb.text import sentence_breaks
 from kb.ui_helpers import ExportMeta, export_csv, export_markdown
 
 GOOD = "Leanlink redovisar ett underskott inom LSS-verksamheten.\nSjukfrånvaron var 8,1 procent 2019.\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import unicodedata
 
+import pdfgen
 import pytest
 
-import pdfgen
 from kb.errors import IngestError
 from kb.ingest.decode import decode_text
 from kb.ingest.discover import discover

@@ -18,9 +18,10 @@ import json
 import llmserver
 import pytest
 
+from kb.answer.check import GeneratedSentence, build_evidence, check_sentence
+from kb.answer.client import LLMSettings, stream_chat
+from kb.answer.prompt import Source, build_messages, sources_from_hits
 from kb.cli import main
-from kb.answer.generate import (LLMSettings, Sentence, Source, build_evidence, build_messages, check_sentence,
-                         sources_from_hits, stream_chat)
 from kb.records import Hit
 from kb.search import open_index
 
@@ -63,7 +64,7 @@ def recheck(index, out: dict) -> None:
     evidence = build_evidence(sources, kb.analyzer)
     gen = out["generated"]
     for s in gen["sentences"]:
-        verdict = check_sentence(Sentence(s["text"], tuple(s["citations"])), evidence, kb.analyzer)
+        verdict = check_sentence(GeneratedSentence(s["text"], tuple(s["citations"])), evidence, kb.analyzer)
         assert verdict.supported == s["supported"] and verdict.reason == s["reason"], s
     assert gen["fallback"] == (not any(s["supported"] for s in gen["sentences"]))
 
@@ -84,7 +85,9 @@ def test_kb_ask_generate_json_with_the_real_model(server, small_index, capsys, m
     assert set(gen) == {"model", "sentences", "fallback", "error"} and gen["model"] == llmserver.ALIAS
     assert gen["error"] is None, gen["error"]
     for s in gen["sentences"]:
-        assert set(s) == {"text", "citations", "supported", "reason"} and isinstance(s["supported"], bool)
+        assert set(s) == {"text", "citations", "supported", "reason", "evidence", "evidence_also"}
+        assert isinstance(s["supported"], bool)
+        assert s["evidence"] is None or set(s["evidence"]) == {"hit", "start", "end", "text"}
         assert all(isinstance(n, int) for n in s["citations"])
     recheck(small_index, out)
 

@@ -17,9 +17,9 @@ from conftest import ROOT, SMALL_DOCS
 from milvus_server import LiteServer, free_port, milvus  # noqa: F401 (fixture)
 
 from kb import sparse
-from kb.ingest.build import BuildConfig, build_index
 from kb.embed import get_embedder
 from kb.errors import IndexIncompatibleError, KBError
+from kb.ingest.build import BuildConfig, build_index
 from kb.milvus.index import MilvusIndex
 from kb.milvus.ingest import ingest_milvus
 from kb.milvus.store import MilvusLocation, filter_expr, meta_get, meta_put, parse_location

@@ -10,9 +10,9 @@ import pytest
 from conftest import CORPUS, DEV, DEV_UNANSWERABLE
 from milvus_server import milvus  # noqa: F401 (fixture)
 
-from kb.ingest.build import BuildConfig
 from kb.cli import main
 from kb.evaluate import ANSWER_METRICS, METRICS
+from kb.ingest.build import BuildConfig
 from kb.milvus.ingest import ingest_milvus
 
 pytestmark = pytest.mark.slow

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pdfgen
 import pytest
+from conftest import CORPUS
 
 from kb.ingest.chunk import chunk_document
 from kb.ingest.read import read_document
-
-from conftest import CORPUS
-import pdfgen
 
 SOURCE = CORPUS / "leanlink-verksamhetsberattelse-2019.txt"
 

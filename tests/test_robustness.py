@@ -9,9 +9,9 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import pdfgen
 import pytest
 
-import pdfgen
 from kb.ingest import pdfworker
 from kb.ingest.build import BuildConfig, build_index
 from kb.ingest.chunk import ChunkConfig, chunk_document

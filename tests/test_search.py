@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from kb import Filters, KBError, open_index
-from kb.ingest.build import BuildConfig, build_index
-from kb.errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError
 from kb.cite import location
+from kb.errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError
+from kb.ingest.build import BuildConfig, build_index
 from kb.search import SearchParams
 from kb.text import query_years
 

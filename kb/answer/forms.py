@@ -6,7 +6,7 @@
 * ``amount``: hur mycket / många / stor / hög / lång, vad kostade, or a measure word (kostnad,
   belopp, summa, antal, andel, utfall, timmar, procent);
 * ``time``: när, vilket år / datum, vilken månad / dag;
-* ``name``: vem, var ligger / finns, or vilken / vilket / vilka with a noun of a place, a
+* ``name``: vem, var ligger / låg / finns, or vilken / vilket / vilka with a noun of a place, a
   building or an organisation (område, stadsdel, ort, skola, boende, bolag, förvaltning, nämnd,
   leverantör …), compounds included ("vilket mobilbolag");
 * ``yesno``: the question starts with a verb ("Kommer …?", "Blev …?", "Har …?");
@@ -39,7 +39,7 @@ _NAMED_LONG = ("område|områden|stadsdel|stadsdelar|skola|skolor|boende|boenden
                "bolag|bolaget|företag|företaget|förvaltning|förvaltningar|nämnd|nämnder|myndighet|myndigheter|"
                "leverantör|leverantörer|operatör|operatörer|organisation|organisationer")
 _NAMED_SHORT = "ort|orter|plats|platser|kommun|kommuner|region|regioner|län|aktör|aktörer|partner"
-_NAME_Q = re.compile(rf"^\W*vem\b|^\W*var (ligger|finns|fanns|byggs|byggdes|öppnar|öppnade)\b|"
+_NAME_Q = re.compile(rf"^\W*vem\b|^\W*var (ligger|låg|finns|fanns|byggs|byggdes|öppnar|öppnade)\b|"
                      rf"\b(vilken|vilket|vilka) (\w*?({_NAMED_LONG})|{_NAMED_SHORT})\b", re.I)
 _YESNO_Q = re.compile(
     r"^\W*(kommer|blev|blir|har|hade|är|var|finns|fanns|kan|kunde|ska|skulle|gick|går|fick|får|används|"
@@ -61,6 +61,11 @@ _CAUSE_S = re.compile(
     r"hänföras till|härledas till|grundar sig|en följd av|beroende på|bakgrund\w*)\b", re.I)
 # a capitalised word (a name or an acronym) after a word or a comma, i.e. not a sentence's first word
 _NAME_S = re.compile(r"(?<=[\w,;:)]) +[A-ZÅÄÖ][\w&-]+")
+
+
+def names_in(sentence: str) -> list[str]:
+    """The capitalised words inside a sentence (not its first word): names and acronyms."""
+    return [m.strip() for m in _NAME_S.findall(sentence)]
 
 
 def question_form(question: str) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,10 @@ from ..manifest import Counts, EmbedderInfo, Manifest
 from ..records import Chunk, Document, Failure, Sentence
 from . import guard
 from .config import PIPELINE_VERSION, BuildConfig
+from .discover import discover_files
 from .embedding import embed_texts, prune_cache, save_cache
 from .plan import Found, Planned, scan
 from .prepare import Passages, Reader, prepare_passages, read_planned, retrieval_text
-from .discover import discover_files
 from .read import read_document
 from .report import BuildReport
 
@@ -72,8 +72,8 @@ class BuildPlan:
     removed: tuple[str, ...]
 
     @property
-    def prev_sources(self) -> dict[str, dict[str, Any]]:
-        return dict(self.prev.source_entries) if self.prev is not None else {}
+    def prev_sources(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.prev.source_entries if self.prev is not None else {}
 
     @property
     def same_pipeline(self) -> bool:
@@ -122,7 +122,8 @@ def noop_report(plan: BuildPlan, root: Path, seconds: float, timings: dict[str, 
     """The report of a build that found nothing to do (finishing a prune a killed build left)."""
     if plan.prev_gen is not None and len(list(root.glob("gen-*"))) > store.KEEP_GENERATIONS:
         store.prune_generations(root, keep=plan.prev_gen.name)
-    failed = plan.bad + tuple(Failure(p, info["failure"]) for p, info in plan.prev_sources.items() if info.get("failure"))
+    failed = plan.bad + tuple(Failure(p, info["failure"]) for p, info in plan.prev_sources.items()
+                              if info.get("failure"))
     return BuildReport(
         index=str(root), rebuilt=False, unchanged=plan.unchanged, failed=failed,
         documents=plan.prev_documents, passages=plan.prev_passages, seconds=seconds, timings=timings,

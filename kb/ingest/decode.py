@@ -40,9 +40,9 @@ def decode_text(data: bytes) -> str:
                 text = data.decode("cp1252")
             except UnicodeDecodeError:
                 text = data.decode("latin-1")
-    sample = text[:8192]
-    ctrl = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
-    if ctrl > max(8, len(sample) // 50):
+    head = text[:8192]
+    ctrl = sum(1 for c in head if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
+    if ctrl > max(8, len(head) // 50):
         raise IngestError("binary file, not text (many control characters)")
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():

@@ -8,6 +8,7 @@ build never shrinks it. It is only a cache: a failed save leaves the old file.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def embed_texts(
                 cache.put(keys[i], v)
     if not keys:
         return np.zeros((0, embedder.dim), np.float32), ()
-    got = [fresh[k] if k in fresh else cache.get(k) for k in keys]  # type: ignore[union-attr]
+    got: list[Any] = [fresh[k] if k in fresh else cache.get(k) for k in keys]  # type: ignore[union-attr]
     return np.stack(got).astype(np.float32), tuple(missing)
 
 

@@ -45,7 +45,7 @@ def check_removals(removed: Iterable[str], prev_sources: Mapping[str, Mapping[st
         )
 
 
-def publish_refusal(new_documents: int, previous_documents: int, root: Path, replace: bool) -> str | None:
+def publish_refusal(new_documents: int, previous_documents: int, root: Path | str, replace: bool) -> str | None:
     """Why a build that read its files must not publish (None: publish). A build that leaves no
     document is refused unless ``replace``; with a previous index, the message says so."""
     if new_documents > 0 or (replace and previous_documents > 0):

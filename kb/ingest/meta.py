@@ -9,9 +9,10 @@ import unicodedata
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import IngestError
-from ..records import DocMeta
+from ..records import DocMeta, valid_group
 from ..sanitize import has_control, one_line
 from ..text import years_in
 from .discover import read_sidecar_bytes, sidecar_path
@@ -19,7 +20,8 @@ from .discover import read_sidecar_bytes, sidecar_path
 ORGANISATIONS = (
     # (pattern in file name or text, canonical name); order matters: first match wins
     (r"leanlink", "Leanlink"),
-    (r"social-?\s*och\s*-?\s*omsorgsn[äa]mnden?|socialochomsorgsnamnden|social-och-omsorgsnamnden", "Social- och omsorgsnämnden"),
+    (r"social-?\s*och\s*-?\s*omsorgsn[äa]mnden?|socialochomsorgsnamnden|social-och-omsorgsnamnden",
+     "Social- och omsorgsnämnden"),
     (r"[äa]ldren[äa]mnden?", "Äldrenämnden"),
     (r"kommunstyrelsen?|kommunstyrelsens", "Kommunstyrelsen"),
     (r"kommunfullm[äa]ktige", "Kommunfullmäktige"),
@@ -57,6 +59,7 @@ def infer_meta(path: Path, text: str) -> DocMeta:
         return None
 
     years = years_in(name)
+    year: int | None
     if years:
         year = years[-1]
     else:
@@ -77,17 +80,18 @@ def infer_meta(path: Path, text: str) -> DocMeta:
     return DocMeta(title=title, organisation=org, doc_type=doc_type, year=year)
 
 
-SIDECAR_KEYS = ("title", "organisation", "doc_type", "year")
+SIDECAR_KEYS = ("title", "organisation", "doc_type", "year", "access")
 MAX_FIELD_CHARS = 300
 YEAR_RANGE = (1900, 2100)
 
-def check_sidecar(data: object) -> dict[str, object]:
+def check_sidecar(data: object) -> dict[str, Any]:
     """The validated overrides of a parsed sidecar, or an IngestError naming the first problem.
 
     Keys: ``title`` (text), ``organisation`` and ``doc_type`` (text or null), ``year`` (a whole
     number in :data:`YEAR_RANGE`, or null). Text is one line (no control characters or line
     breaks), 1 to :data:`MAX_FIELD_CHARS` characters after trimming, normalised to NFC. Any
-    other key is refused (a typo would otherwise be ignored silently).
+    other key is refused (a typo would otherwise be ignored silently). ``access``: a list of
+    access groups that may read the document through the HTTP API (:func:`_check_access`).
     """
     if not isinstance(data, dict):
         raise IngestError("must hold a JSON object such as {\"year\": 2023}")
@@ -98,6 +102,8 @@ def check_sidecar(data: object) -> dict[str, object]:
     for key, value in data.items():
         if key == "year":
             out[key] = _check_year(value)
+        elif key == "access":
+            out[key] = _check_access(value)
         elif value is None and key != "title":
             out[key] = None
         else:
@@ -114,6 +120,19 @@ def _check_year(value: object) -> int | None:
     if not lo <= value <= hi:
         raise IngestError(f"year {str(value)[:12]} is outside {lo}–{hi}")
     return value
+
+
+def _check_access(value: object) -> tuple[str, ...]:
+    """Access groups: a list of group names (:func:`kb.records.valid_group`); null or [] for everyone."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise IngestError("access must be a list of group names such as [\"ekonomi\"], or null")
+    for g in value:
+        if not valid_group(g):
+            raise IngestError(f"access group {str(g)[:40]!r} is not a name of letters, digits, '.', '_' or '-' "
+                              "(at most 64)")
+    return tuple(sorted(set(value)))
 
 
 def _check_text(key: str, value: object) -> str:

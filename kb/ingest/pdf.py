@@ -158,7 +158,9 @@ def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
     a sentence (the next page goes on in lower case): there a single line break keeps the table
     or paragraph one block for the chunker.
     """
-    starts, parts, pos = [], [], 0
+    starts: list[int] = []
+    parts: list[str] = []
+    pos = 0
     for i, p in enumerate(pages):
         if i:
             sep = "\n" if _continues(parts[-1], p) else "\n\n"

@@ -104,6 +104,7 @@ def _extract(path: str) -> dict:
         return {"ok": False, "kind": "broken", "reason": f"{type(e).__name__}: {str(e)[:160]}"}
     try:
         if reader.is_encrypted:
+            ok: int
             try:
                 ok = reader.decrypt("")
             except Exception as e:  # e.g. AES without a crypto library
@@ -332,7 +333,8 @@ def extract_pdf(path: str, worker: PdfWorker | None = None) -> dict:
         pages, heads = reply.get("pages"), reply.get("headings", [])
         if not (isinstance(pages, list) and all(isinstance(p, str) for p in pages)):
             raise WorkerError("the PDF worker sent a malformed reply")
-        if not (isinstance(heads, list) and all(isinstance(h, list) and all(isinstance(s, str) for s in h) for h in heads)):
+        if not (isinstance(heads, list)
+                and all(isinstance(h, list) and all(isinstance(s, str) for s in h) for h in heads)):
             heads = [[] for _ in pages]
         reply["headings"] = heads + [[] for _ in range(len(pages) - len(heads))]
         reply["images"] = int(reply.get("images") or 0)

@@ -30,6 +30,7 @@ from .. import sparse, store
 from ..analyze import Analyzer, AnalyzerConfig
 from ..errors import IndexIncompatibleError, IndexMissingError, KBError
 from ..manifest import Counts, Manifest
+from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 from .store import (
     LAYOUT,
     SENTENCES,
@@ -46,9 +47,9 @@ from .store import (
     read_lexicon,
     read_sentences,
 )
-from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 
 MEMO = 20_000  # passage records kept from search results
+HIT_FIELDS = ["record", "doc_id"]  # what a search returns per passage
 
 
 def check_format(data: dict[str, Any] | None, location: str) -> Manifest:
@@ -91,10 +92,10 @@ class MilvusIndex:
 
     def __init__(self, location: str, timeout: float = 10.0) -> None:
         self.loc = parse_location(location)
-        self.location = str(self.loc)
+        self.location = where = str(self.loc)
         self.conn = Connection(self.loc, timeout=timeout)
         if not exists(self.conn):
-            raise IndexMissingError(f"no index at {self.location}; build one with `kb ingest corpus/ --index {self.location}`")
+            raise IndexMissingError(f"no index at {where}; build one with `kb ingest corpus/ --index {where}`")
         load(self.conn)
         base = check_format(meta_get(self.conn, "manifest"), self.location)
         self.analyzer = Analyzer(AnalyzerConfig.from_json(base.analyzer_config), read_lexicon(self.conn))
@@ -191,13 +192,13 @@ class MilvusIndex:
         if not qv:
             return []
         res = self.conn.search(self.loc.collection, data=[qv], anns_field="sparse", limit=depth,
-                               filter=filter_expr(filters), output_fields=["record", "doc_id"],
+                               filter=filter_expr(filters, self._heads), output_fields=HIT_FIELDS,
                                search_params={"metric_type": "IP", "params": {}})
         return self._ranked(res[0], positive=True)
 
     def dense(self, vector: np.ndarray, depth: int, filters: Filters) -> list[tuple[str, float]]:
-        res = self.conn.search(self.loc.collection, data=[np.asarray(vector, np.float32).tolist()], anns_field="dense",
-                               limit=depth, filter=filter_expr(filters), output_fields=["record", "doc_id"],
+        res = self.conn.search(self.loc.collection, data=[np.asarray(vector, np.float32).tolist()], limit=depth,
+                               anns_field="dense", filter=filter_expr(filters, self._heads), output_fields=HIT_FIELDS,
                                search_params={"metric_type": "IP", "params": self.dense_search})
         return self._ranked(res[0], positive=False)
 

@@ -88,7 +88,8 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 def read_todo(todo: Sequence[Planned], progress: Progress) -> tuple[list[Document], list[Failure]]:
     """Step 2: read the planned documents that must be (re)written."""
-    docs, failures = [], []
+    docs: list[Document] = []
+    failures: list[Failure] = []
     for i, p in enumerate(todo):
         progress("read", i, len(todo))
         doc = read_planned(p)
@@ -113,7 +114,8 @@ def stored_text(conn: Connection, doc_id: str, version: str) -> str:
 
 def passage_count(conn: Connection, collection: str | None = None) -> int:
     """Rows in the passage collection (or in ``collection``)."""
-    rows = conn.query(collection or conn.loc.collection, filter="", output_fields=["count(*)"], consistency_level="Strong")
+    rows = conn.query(collection or conn.loc.collection, filter="", output_fields=["count(*)"],
+                      consistency_level="Strong")
     return int(rows[0]["count(*)"]) if rows else 0
 
 
@@ -203,7 +205,7 @@ def ingest_milvus(
     interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_todo(plan.todo, progress)
     failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace)  # type: ignore[arg-type]
+    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace)
     if refusal:
         return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
                               documents=len(stored), passages=sum(d["n"] for d in stored.values()))
@@ -233,7 +235,8 @@ def predict_stats(w: Writer, docs: Sequence[Document], kept: Sequence[dict[str, 
     document rows (a first analysis pass, so new passages get their final BM25 weights)."""
     sizes = [(len(ts), sum(map(len, ts))) for ts in (w.analyse(d)[1] for d in docs)]
     w.total = sum(n for n, _ in sizes)
-    return sparse.CorpusStats(sum(r["n"] for r in kept) + w.total, sum(r["total_len"] for r in kept) + sum(t for _, t in sizes))
+    return sparse.CorpusStats(sum(r["n"] for r in kept) + w.total,
+                              sum(r["total_len"] for r in kept) + sum(t for _, t in sizes))
 
 
 def open_collection(conn: Connection, plan: MilvusPlan, config: BuildConfig, model: EmbedderInfo,
@@ -263,7 +266,8 @@ def manifest_of(prev: Manifest | None, config: BuildConfig, model: EmbedderInfo,
     )
 
 
-def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int], tolerance: float) -> sparse.CorpusStats:
+def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict[str, int],
+           tolerance: float) -> sparse.CorpusStats:
     """Statistics (counted along, or recounted after an interruption), lexicon, re-weighting."""
     docs = stored_docs(conn)
     if w.recount:
@@ -281,7 +285,8 @@ def commit(w: Writer, conn: Connection, final: sparse.CorpusStats, lexicon: dict
 
 
 def _report(location: str, rebuilt: bool, plan: MilvusPlan, docs: Sequence[Document], removed: Sequence[str],
-            failures: Sequence[Failure], t0: float, w: Writer | None = None, passages: int | None = None) -> BuildReport:
+            failures: Sequence[Failure], t0: float, w: Writer | None = None,
+            passages: int | None = None) -> BuildReport:
     stored = plan.stored
     kept = {p.doc_id for p in plan.unchanged} | {d.doc_id for d in docs}
     if passages is None:

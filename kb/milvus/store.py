@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KBError
-from ..records import Chunk, Filters, Sentence
+from ..records import Chunk, DocHead, Filters, Sentence, may_read
 
 SCHEME = "milvus://"
 MAX_NAME = 244  # Milvus allows 255; the side collections append up to 11 characters
@@ -151,9 +151,15 @@ def quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def filter_expr(filters: Filters) -> str:
-    """The hard filters as a Milvus expression on the scalar-indexed fields ('' for none)."""
+def filter_expr(filters: Filters, heads: Sequence[DocHead] = ()) -> str:
+    """The hard filters as a Milvus expression on the scalar-indexed fields ('' for none).
+
+    A reader's access groups (``filters.access``) become the ids of the documents of ``heads``
+    (those the index knows) that it may read (:func:`kb.records.may_read`); none: a match of nothing."""
     parts = []
+    if filters.access is not None:
+        readable = [h.doc_id for h in heads if may_read(h.meta.access, filters.access)]
+        parts.append(f"doc_id in [{', '.join(quote(v) for v in readable) or quote('')}]")
     if filters.years:
         parts.append(f"year in [{', '.join(str(int(y)) for y in filters.years)}]")
     for field, values in (("organisation", filters.organisations), ("doc_type", filters.doc_types),
@@ -266,15 +272,18 @@ def create_sentences(conn: Connection, dim: int) -> None:
     conn.create_collection(name, schema=_sentence_schema(dim), index_params=idx)
 
 
-def sentence_rows(sentences: Sequence[Sentence], vectors: np.ndarray, doc_id: str, version: str) -> list[dict[str, Any]]:
+def sentence_rows(sentences: Sequence[Sentence], vectors: np.ndarray, doc_id: str,
+                  version: str) -> list[dict[str, Any]]:
     """Rows of ``NAME__sentences``; ``sentences`` grouped by passage in their order."""
-    rows, place = [], {}
+    rows: list[dict[str, Any]] = []
+    place: dict[str, int] = {}
     vecs = np.asarray(vectors, dtype=np.float16).astype(np.float32)  # as the folder index stores them
     for s, v in zip(sentences, vecs):
         i = place[s.chunk_id] = place.get(s.chunk_id, -1) + 1
         rows.append({"key": f"{s.chunk_id}#{i}", "chunk_id": s.chunk_id, "doc_id": doc_id, "version": version,
                      "start": s.start, "end": s.end, "kind": s.kind,
-                     **{f: -1 if getattr(s, f) is None else getattr(s, f) for f in ("page", "page_end", "line_start", "line_end")},
+                     **{f: -1 if getattr(s, f) is None else getattr(s, f)
+                        for f in ("page", "page_end", "line_start", "line_end")},
                      "vector": v.tolist()})
     return rows
 
@@ -282,7 +291,8 @@ def sentence_rows(sentences: Sequence[Sentence], vectors: np.ndarray, doc_id: st
 def sentence_from_row(row: dict[str, Any]) -> Sentence:
     page, page_end, line_start, line_end = (None if int(row[f]) < 0 else int(row[f])
                                             for f in ("page", "page_end", "line_start", "line_end"))
-    return Sentence(row["chunk_id"], int(row["start"]), int(row["end"]), row["kind"], page, page_end, line_start, line_end)
+    return Sentence(row["chunk_id"], int(row["start"]), int(row["end"]), row["kind"], page, page_end,
+                    line_start, line_end)
 
 
 def sentence_place(row: dict[str, Any]) -> int:

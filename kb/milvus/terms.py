@@ -32,7 +32,8 @@ class TermTable:
         fresh = sparse.assign_ids(new, {}, start)
         meta_put(self.conn, {"vocab": {"next": start + len(fresh)}})  # reserve first: a crash leaves a gap
         for batch in batched(list(fresh.items()), 1000):
-            self.conn.upsert(self.conn.loc.side("terms"), [{"key": t, "term_id": i, "df": 0, "v": DUMMY} for t, i in batch])
+            self.conn.upsert(self.conn.loc.side("terms"),
+                             [{"key": t, "term_id": i, "df": 0, "v": DUMMY} for t, i in batch])
         self.ids.update(fresh)
 
     def count(self, keys, sign: int) -> None:
@@ -48,7 +49,8 @@ class TermTable:
             for r in self.conn.query(self.conn.loc.side("terms"), filter=expr, output_fields=["key", "term_id"]):
                 names[int(r["term_id"])] = r["key"]
         for batch in batched(sorted(names.items()), 1000):
-            rows = self.conn.get(self.conn.loc.side("terms"), ids=[t for _, t in batch], output_fields=["term_id", "df"])
+            rows = self.conn.get(self.conn.loc.side("terms"), ids=[t for _, t in batch],
+                                 output_fields=["term_id", "df"])
             self.conn.upsert(self.conn.loc.side("terms"), [
                 {"key": r["key"], "term_id": int(r["term_id"]), "df": max(0, int(r["df"]) + changed[int(r["term_id"])]),
                  "v": DUMMY} for r in rows])

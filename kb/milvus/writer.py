@@ -144,7 +144,8 @@ class Writer:
             vecs = self.embed(doc, cs) if vectors is None else vectors[a : a + BATCH]
             self.table.lookup({t for x in ts for t in x})
             write = self.conn.insert if fresh else self.conn.upsert
-            write(self.conn.loc.collection, passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
+            write(self.conn.loc.collection,
+                  passage_rows(doc, cs, ts, vecs, self.table, avgdl, self.config, self.version))
             self.write_sentences(doc, cs, fresh)
             if not self.recount:
                 for x in ts:
@@ -180,28 +181,32 @@ class Writer:
         save_cache(self.cache)
 
 
-def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusStats, tolerance: float) -> tuple[int, sparse.CorpusStats]:
+def reweight(w: Writer, docs: dict[str, dict[str, Any]], stats: sparse.CorpusStats,
+             tolerance: float) -> tuple[int, sparse.CorpusStats]:
     """Rewrite the BM25 vectors of passages weighted with an ``avgdl`` more than ``tolerance``
     away from the current one (re-analysed with the current lexicon). Returns (rewritten, stats)."""
     avgdl = stats.avgdl
     lo, hi = avgdl * (1 - tolerance), avgdl * (1 + tolerance)
     fields = ["chunk_id", "doc_id", "version", "ordinal", "year", "organisation", "doc_type", "record", "dlen",
               "avgdl", "dense", "sparse"]
-    ids = [r["chunk_id"] for r in query_all(w.conn, w.conn.loc.collection, f"avgdl < {lo!r} or avgdl > {hi!r}", ["chunk_id"])]
+    ids = [r["chunk_id"] for r in query_all(w.conn, w.conn.loc.collection, f"avgdl < {lo!r} or avgdl > {hi!r}",
+                                            ["chunk_id"])]
     total = stats.total_len
     for id_batch in batched(ids, BATCH):
         batch = w.conn.get(w.conn.loc.collection, ids=list(id_batch), output_fields=fields)
         terms = []
         for r in batch:
             c = chunk_from_record(r["record"])
-            terms.append(w.analyzer.passage_terms(retrieval_text(header_doc(c.doc_id, docs[c.doc_id]), c, w.config.bm25_header)))
+            terms.append(w.analyzer.passage_terms(retrieval_text(header_doc(c.doc_id, docs[c.doc_id]), c,
+                                                                 w.config.bm25_header)))
         w.table.lookup({t for x in terms for t in x})
         out = []
         for r, ts in zip(batch, terms):
             w.table.count((k for k in r["sparse"] if int(k) != sparse.EMPTY), -1)
             w.table.count({w.table.ids[t] for t in ts}, +1)
             total += len(ts) - int(r["dlen"])
-            out.append(dict(r, dlen=len(ts), avgdl=avgdl, sparse=sparse.doc_vector(ts, w.table.ids, avgdl, w.config.bm25)))
+            out.append(dict(r, dlen=len(ts), avgdl=avgdl,
+                            sparse=sparse.doc_vector(ts, w.table.ids, avgdl, w.config.bm25)))
         w.conn.upsert(w.conn.loc.collection, out)
     w.table.commit()
     return len(ids), sparse.CorpusStats(stats.n_docs, total)
