@@ -10,6 +10,7 @@ contains HTML or Markdown shows as literal text.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -21,20 +22,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 import kb  # noqa: E402
-from kb.answer.check import build_evidence, check_answer  # noqa: E402
+from kb.answer.check import build_evidence  # noqa: E402
 from kb.answer.client import LLMSettings  # noqa: E402
-from kb.answer.extract import MAX_QUESTION_CHARS, QuestionError, ask, unknown_note  # noqa: E402
+from kb.answer.extract import MAX_QUESTION_CHARS, unknown_note  # noqa: E402
 from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
+from kb.answer.stream import StreamCheck  # noqa: E402
 from kb.cite import chunk_location, hit_location  # noqa: E402
-from kb.errors import IndexMissingError, KBError  # noqa: E402
-from kb.location import default_location, generation_of, ingest_any, open_any  # noqa: E402
+from kb.errors import KBError  # noqa: E402
+from kb.location import FolderLocation, Location, default_location, generation_of, ingest_any, open_index  # noqa: E402
 from kb.records import Filters, Hit  # noqa: E402
 from kb.search import MAX_QUERY_CHARS  # noqa: E402
 from kb.ui_helpers import (  # noqa: E402
     CHECK_NOTICE,
     ExportMeta,
+    chosen_sv,
     citation_parts,
+    count_sv,
     escape_text,
     export_csv,
     export_json,
@@ -42,13 +46,17 @@ from kb.ui_helpers import (  # noqa: E402
     format_score,
     generated_html,
     group_by_year,
-    highlight_html,
     hits_per_year,
-    matching_terms,
+    llm_problem_sv,
     passage_html,
+    progress_sv,
     screen_text,
+    snippet_html,
+    snippet_spans,
+    untrusted_text,
     verdict_badge,
 )
+from kb.ui_page import HitView, PageData, page_data  # noqa: E402
 
 EXAMPLES = (
     "varför underskott inom LSS 2023",
@@ -61,6 +69,8 @@ CSS = """
   padding: 0.5rem 0.8rem; margin: 0.2rem 0 0.4rem 0; overflow-wrap: anywhere;}
 .kb-passage.kb-current {border-left-color: #2f6fb3; background: #f2f7fc;}
 .kb-passage mark {background: #ffe58a; padding: 0 1px; border-radius: 2px;}
+.kb-snippet {background: transparent; border-left: none; padding: 0.1rem 0; margin: 0;}
+.kb-gap {color: #8a8a8a;}
 .kb-cite {font-size: 1.02rem; font-weight: 600; margin: 0;}
 .kb-meta {color: #555; font-size: 0.88rem; margin: 0.1rem 0 0.2rem 0;}
 .kb-answer {font-size: 1.05rem; line-height: 1.55; margin: 0 0 0.4rem 0; background: #eef5fc;
@@ -73,11 +83,19 @@ CSS = """
   padding: 0 0.35rem; margin-left: 0.3rem; white-space: nowrap;}
 .kb-quote {background: #dcebfa; border-bottom: 2px solid #2f6fb3; padding: 0 1px;}
 .kb-where {color: #2f6fb3; font-size: 0.85rem; white-space: nowrap;}
+.kb-table {border-collapse: collapse; font-size: 0.9rem; margin: 0.3rem 0 0.5rem 0; background: #fff;}
+.kb-table th, .kb-table td {padding: 0.15rem 0.6rem; border-bottom: 1px solid #e3e6ea; vertical-align: top;}
+.kb-table th {font-weight: 600; border-bottom: 2px solid #c9d3e0;}
+.kb-table .kb-num {text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums;}
+.kb-table tr.kb-quote {background: #dcebfa;}
+.kb-table .kb-tnote {font-style: italic; color: #444;}
+/* Streamlit's own English texts (the toolbar, the run status, "Press Enter to apply") are not shown */
+[data-testid="stToolbar"], [data-testid="stStatusWidget"], [data-testid="InputInstructions"] {display: none;}
 </style>
 """
 
 
-def index_root() -> Path | str:
+def index_root() -> Location:
     """The index folder, or a ``milvus://`` address (``KB_INDEX``, default ``index/``)."""
     return default_location()
 
@@ -90,12 +108,12 @@ def corpus_dir() -> Path:
 @st.cache_resource(show_spinner="Öppnar sökindexet …")
 def load_index(root: str, generation: str) -> kb.KnowledgeBase:
     """The index, opened once per process and generation (a rebuild publishes a new generation)."""
-    kbase = open_any(root)
+    kbase = open_index(root)
     _ = kbase.embedder  # load the embedding model now, not on the first query
     return kbase
 
 
-def current_generation_name(root: Path | str) -> str:
+def current_generation_name(root: Location) -> str:
     """The live version of the index (folder generation or Milvus build id)."""
     return generation_of(root)
 
@@ -103,37 +121,41 @@ def current_generation_name(root: Path | str) -> str:
 # -- index missing: offer to build ----------------------------------------------------------
 
 
-def build_panel(root: Path | str, reason: str) -> None:
+def build_panel(root: Location, reason: str) -> None:
+    where = "i mappen" if isinstance(root, FolderLocation) else "i Milvus-samlingen"
     st.error(
-        f"Det finns inget användbart sökindex {'i mappen' if isinstance(root, Path) else 'i Milvus-samlingen'} "
-        f"**{escape_text(str(root))}**. "
+        f"Det finns inget användbart sökindex {where} "
+        f"**{untrusted_text(str(root))}**. "
         "Sökindexet behöver byggas från rapporterna innan du kan söka."
     )
-    st.caption(f"Teknisk orsak: {escape_text(reason)}")
+    with st.expander("Teknisk orsak"):
+        st.caption(untrusted_text(reason))
     corpus = corpus_dir()
     if not corpus.is_dir():
         st.warning(f"Hittar ingen mapp med rapporter ({escape_text(str(corpus.resolve()))}).")
         return
     n = sum(1 for p in corpus.rglob("*") if p.suffix.lower() in (".pdf", ".txt", ".md"))
     files = "1 fil" if n == 1 else f"{n} filer"
-    st.write(f"Rapporter att läsa in: {files} i mappen {escape_text(str(corpus))}. Det tar en till några minuter.")
+    st.write(f"Rapporter att läsa in: {files} i mappen {escape_text(str(corpus))}. De fem medföljande rapporterna "
+             "tar 4–5 minuter på en ledig dator med två kärnor, omkring 8 minuter när den är upptagen.")
     if st.button("Bygg sökindexet nu", type="primary"):
         from kb.ingest.build import BuildConfig
 
         bar = st.progress(0.0, text="Förbereder …")
-        labels = {"read": "Läser rapporterna", "embed": "Analyserar passager", "write": "Skriver passager"}
+        started: dict[str, float] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
+            t0 = started.setdefault(stage, time.perf_counter())
             frac = done / total if total else 1.0
-            bar.progress(min(1.0, frac), text=f"{labels.get(stage, stage)}: {done} av {total}")
+            bar.progress(min(1.0, frac), text=progress_sv(stage, done, total, time.perf_counter() - t0))
 
         try:
             report = ingest_any([corpus], root, BuildConfig(), progress=progress)
         except KBError as e:
-            st.error(f"Det gick inte att bygga sökindexet: {escape_text(str(e))}")
+            st.error(f"Det gick inte att bygga sökindexet: {untrusted_text(e)}")
             return
         except (OSError, ValueError) as e:  # e.g. a folder that cannot be read: a message, not a traceback
-            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {escape_text(str(e))}). "
+            st.error(f"Det gick inte att bygga sökindexet ({escape_text(type(e).__name__)}: {untrusted_text(e)}). "
                      "Kontrollera att mappen med rapporterna och indexmappen går att läsa och skriva.")
             return
         if report.refused:  # nothing could be read: nothing was published (kb.ingest.guard)
@@ -141,7 +163,8 @@ def build_panel(root: Path | str, reason: str) -> None:
                      f"Teknisk orsak: {escape_text(report.refused)}")
             return
         bar.progress(1.0, text="Klart")
-        st.success(f"Sökindexet är byggt: {report.documents} rapporter, {report.passages} passager.")
+        st.success(f"Sökindexet är byggt: {count_sv(report.documents, 'rapport', 'rapporter')}, "
+                   f"{count_sv(report.passages, 'passage', 'passager')}.")
         load_index.clear()
         st.rerun()
 
@@ -150,20 +173,23 @@ def build_panel(root: Path | str, reason: str) -> None:
 
 
 def sidebar(kbase: kb.KnowledgeBase) -> tuple[Filters, int]:
+    """The filters as pills (their texts are ours; no "Select all"); years and the number of hits
+    live in the URL (``?ar=2023&k=10``), so a search can be shared."""
     f = kbase.facets()
-    titles = dict(f["documents"])
+    titles = dict(f.documents)
     with st.sidebar:
         st.header("Avgränsa sökningen")
-        years = st.multiselect("År", f["years"], key="f_years", placeholder="Alla år")
-        orgs = st.multiselect("Organisation", f["organisations"], key="f_orgs", placeholder="Alla organisationer")
-        types = st.multiselect("Typ av rapport", f["doc_types"], key="f_types", placeholder="Alla typer")
-        docs = st.multiselect(
-            "Rapport", list(titles), format_func=lambda d: titles.get(d, d), key="f_docs", placeholder="Alla rapporter"
-        )
-        n = st.slider("Antal träffar", 3, 30, 10, key="f_k")
+        st.caption("Inget val betyder alla.")
+        years = st.pills("År", f.years, selection_mode="multi", key="ar", bind="query-params")
+        orgs = st.pills("Organisation", f.organisations, selection_mode="multi", key="org", bind="query-params")
+        types = st.pills("Typ av rapport", f.doc_types, selection_mode="multi", key="typ", bind="query-params")
+        docs = st.pills("Rapport", list(titles), selection_mode="multi", format_func=lambda d: titles.get(d, d),
+                        key="rapport", bind="query-params")
+        n = st.slider("Antal träffar", 3, 30, 10, key="k", bind="query-params")
         st.divider()
         index_panel(kbase)
-    return Filters(years=tuple(years), organisations=tuple(orgs), doc_types=tuple(types), doc_ids=tuple(docs)), n
+    return Filters(years=tuple(sorted(years or ())), organisations=tuple(orgs or ()), doc_types=tuple(types or ()),
+                   doc_ids=tuple(docs or ())), n
 
 
 def index_panel(kbase: kb.KnowledgeBase) -> None:
@@ -178,25 +204,38 @@ def index_panel(kbase: kb.KnowledgeBase) -> None:
             f"- Version: `{s['generation']}`\n"
             f"- Textgenerering: {llm_status()}"
         )
-        for d in kbase.facets()["documents"]:
+        for d in kbase.facets().documents:
             st.caption(escape_text(d[1]))
+
+
+def llm_status() -> str:
+    """The language model server for generated answers, as shown in the index panel."""
+    try:
+        s = LLMSettings.from_env()
+    except KBError as e:
+        return f"felaktigt inställd ({untrusted_text(e)})"
+    if s is None:
+        return "av (KB_LLM_URL är inte satt)"
+    return f"`{s.model.replace('`', '')}` på {escape_text(s.display_url())}"
 
 
 # -- rendering ------------------------------------------------------------------------------
 
 
-def meta_html(kbase: kb.KnowledgeBase, hit: Hit) -> str:
+def meta_html(hit: Hit) -> str:
     parts = [p for label, p in citation_parts(hit) if label != "Rapport"]
     return " · ".join(escape_text(p) for p in parts)
 
 
-def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident: bool) -> None:
+def render_answer(data: PageData) -> None:
+    ans = data.answer
     st.subheader("Svar")
-    if ans.verdict == "none" or not ans.sentences:  # "uncertain": quoted below, marked for checking
-        note = unknown_note(ans.unknown)  # the question's own tokens: letters and digits only, no Markdown
+    if ans is None or ans.verdict == "none" or not ans.sentences:  # "uncertain": quoted below, marked for checking
+        note = unknown_note(ans.unknown) if ans else ""  # the question's own tokens: letters and digits only
         st.info("Rapporterna säger inte tydligt svaret på frågan. " + (f"{note} " if note else "")
                 + "Här nedan är de passager som ligger närmast – läs dem, de kan ändå innehålla det du söker.")
         return
+    hits = {v.hit.rank: v.hit for v in data.hits}
     items = []
     for s in ans.sentences:
         h = hits.get(s.hit_rank)
@@ -214,57 +253,49 @@ def render_answer(kbase: kb.KnowledgeBase, ans, hits: dict[int, Hit], confident:
                    "visas även när rapporterna kanske inte besvarar frågan.")
 
 
-def llm_status() -> str:
-    """The language model server for generated answers, as shown in the index panel."""
-    try:
-        s = LLMSettings.from_env()
-    except KBError as e:
-        return f"felaktigt inställd ({escape_text(str(e))})"
-    if s is None:
-        return "av (KB_LLM_URL är inte satt)"
-    return f"`{s.model.replace('`', '')}` på {escape_text(s.display_url())}"
-
-
-def render_generated(kbase: kb.KnowledgeBase, result) -> None:
-    """The switch for an answer written by a language model (kb.answer.generate). It streams in sentence by
-    sentence, each sentence checked against the passages it cites before it is shown; unsupported
-    ones are marked "ej belagt". The result is kept per question, so other clicks do not ask again."""
+def llm_switch() -> LLMSettings | None:
+    """The switch for an answer written by a language model; its settings when it is on."""
     try:
         settings = LLMSettings.from_env()
     except KBError as e:
-        st.caption(f"Språkmodellen är felaktigt inställd: {escape_text(str(e))}")
-        return
+        st.caption(f"Språkmodellen är felaktigt inställd: {untrusted_text(e)}")
+        return None
     if settings is None:
         st.caption("Svar skrivna av en språkmodell är avstängda. Sätt miljövariablerna KB_LLM_URL (adressen till en "
                    "OpenAI-kompatibel server) och KB_LLM_MODEL och starta om för att slå på dem.")
-        return
-    if not st.toggle("Skriv ett svar med språkmodell", key="llm_on",
-                     help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; "
-                          "varje mening kontrolleras mot källan."):
-        return
-    sources = sources_from_hits(result.hits)
-    key = (result.query, settings.url, settings.model, tuple(s.text for s in sources))
+        return None
+    on = st.toggle("Skriv ett svar med språkmodell", key="llm_on",
+                   help=f"Modellen {settings.model} skriver ett kort svar ur träffarna; "
+                        "varje mening kontrolleras mot källan.")
+    return settings if on else None
 
+
+def render_generated(kbase: kb.KnowledgeBase, data: PageData, settings: LLMSettings) -> None:
+    """The generated answer (kb.answer.generate), streamed sentence by sentence into its own area,
+    each sentence checked against the passages it cites; unsupported ones are marked "ej belagt".
+    Called after the hits are drawn, so they stay on the page while it streams. The result is kept
+    per question, so other clicks do not ask again."""
+    sources = sources_from_hits(tuple(v.hit for v in data.hits))
+    key = (data.query, settings.url, settings.model, tuple(s.text for s in sources))
     st.subheader("Svar skrivet av språkmodell")
     box = st.empty()
     cached = st.session_state.get("llm_answer")
     if cached is not None and cached[0] == key:
         gen = cached[1]
     else:
-        evidence, shown = build_evidence(sources, kbase.analyzer), [-1]
+        checker, shown = StreamCheck(build_evidence(sources, kbase.analyzer), kbase.analyzer), [-1]
 
         def on_text(text: str) -> None:
-            done = check_answer(text, evidence, kbase.analyzer, complete_only=True)
+            done = checker.update(text)  # each completed sentence checked once, not the whole answer again
             if len(done) != shown[0]:
                 shown[0] = len(done)
                 box.html(generated_html(done, writing=True))
 
         box.html(generated_html((), writing=True))
-        gen = generate(settings, result.query, sources, kbase.analyzer, on_text)
+        gen = generate(settings, data.query, sources, kbase.analyzer, on_text)
         st.session_state["llm_answer"] = (key, gen)
     if gen.error:
-        box.warning(f"Språkmodellen kunde inte svara, så svaret ovan är bara citerat ur rapporterna. "
-                    f"Teknisk orsak: {gen.error}")
+        box.warning(f"{llm_problem_sv(gen.error)} Teknisk orsak: {untrusted_text(gen.error)}")
         return
     box.html(generated_html(gen.sentences, writing=False))
     if gen.fallback:
@@ -283,97 +314,97 @@ QUESTION_PROBLEMS = {
 }
 
 
-def render_hit(kbase: kb.KnowledgeBase, hit: Hit, terms: frozenset[str], top_score: float, quotes=()) -> None:
-    """One hit; ``quotes``: the answer's sentences from it as (start, end, where) in the document."""
+def render_hit(view: HitView, data: PageData, top_score: float) -> None:
+    """One hit, compact: its title line and citation, the sentences that match (quotes marked); the
+    whole passage with its neighbours in an expander."""
+    hit, analyzer, terms = view.hit, data.analyzer, data.terms
 
     def local(c) -> list[tuple[int, int, str]]:
-        return [(a - c.start, b - c.start, where) for a, b, where in quotes]
+        return [(a - c.start, b - c.start, where) for a, b, where in view.quotes]
 
     with st.container(border=True):
-        head, pick = st.columns([5, 1])
+        head, pick = st.columns([6, 1])
         with head:
             st.html(
                 f"<p class='kb-cite' id='traff-{hit.rank}'>[{hit.rank}] {escape_text(hit.title)}</p>"
-                f"<p class='kb-meta'>{meta_html(kbase, hit)}</p>"
+                f"<p class='kb-meta'>{meta_html(hit)}</p>"
             )
         with pick:
             st.checkbox("Välj för export", key=f"sel:{hit.chunk_id}")
-        st.html(f"<div class='kb-passage'>{passage_html(hit.text, local(hit), kbase.analyzer, terms)}</div>")
-        rel = hit.score / top_score if top_score else 0.0
-        st.caption(f"Poäng {format_score(hit.score)} (relevans {rel:.0%} av bästa träffen)")
+        spans = snippet_spans(hit.text, analyzer, terms, local(hit))
+        snippet = snippet_html(hit.text, spans, local(hit), analyzer, terms)
+        st.html(f"<div class='kb-passage kb-snippet'>{snippet}</div>")
         if hit.also_at:
-            st.html(
-                "<p class='kb-meta'>Samma text finns även i: "
-                + "; ".join(escape_text(a) for a in hit.also_at)
-                + "</p>"
-            )
-        with st.expander("Visa sammanhang"):
-            for c in kbase.neighbours(hit.chunk_id, before=1, after=1):
+            others = "; ".join(escape_text(a) for a in hit.also_at)
+            st.html(f"<p class='kb-meta'>Samma text finns även i: {others}</p>")
+        with st.expander("Visa hela passagen och sammanhanget"):
+            for label, c in view.context:
                 cls = "kb-passage kb-current" if c.chunk_id == hit.chunk_id else "kb-passage"
-                where = chunk_location(c)
-                label = "Denna träff" if c.chunk_id == hit.chunk_id else ("Före" if c.start < hit.start else "Efter")
                 # a quote that begins in the passage before (kb.answer.extract.reach_back) or ends in the one
                 # after (a lead-in's list, kb.answer.extract.list_after) is marked there too
-                marked = passage_html(c.text, [(a, b, "") for a, b, _ in local(c)], kbase.analyzer, terms)
-                st.html(f"<p class='kb-meta'>{label} · {escape_text(where)}</p><div class='{cls}'>{marked}</div>")
-        doc = kbase.document(hit.doc_id)
-        path = Path(doc.path)
-        if path.suffix.lower() == ".pdf" and path.is_file():
-            page = f", se {hit_location(hit)}" if hit.page is not None else ""
-            st.download_button(
-                f"Ladda ner rapporten (PDF{page})",
-                data=lambda p=path: p.read_bytes(),
-                file_name=path.name,
-                mime="application/pdf",
-                key=f"pdf:{hit.chunk_id}",
-                on_click="ignore",
-            )
+                marked = passage_html(c.text, [(a, b, "") for a, b, _ in local(c)], analyzer, terms)
+                where = escape_text(chunk_location(c))
+                st.html(f"<p class='kb-meta'>{label} · {where}</p><div class='{cls}'>{marked}</div>")
+            rel = hit.score / top_score if top_score else 0.0
+            st.caption(f"Poäng {format_score(hit.score)} (relevans {rel:.0%} av bästa träffen)".replace("%", " %"))
+            if view.pdf is not None:
+                page = f", se {hit_location(hit)}" if hit.page is not None else ""
+                st.download_button(f"Ladda ner rapporten (PDF{page})", data=lambda p=view.pdf: p.read_bytes(),
+                                   file_name=view.pdf.name, mime="application/pdf", key=f"pdf:{hit.chunk_id}",
+                                   on_click="ignore")
 
 
-def render_years(kbase: kb.KnowledgeBase, query: str, filters: Filters) -> None:
-    wide = kbase.search(query, k=30, filters=filters, use_query_years=False)
-    if not wide.hits:
+def render_hits(data: PageData) -> None:
+    secs = f"{data.seconds:.2f}".replace(".", ",")
+    st.html(
+        f"<p class='kb-meta kb-timing'>{count_sv(len(data.hits), 'träff', 'träffar')} för ”{escape_text(data.query)}” "
+        f"på {secs} s. Ord från frågan är <mark>markerade</mark>. Kryssa i <i>Välj för export</i> och öppna fliken "
+        "<i>Exportera underlag</i> för att spara träffar med källhänvisning.</p>"
+    )
+    top = data.hits[0].hit.score
+    for view in data.hits:
+        render_hit(view, data, top)
+
+
+def render_years(data: PageData) -> None:
+    if not data.years:
         st.write("Inga träffar att visa per år.")
         return
-    st.caption(
-        "De 30 bästa passagerna för frågan, utan att något år prioriteras, fördelade på rapportens år."
-    )
-    counts = hits_per_year(wide.hits)
+    st.caption(f"De {len(data.years)} bästa passagerna för frågan, utan att något år prioriteras, "
+               "fördelade på rapportens år.")
+    counts = hits_per_year(data.years)
     import pandas as pd
 
     st.bar_chart(pd.DataFrame({"År": list(counts), "Träffar": list(counts.values())}), x="År", y="Träffar",
                  x_label="Rapportår", y_label="Antal träffar", horizontal=True, height=90 + 45 * len(counts))
-    for year, hs in group_by_year(wide.hits, per_year=3):
-        st.markdown(f"**{escape_text(year)}** – {counts[year]} träffar, de bästa:")
+    for year, hs in group_by_year(data.years, per_year=3):
+        st.markdown(f"**{escape_text(year)}** – {count_sv(counts[year], 'träff', 'träffar')}, de bästa:")
         for h in hs:
-            shown = h.text[:400] + (' …' if len(h.text) > 400 else '')
-            st.html(
-                f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(kbase, h)}</p>"
-                f"<div class='kb-passage'>"
-                f"{highlight_html(shown, kbase.analyzer, matching_terms(kbase.analyzer, query))}</div>"
-            )
+            spans = snippet_spans(h.text, data.analyzer, data.terms, n=2)
+            st.html(f"<p class='kb-meta'><b>{escape_text(h.title)}</b> · {meta_html(h)}</p>"
+                    f"<div class='kb-passage'>{snippet_html(h.text, spans, (), data.analyzer, data.terms)}</div>")
 
 
-def render_export(kbase: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], ans, filters: Filters) -> None:
+def render_export(data: PageData) -> None:
+    hits = tuple(v.hit for v in data.hits)
     chosen = [h for h in hits if st.session_state.get(f"sel:{h.chunk_id}")]
     if chosen:
-        st.write(f"{len(chosen)} valda träffar exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
+        st.write(f"{chosen_sv(len(chosen))} och exporteras: " + ", ".join(f"[{h.rank}]" for h in chosen))
     else:
         chosen = list(hits)
         st.write("Inga träffar är valda – alla träffar exporteras. "
                  "Kryssa i *Välj för export* vid en träff för att välja.")
     st.html("<ul class='kb-meta'>"
             + "".join(f"<li>[{h.rank}] {escape_text(h.citation)}</li>" for h in chosen) + "</ul>")
-    s = kbase.stats()
-    version = f"{s['generation']}"
+    f = data.filters
     fdesc = "; ".join(
         f"{name}: {', '.join(map(str, vals))}"
-        for name, vals in (("år", filters.years), ("organisation", filters.organisations),
-                           ("typ", filters.doc_types), ("rapport", filters.doc_ids))
+        for name, vals in (("år", f.years), ("organisation", f.organisations), ("typ", f.doc_types),
+                           ("rapport", f.doc_ids))
         if vals
     )
-    meta = ExportMeta.now(query, version, s.get("created"), fdesc)
-    answer_rows = ans.to_json() if ans is not None else []
+    meta = ExportMeta.now(data.query, data.index_version, data.index_created, fdesc)
+    answer_rows = data.answer.to_json() if data.answer is not None else []
     c1, c2, c3 = st.columns(3)
     c1.download_button("Ladda ner CSV", export_csv(meta, chosen), file_name="underlag.csv", mime="text/csv",
                        key="dl_csv", on_click="ignore", use_container_width=True)
@@ -381,34 +412,84 @@ def render_export(kbase: kb.KnowledgeBase, query: str, hits: tuple[Hit, ...], an
                        mime="text/markdown", key="dl_md", on_click="ignore", use_container_width=True)
     c3.download_button("Ladda ner JSON", export_json(meta, chosen, answer_rows), file_name="underlag.json",
                        mime="application/json", key="dl_json", on_click="ignore", use_container_width=True)
-    st.caption("Exporten innehåller frågan, tidpunkt, indexversion, fullständig källhänvisning och passagens text.")
+    st.caption("Exporten innehåller frågan, tidpunkt, indexversion, fullständig källhänvisning och passagens text "
+               "(i CSV och JSON exakt som i rapporten, i Markdown ombruten för läsning).")
 
 
-def year_notice(kbase: kb.KnowledgeBase, info, filters: Filters) -> bool:
-    """Explain how years named in the question are used; return whether to use them."""
+def year_notice(data: PageData) -> None:
+    """Explain how years named in the question are used; the switch is read before the search."""
+    info, filters = data.info, data.filters
     if not info.years:
-        return True
+        return
     years = ", ".join(map(str, info.years))
     if filters.years:
         st.caption(f"Frågan nämner {years}, men årsvalet i sidomenyn gäller: bara rapporter om "
                    f"{', '.join(map(str, filters.years))} visas.")
-        return True
+        return
     use = st.checkbox(f"Använd året i frågan ({years})", value=True, key="use_query_years",
                       help="Träffar ur rapporter om det året visas först. Inga träffar döljs.")
-    known = set(kbase.facets()["years"])
-    missing = [y for y in info.years if y not in known]
     if use:
         msg = f"Frågan nämner {years}: träffar ur rapporter om {years} visas först (andra år visas också)."
     else:
         msg = f"Året {years} i frågan används inte för att sortera träffarna."
-    if missing:
-        msg += f" Det finns inga rapporter om {', '.join(map(str, missing))} i sökindexet."
+    if data.missing_years:
+        msg += f" Det finns inga rapporter om {', '.join(map(str, data.missing_years))} i sökindexet."
     st.caption(msg + " Välj år i sidomenyn för att bara se vissa år.")
-    return use
 
 
 def set_query(q: str) -> None:
-    st.session_state["query"] = q
+    st.session_state["q"] = q
+
+
+def search_box() -> str:
+    """The question box with a "Sök" button beside it; the question lives in the URL (``?q=…``)."""
+    box, button = st.columns([8, 1], vertical_alignment="bottom")
+    query = box.text_input("Fråga eller sökord", key="q", bind="query-params", max_chars=MAX_QUERY_CHARS,
+                           placeholder="Skriv en fråga, t.ex. ”varför underskott inom LSS 2023”")
+    button.button("Sök", type="primary", key="sok", use_container_width=True)
+    return (query or "").strip()
+
+
+def cached_page(kbase: kb.KnowledgeBase, query: str, filters: Filters, k: int) -> PageData:
+    """The page data for this question, kept per session so a click elsewhere does not search again."""
+    use_years = bool(st.session_state.get("use_query_years", True))
+    key = (kbase.generation, query, filters, k, use_years)
+    kept = st.session_state.get("page")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    with st.spinner("Söker …"):
+        data = page_data(kbase, query, filters, k, use_years)
+    st.session_state["page"] = (key, data)
+    return data
+
+
+def render_page(kbase: kb.KnowledgeBase, data: PageData) -> None:
+    """The answer, an area for a generated answer, then the tabs with the hits (a new question opens
+    on the hits), the cross-year view and the export; the generated answer streams in last."""
+    year_notice(data)
+    if data.problem:
+        st.warning(QUESTION_PROBLEMS[data.problem])
+        return
+    if not data.hits:
+        st.subheader("Svar")
+        st.warning("Inga träffar. Pröva andra ord, eller ta bort avgränsningar i sidomenyn.")
+        return
+    render_answer(data)
+    generated = st.container()
+    with generated:
+        settings = llm_switch()
+    tabs_key = "flikar-" + hashlib.sha1(repr((data.query, data.filters, data.k)).encode()).hexdigest()[:12]
+    tab_hits, tab_years, tab_export = st.tabs(
+        [f"Träffar ({len(data.hits)})", "Över åren", "Exportera underlag"], key=tabs_key)
+    with tab_hits:
+        render_hits(data)
+    with tab_years:
+        render_years(data)
+    with tab_export:
+        render_export(data)
+    if settings is not None:
+        with generated:
+            render_generated(kbase, data, settings)
 
 
 def main() -> None:
@@ -420,65 +501,19 @@ def main() -> None:
     root = index_root()
     try:
         kbase = load_index(str(root), current_generation_name(root))
-    except IndexMissingError as e:
-        build_panel(root, str(e))
-        return
-    except KBError as e:
+    except KBError as e:  # IndexMissingError included
         build_panel(root, str(e))
         return
 
     filters, n_hits = sidebar(kbase)
-    query = st.text_input(
-        "Fråga eller sökord",
-        key="query",
-        max_chars=MAX_QUERY_CHARS,
-        placeholder="Skriv en fråga, t.ex. ”varför underskott inom LSS 2023”, och tryck Enter",
-    )
-    query = (query or "").strip()
+    query = search_box()
     if not query:
         st.write("Exempel på frågor:")
         cols = st.columns(len(EXAMPLES))
         for col, ex in zip(cols, EXAMPLES):
             col.button(ex, on_click=set_query, args=(ex,), key=f"ex:{ex}")
         return
-
-    info = kbase.interpret(query)
-    use_years = year_notice(kbase, info, filters)
-    t0 = time.perf_counter()
-    try:
-        result, ans = ask(kbase, query, k=n_hits, filters=filters, use_query_years=use_years)
-    except QuestionError as e:
-        st.warning(QUESTION_PROBLEMS[e.reason])
-        return
-    elapsed = time.perf_counter() - t0
-    st.session_state["last_latency"] = elapsed
-
-    if not result.hits:
-        st.subheader("Svar")
-        st.warning("Inga träffar. Pröva andra ord, eller ta bort avgränsningar i sidomenyn.")
-        return
-
-    by_rank = {h.rank: h for h in result.hits}
-    render_answer(kbase, ans, by_rank, ans.confident)
-    render_generated(kbase, result)
-
-    terms = matching_terms(kbase.analyzer, query)
-    tab_hits, tab_years, tab_export = st.tabs([f"Träffar ({len(result.hits)})", "Över åren", "Exportera underlag"])
-    with tab_hits:
-        secs = f"{elapsed:.2f}".replace(".", ",")
-        st.html(
-            f"<p class='kb-meta kb-timing'>{len(result.hits)} träffar för ”{escape_text(query)}” på {secs} s. "
-            "Ord från frågan är <mark>markerade</mark>. Kryssa i <i>Välj för export</i> och öppna fliken "
-            "<i>Exportera underlag</i> för att spara träffar med källhänvisning.</p>"
-        )
-        top = result.hits[0].score
-        for h in result.hits:
-            quotes = [(s.start, s.end, s.where) for s in ans.sentences if s.hit_rank == h.rank]
-            render_hit(kbase, h, terms, top, quotes)
-    with tab_years:
-        render_years(kbase, query, filters)
-    with tab_export:
-        render_export(kbase, query, result.hits, ans, filters)
+    render_page(kbase, cached_page(kbase, query, filters, n_hits))
 
 
 main()

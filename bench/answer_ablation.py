@@ -10,8 +10,10 @@ sentences with kb.evaluate.score_answers (the rule of eval/answer_score.py, test
 Columns: answered, support@1, support@3, precision@1, abstain. The last column answers the second
 question set (eval/extra/) with the row's dev threshold: a check that a step helps beyond dev.
 
-Threshold rule (kb.answer.extract.THRESHOLDS): the lowest value at which every dev-unanswerable question
-abstains, i.e. just above the most confident of them, rounded up to 0.005. "CV" repeats the
+Threshold rule: the lowest value at which every dev-unanswerable question abstains, i.e. just above
+the most confident of them, rounded up to 0.005 (the row's one threshold: answered from it on, no
+answer below; kb itself ships two since issue 23, calibrated by bench/abstention.py, see
+docs/abstention.md). A row counts the quotes kb vouches for (verdict answered). "CV" repeats the
 rule on 4/5 of both files and applies it to the held-out fifth (5 folds, 5 shuffles, mean).
 """
 from __future__ import annotations
@@ -36,7 +38,8 @@ from kb.evaluate import ANSWER_METRICS, load_jsonl, score_answers  # noqa: E402
 
 NEVER = float("-inf")
 FULL = AnswerParams(threshold=NEVER)
-PLAIN = replace(FULL, explained=False, self_contained=False, lists=False, fitting_first=False)  # added last
+PLAIN = replace(FULL, explained=False, self_contained=False, lists=False, fitting_first=False, figure_after=False,
+                asked=False)  # added last
 VARIANTS = [
     ("dense only (closest sentence by the index's embedder)",
      replace(PLAIN, lexical_weight=0.0, form_weight=0.0, unknown_weight=0.0)),
@@ -52,8 +55,13 @@ VARIANTS = [
      replace(PLAIN, explained=True, self_contained=True)),
     ("+ a lead-in ending with a colon scored and quoted with its list",
      replace(PLAIN, explained=True, self_contained=True, lists=True)),
-    ("+ asked-for kind first (amount, time, name: a sentence with one within the form weight of the best) "
+    ("+ asked-for kind first (amount, time, name: a sentence with one within the form weight of the best)",
+     replace(FULL, figure_after=False, asked=False)),
+    ("+ the amount stated right after a close sentence quoted with it (amount questions)", replace(FULL, asked=False)),
+    ("+ the first quote must hold what was asked for (kb.answer.asked: confidence less 0.1 per part it lacks) "
      "= **full answerer**", FULL),
+    ("full, asked-for weight 0.15 (instead of 0.1)", replace(FULL, asked_weight=0.15)),
+    ("full, the names a question gives asked for too", replace(FULL, asked_names=True)),
     ("full, unknown-word weight 0.2 (instead of 0.1)", replace(FULL, unknown_weight=0.2)),
     ("full, lexical coverage without IDF", replace(FULL, idf=False)),
     ("full, lexical weight 0.05 (instead of 0.1)", replace(FULL, lexical_weight=0.05)),
@@ -85,7 +93,7 @@ class Runs:
             out = {}
             for g in self.gold:
                 _, ans = ask(self.k, g["query"], k=10, params=replace(self.params, threshold=thr))
-                out[g["id"]] = [s.sentence for s in ans.sentences]
+                out[g["id"]] = [s.sentence for s in ans.sentences] if ans.confident else []  # what kb vouches for
                 self.confidence[g["id"]] = ans.confidence
             self._at[thr] = out
         return self._at[thr]

@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the local server helper shared with the tests
 
 from kb import open_index  # noqa: E402
-from kb.answer.check import GeneratedSentence, build_evidence, check_sentence, find_numbers  # noqa: E402
+from kb.answer.check import GeneratedSentence, build_evidence, check_sentence  # noqa: E402
 from kb.answer.client import LLMSettings  # noqa: E402
 from kb.answer.extract import answer  # noqa: E402
+from kb.answer.facts import find_numbers  # noqa: E402
 from kb.answer.generate import generate  # noqa: E402
 from kb.answer.prompt import sources_from_hits  # noqa: E402
 from kb.evaluate import load_jsonl  # noqa: E402
@@ -225,7 +226,9 @@ def main() -> int:
     text = report(args, settings, gen_rows, check, server_cmd)
     print(text)
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        keep = old[old.find("\n## Mutation set"):] if "\n## Mutation set" in old else ""  # bench/mutations.py's
+        args.out.write_text(text.rstrip("\n") + "\n" + keep, encoding="utf-8")
     return 0
 
 

@@ -96,7 +96,7 @@ def server_times(kb, queries: list[str], repeats: int) -> dict[str, dict[str, fl
 def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int) -> dict:
     from kb.embed import get_embedder
     from kb.ingest.build import BuildConfig, build_index
-    from kb.location import open_any
+    from kb.location import open_index
     from kb.milvus.ingest import ingest_milvus
 
     manifest = json.loads((src / (src / "CURRENT").read_text().strip() / "manifest.json").read_text())
@@ -114,7 +114,7 @@ def bench_corpus(src: Path, server, work: Path, queries: list[str], repeats: int
     milvus_s = time.perf_counter() - t
     emb = get_embedder(config.embedder)
     known = KnownEmbedder(emb.model_id, emb.dim, {q: emb.embed_query(q) for q in queries})
-    kb_f, kb_m = open_any(folder, embedder=known), open_any(uri, embedder=known)
+    kb_f, kb_m = open_index(folder, embedder=known), open_index(uri, embedder=known)
     return {
         "passages": rep_m.passages, "embedded": [rep_f.embedded, rep_m.embedded],
         "ingest": {"folder_s": round(folder_s, 2), "milvus_s": round(milvus_s, 2),
@@ -129,13 +129,12 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     """Write a (synthetic) folder index into a collection: its passages, vectors and lexicon."""
     from synth import FakeEmbedder
 
-    from kb import sparse
+    from kb import open_index, sparse
     from kb.analyze import Analyzer, AnalyzerConfig
     from kb.ingest.build import BuildConfig
     from kb.manifest import EmbedderInfo
     from kb.milvus.ingest import Writer, commit, create_for, manifest_of
     from kb.milvus.store import Connection, dense_index, meta_put, parse_location
-    from kb.search import open_index
 
     kb = open_index(gen_root, embedder=FakeEmbedder(), verify=False)
     ix = kb.index
@@ -178,7 +177,7 @@ def bench_synthetic(n: int, src: Path, server, queries: list[str], repeats: int,
     from synth import SYNTH_ID, make_generation
 
     from kb.embed import get_embedder
-    from kb.location import open_any
+    from kb.location import open_index
 
     root, vec_file = Path(f"/tmp/kb-synth-{n}"), Path(f"/tmp/kb-synth-{n}.vectors.npy")
     if not (root / "CURRENT").exists() or not vec_file.exists():
@@ -188,7 +187,7 @@ def bench_synthetic(n: int, src: Path, server, queries: list[str], repeats: int,
     known = KnownEmbedder(SYNTH_ID, emb.dim, {q: emb.embed_query(q) for q in queries})
     uri = server.uri(f"bench_synth_{n}_" + uuid.uuid4().hex[:6])
     load = copy_generation(root, vec_file, uri, log)
-    kb_f, kb_m = open_any(root, embedder=known, verify=False), open_any(uri, embedder=known)
+    kb_f, kb_m = open_index(root, embedder=known, verify=False), open_index(uri, embedder=known)
     return {"passages": n, "milvus_load": load, "dense_index": kb_m.manifest.dense_index,
             "queries": {"folder": time_modes(kb_f, queries, repeats), "milvus": time_modes(kb_m, queries, repeats)},
             "server": server_times(kb_m, queries, repeats)}

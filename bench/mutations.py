@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -39,13 +42,31 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's kb, and the f
 
 import llmfake  # noqa: E402
 
+from kb import open_index  # noqa: E402
 from kb.analyze import Analyzer  # noqa: E402
 from kb.answer.check import parse_sentences, sentence_spans  # noqa: E402
 from kb.answer.facts import NEGATIONS, direction_forms, direction_of, find_numbers, is_year, normalize  # noqa: E402
 from kb.cli import main  # noqa: E402
-from kb.search import open_index  # noqa: E402
 from kb.sentences import sentence_text  # noqa: E402
 
+SECTION = """## Mutation set
+
+Made by `python bench/mutations.py --index INDEX --out docs/generate.md [--baseline-root OLD_CHECKOUT]` on {date} (the set:
+eval/mutations/, see its README). {n} sentences from kb's own top-5 sources for the 30 dev and the 30
+held-out extra questions, {lies} of them changed one way (a lie), the rest saying the same (controls);
+each sent by a scripted fake model with the [n] of its hit and checked by `kb ask --generate --json`.
+A passage in the top 5 of several questions counts once. The checker was tuned on the dev rows only;
+the extra rows are held out. Columns named after a baseline (`--baseline-root`) are the same sentences
+checked by the kb of another checkout: "earlier checker" is kb 9298e99, whose check looked for each
+word and figure anywhere in the cited passage.
+
+{table}
+
+"Supported" is what the check can say: the aligned source sentence says this. It is not a claim that
+the sentence is true. The controls are close to the source by construction (verbatim, two halves
+around a comma swapped, a definite noun made indefinite, "Enligt rapporten" in front); a model's real
+paraphrase fails more often, and is then shown as "ej belagt".
+"""
 LIES = ("number_changed", "sign_flipped", "number_moved", "numbers_swapped", "year_swapped", "antonym_swapped", "negation_added",
         "negation_dropped", "meaning_word_swapped")
 CONTROLS = ("verbatim", "reordered", "inflected", "attributed")
@@ -171,16 +192,23 @@ def items_of(question: dict, hits: list[dict], analyzer: Analyzer) -> list[dict]
     return [it for it in items if len(parse_sentences(f"{it['text']} [{it['hit']}]")) == 1]
 
 
-def ask(question: str, index: str, generate: bool) -> dict:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["ask", question, "--index", index, "--json", *(["--generate"] if generate else [])])
+def ask(question: str, index: str, generate: bool, kb_root: str | None = None) -> dict:
+    """``kb ask --json [--generate]``: in process, or with the kb of another checkout (``kb_root``)."""
+    args = ["ask", question, "--index", index, "--json", *(["--generate"] if generate else [])]
+    if kb_root:
+        run = subprocess.run([sys.executable, "-m", "kb.cli", *args], cwd=kb_root, capture_output=True, text=True)
+        code, text = run.returncode, run.stdout
+    else:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(args)
+        text = out.getvalue()
     if code != 0:
         raise SystemExit(f"kb ask failed ({code}) for {question!r}")
-    return json.loads(out.getvalue())
+    return json.loads(text)
 
 
-def run(index: str, questions: list[tuple[str, dict]], fake) -> list[dict]:
+def run(index: str, questions: list[tuple[str, dict]], fake, kb_root: str | None = None) -> list[dict]:
     analyzer = open_index(index).analyzer
     done, seen = [], set()
     for i, (split, q) in enumerate(questions, 1):
@@ -193,7 +221,7 @@ def run(index: str, questions: list[tuple[str, dict]], fake) -> list[dict]:
         if not items:
             continue
         fake.pieces = ("\n".join(f"{it['text']} [{it['hit']}]" for it in items),)
-        got = ask(q["query"], index, True)["generated"]["sentences"]
+        got = ask(q["query"], index, True, kb_root)["generated"]["sentences"]
         if len(got) != len(items):
             raise SystemExit(f"{q['id']}: {len(items)} sentences sent, {len(got)} checked")
         for it, g in zip(items, got, strict=True):
@@ -202,23 +230,46 @@ def run(index: str, questions: list[tuple[str, dict]], fake) -> list[dict]:
     return done
 
 
-def table(rows: list[dict]) -> str:
-    count = defaultdict(Counter)
+def shares(rows: list[dict]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(split, kind) → (supported, total)."""
+    count: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for r in rows:
         count[(r["split"], r["kind"])]["n"] += 1
         count[(r["split"], r["kind"])]["ok"] += r["supported"]
-    lines = ["| kind | expected | dev: supported | extra (held out): supported |", "|---|---|---|---|"]
+    return {k: (c["ok"], c["n"]) for k, c in count.items()}
 
-    def cell(split: str, kinds) -> str:
-        n = sum(count[(split, k)]["n"] for k in kinds)
-        ok = sum(count[(split, k)]["ok"] for k in kinds)
+
+def table(rows: list[dict], base: list[dict] | None = None, base_name: str = "") -> str:
+    """Supported per kind and split; with ``base``, the same sentences under another checker too."""
+    now, before = shares(rows), shares(base or [])
+    head = "| kind | expected | dev: supported | extra (held out): supported |"
+    if base:
+        head += f" dev, {base_name} | extra, {base_name} |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+
+    def cell(got: dict, split: str, kinds) -> str:
+        ok = sum(got.get((split, k), (0, 0))[0] for k in kinds)
+        n = sum(got.get((split, k), (0, 0))[1] for k in kinds)
         return f"{ok}/{n} ({100 * ok / n:.1f} %)" if n else "–"
 
-    for k in (*LIES, *CONTROLS):
-        lines.append(f"| {k} | {'reject' if k in LIES else 'pass'} | {cell('dev', [k])} | {cell('extra', [k])} |")
-    lines.append(f"| **all lies** | reject | {cell('dev', LIES)} | {cell('extra', LIES)} |")
-    lines.append(f"| **all controls** | pass | {cell('dev', CONTROLS)} | {cell('extra', CONTROLS)} |")
+    groups = [(k, "reject" if k in LIES else "pass", [k]) for k in (*LIES, *CONTROLS)]
+    groups += [("**all lies**", "reject", LIES), ("**all controls**", "pass", CONTROLS)]
+    for name, expected, kinds in groups:
+        row = f"| {name} | {expected} | {cell(now, 'dev', kinds)} | {cell(now, 'extra', kinds)} |"
+        if base:
+            row += f" {cell(before, 'dev', kinds)} | {cell(before, 'extra', kinds)} |"
+        lines.append(row)
     return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or add) the "## Mutation set" section of a Markdown file."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = text.find("\n## Mutation set")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + (text[end:] if end >= 0 else "")
+    path.write_text(text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main_(argv: list[str] | None = None) -> int:
@@ -226,20 +277,28 @@ def main_(argv: list[str] | None = None) -> int:
     p.add_argument("--index", required=True)
     p.add_argument("--set", default=str(ROOT / "eval" / "mutations"))
     p.add_argument("--splits", default="dev,extra")
+    p.add_argument("--kb-root", help="check with the kb of this checkout (e.g. an older commit), not this one's")
+    p.add_argument("--baseline-root", help="also check with the kb of this checkout, as a column of the table")
+    p.add_argument("--baseline-name", default="baseline")
+    p.add_argument("--out", help="write the table as the section 'Mutation set' of this Markdown file")
     p.add_argument("--show", type=int, default=0, help="print N lies marked supported and N controls rejected")
     a = p.parse_args(argv)
     files = {"dev": ROOT / "eval" / "dev.jsonl", "extra": ROOT / "eval" / "extra" / "questions.jsonl"}
     questions = [(s, json.loads(line)) for s in a.splits.split(",") for line in files[s].read_text().splitlines()
                  if line.strip()]
-    import os
-
     with llmfake.FakeLLM("sse", ("",)) as fake:
         os.environ["KB_LLM_URL"], os.environ["KB_LLM_MODEL"] = fake.url, "mutations"
-        rows = run(a.index, questions, fake)
+        rows = run(a.index, questions, fake, a.kb_root)
+        base = run(a.index, questions, fake, a.baseline_root) if a.baseline_root else None
     out = Path(a.set)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "mutations.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    print(table(rows))
+    if not a.kb_root:  # the set and this checkout's verdicts
+        (out / "mutations.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    text = table(rows, base, a.baseline_name)
+    print(text)
+    if a.out:
+        write_section(Path(a.out), SECTION.format(table=text, date=datetime.date.today().isoformat(),
+                                                  n=len(rows), lies=sum(r["lie"] for r in rows)))
     for r in [r for r in rows if r["lie"] and r["supported"]][: a.show]:
         print(f"LIE {r['split']} {r['kind']}: {r['text']!r}")
     for r in [r for r in rows if not r["lie"] and not r["supported"]][: a.show]:

@@ -199,8 +199,8 @@ def bench_ingest(quick: bool, workdir: Path) -> tuple[dict, Path]:
 
 
 def bench_corpus_queries(idx: Path, quick: bool) -> dict:
+    from kb import open_index
     from kb.ingest.build import retrieval_text
-    from kb.search import open_index
 
     queries = dev_queries()
     reps = 2 if quick else 5
@@ -254,8 +254,7 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     sys.path.insert(0, str(HERE))
     from synth import FakeEmbedder, make_generation
 
-    from kb import store
-    from kb.search import open_index
+    from kb import open_index, store
 
     root = Path(f"/tmp/kb-synth-{n}")
     vec_file = Path(f"/tmp/kb-synth-{n}.vectors.npy")

@@ -67,11 +67,10 @@ def _zipf_token(rng: np.random.Generator, size: int) -> np.ndarray:
 def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered", seed: int = 0,
                     vectors_out: Path | None = None, log=print) -> dict[str, Any]:
     """Write a synthetic generation of n passages into ``root`` and publish it; returns timings."""
-    from kb import bm25
+    from kb import bm25, open_index
     from kb.ingest.build import retrieval_text, write_generation
     from kb.manifest import EmbedderInfo, Manifest
     from kb.records import Chunk, DocMeta, Document
-    from kb.search import open_index
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

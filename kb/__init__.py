@@ -3,7 +3,7 @@
 Python API::
 
     from kb import open_index, Filters
-    kb = open_index("index")
+    kb = open_index("index")          # a folder, or "milvus://HOST:PORT/COLLECTION"
     result = kb.search("varför underskott inom LSS 2023", k=10, filters=Filters(years=(2023,)))
     for hit in result.hits:
         print(hit.rank, hit.citation, hit.text)
@@ -15,10 +15,13 @@ Python API::
 """
 from .answer.extract import Answer, QuestionError, ask
 from .errors import KBError
-from .records import Chunk, Document, Filters, Hit, SearchResult
-from .search import KnowledgeBase, SearchParams, open_index
+from .location import FolderLocation, Location, parse_location
+from .location import open_index as open_index
+from .milvus.store import MilvusLocation
+from .records import Chunk, Document, Facets, Filters, Hit, QueryInfo, SearchResult
+from .search import KnowledgeBase, SearchParams
 
 __version__ = "0.1.0"
-__all__ = ["open_index", "KnowledgeBase", "SearchParams", "Filters", "Hit", "SearchResult", "Document",
-           "Chunk", "KBError",
+__all__ = ["open_index", "parse_location", "Location", "FolderLocation", "MilvusLocation", "KnowledgeBase",
+           "SearchParams", "Filters", "Facets", "Hit", "SearchResult", "QueryInfo", "Document", "Chunk", "KBError",
            "ask", "Answer", "QuestionError"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -28,9 +29,10 @@ from pathlib import Path
 
 from .contract import answer_error_json, answer_json, hits_json, search_json
 from .errors import KBError
-from .location import as_location
+from .location import Location, as_location, open_index
 from .records import Filters
-from .sanitize import safe_terminal
+from .reflow import reflow
+from .sanitize import redact, safe_terminal, scrub
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -51,8 +53,8 @@ def _filters(a: argparse.Namespace) -> Filters:
     return Filters(years=tuple(a.year), organisations=tuple(a.org), doc_types=tuple(a.doc_type), doc_ids=tuple(a.doc))
 
 
-def _root(a: argparse.Namespace) -> Path | str:
-    """The index location: a folder, or a ``milvus://`` address (kept as text)."""
+def _root(a: argparse.Namespace) -> Location:
+    """The index location: a folder, or a ``milvus://`` address."""
     return as_location(a.index)
 
 
@@ -179,8 +181,9 @@ def _print_hits(result, out=None) -> None:
         print("Inga träffar.", file=out)
     for h in result.hits:
         print(f"\n[{h.rank}] {safe_terminal(h.citation)}  (score {h.score:.4f})", file=out)
-        body = " ".join(h.text.split())
-        print(textwrap.indent(textwrap.fill(safe_terminal(body), 100), "    "), file=out)
+        for line in reflow(h.text).text.split("\n"):  # for reading: a sentence's lines joined, hyphens gone
+            if line.strip():
+                print(textwrap.indent(textwrap.fill(safe_terminal(line.replace("\t", "  ")), 100), "    "), file=out)
         for other in h.also_at:
             print(f"    (samma text även: {safe_terminal(other)})", file=out)
 
@@ -192,8 +195,6 @@ def print_notes(result) -> None:
 
 
 def cmd_search(a: argparse.Namespace) -> int:
-    from .location import open_any as open_index
-
     if (a.query is None) == (a.queries is None):
         raise KBError("give either a QUERY or --queries FILE.jsonl")
     kb = open_index(_root(a))
@@ -281,8 +282,6 @@ def print_answer(res, ans, k: int) -> None:
 
 def cmd_ask(a: argparse.Namespace) -> int:
     from .answer.extract import QuestionError
-    from .location import open_any as open_index
-
     if (a.question is None) == (a.queries is None):
         raise KBError("give either a QUESTION or --queries FILE.jsonl")
     if a.generate and a.queries is not None:
@@ -332,7 +331,7 @@ def _generated(a: argparse.Namespace, kb, res):
     # the passages the extractive answer reads (top 5), and only ones the output lists
     gen = generate(settings, a.question, sources_from_hits(res.hits, min(a.k, 5)), kb.analyzer)
     if gen.error:
-        print(f"kb: warning: {safe_terminal(gen.error)}; showing the extractive answer", file=sys.stderr)
+        print(f"kb: warning: {safe_terminal(redact(gen.error))}; showing the extractive answer", file=sys.stderr)
     return gen
 
 
@@ -397,16 +396,17 @@ def check_output_path(path: Path | None, option: str) -> None:
 
 
 def write_output(path: Path, text: str, option: str) -> None:
+    """Write an output file atomically (aside, then renamed): a failure leaves an older file as it was."""
+    from .files import atomic_write_bytes
+
     try:
-        path.write_text(text, encoding="utf-8")
+        atomic_write_bytes(path, text.encode("utf-8", "replace"))
     except OSError as e:
         raise KBError(f"cannot write {option} {path}: {e.strerror or e}") from None
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run, format_table, load_gold, trec_lines
-    from .location import open_any as open_index
-
     for path, option in ((a.run_out, "--run-out"), (a.trec_out, "--trec-out"), (a.answers_out, "--answers-out")):
         check_output_path(path, option)
     gold = [g for path in a.gold for g in load_gold(path)]
@@ -467,8 +467,6 @@ def _eval_answers(kb, gold: list[dict], a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .location import open_any as open_index
-
     kb = open_index(_root(a))
     st = kb.stats() | _llm_info()
     if a.json:
@@ -498,12 +496,27 @@ COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": 
             "serve": cmd_serve, "keys": cmd_keys}
 
 
+def _clean_args(args: argparse.Namespace) -> None:
+    """Text arguments with lone surrogates (bytes that are not UTF-8) replaced by U+FFFD; a file name
+    no file system can hold is refused."""
+    for key, value in vars(args).items():
+        if isinstance(value, (str, list)):
+            setattr(args, key, scrub(value))
+        for p in value if isinstance(value, list) else [value]:
+            if isinstance(p, Path):
+                try:
+                    os.fsencode(p)
+                except UnicodeError:
+                    raise KBError(f"{safe_terminal(p)} is not a valid file name") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _clean_args(args)
         return COMMANDS[args.cmd](args)
-    except KBError as e:
-        print(f"kb: error: {safe_terminal(e)}", file=sys.stderr)
+    except KBError as e:  # the one boundary every error passes: no secret, no control character
+        print(f"kb: error: {safe_terminal(redact(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)

@@ -29,6 +29,7 @@ from typing import Any
 
 from . import files
 from .errors import KBError
+from .sanitize import scrub
 from .text import fold
 
 METRICS = ("success@1", "success@5", "mrr@10", "recall@10", "ndcg@10")
@@ -133,7 +134,7 @@ def _objects(f: io.TextIOBase, path: Path, what: str):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = scrub(json.loads(line))  # lone surrogates ("\ud800") become U+FFFD: no output can encode them
         except (ValueError, RecursionError) as e:
             raise KBError(f"{what} {path} line {n} is not valid JSON ({str(e)[:80]})") from None
         if not isinstance(row, dict):

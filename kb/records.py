@@ -153,6 +153,16 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Facets:
+    """The values an index offers for filters, each sorted (documents in index order)."""
+
+    years: tuple[int, ...]
+    organisations: tuple[str, ...]
+    doc_types: tuple[str, ...]
+    documents: tuple[tuple[str, str], ...]  # (doc_id, title)
+
+
+@dataclass(frozen=True)
 class Filters:
     """Hard filters on search results; empty tuples mean 'no restriction'.
 
@@ -244,8 +254,7 @@ class QueryInfo:
 
     text: str
     years: tuple[int, ...]
-    terms: tuple[str, ...]
-    weights: tuple[float, ...]  # weight of each of ``terms`` in BM25
+    terms: tuple[tuple[str, float], ...]  # (analysed term, its weight in BM25), one pair per term
     expansions: tuple[str, ...] = ()
     truncated: bool = False  # the question was longer than the search reads (the rest was ignored)
 

@@ -1,8 +1,9 @@
 """Hybrid search over a loaded index: BM25 + dense retrieval, fused, with filters and a year rule.
 
-:func:`open_index` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
-into a :class:`KnowledgeBase`, which holds that index and the embedder and is safe to share
-between threads (searching mutates nothing but memo tables).
+:func:`open_folder` loads the live generation of an index folder (:class:`kb.local.LocalIndex`)
+into a :class:`KnowledgeBase` (:func:`kb.open_index` opens a folder or a Milvus collection), which
+holds that index and the embedder and is safe to share between threads (searching mutates nothing
+but memo tables).
 
 Query pipeline (:meth:`KnowledgeBase.search`), each step a pure function elsewhere:
 
@@ -36,7 +37,7 @@ from .embed import Embedder, get_embedder
 from .errors import IndexCorruptError, KBError
 from .figures import Figure, document_figures
 from .local import LocalIndex
-from .records import Chunk, Document, Filters, Hit, QueryInfo, SearchResult, chunk_order
+from .records import Chunk, Document, Facets, Filters, Hit, QueryInfo, SearchResult, chunk_order
 from .text import query_years
 
 MODES = ("hybrid", "bm25", "dense")
@@ -60,12 +61,12 @@ class SearchParams:
     max_text_chars: int = 1500
 
 
-def unknown_filter_values(filters: Filters, facets: dict[str, list]) -> tuple[str, ...]:
+def unknown_filter_values(filters: Filters, facets: Facets) -> tuple[str, ...]:
     """One note per filter value that no document in the index has, listing the known values
     (a search restricted by it finds nothing, and the note says why)."""
     known = {
-        "years": facets["years"], "organisations": facets["organisations"],
-        "doc_types": facets["doc_types"], "doc_ids": [d for d, _ in facets["documents"]],
+        "years": facets.years, "organisations": facets.organisations,
+        "doc_types": facets.doc_types, "doc_ids": [d for d, _ in facets.documents],
     }
     words = {"years": "year", "organisations": "organisation", "doc_types": "report type", "doc_ids": "document id"}
     notes = []
@@ -99,7 +100,7 @@ class RecentMemo:
 
 
 class KnowledgeBase:
-    """A loaded index and its embedder. Construct with :func:`open_index`."""
+    """A loaded index and its embedder. Construct with :func:`kb.open_index`."""
 
     def __init__(self, index: PassageIndex, embedder: Embedder | None = None) -> None:
         self.index = index
@@ -139,15 +140,15 @@ class KnowledgeBase:
         """A document's figures for a year (tables; with ``sentences`` also sentences: kb.figures), memoised."""
         return self._figures.get(f"{doc_id}\0{sentences}", lambda: figures_of(self.index.document(doc_id), sentences))
 
-    def facets(self) -> dict[str, list]:
+    def facets(self) -> Facets:
         """Values available for filters: years, organisations, report types, documents."""
         heads = self.index.heads()
-        return {
-            "years": sorted({d.meta.year for d in heads if d.meta.year is not None}),
-            "organisations": sorted({d.meta.organisation for d in heads if d.meta.organisation}),
-            "doc_types": sorted({d.meta.doc_type for d in heads if d.meta.doc_type}),
-            "documents": [(d.doc_id, d.meta.title) for d in heads],
-        }
+        return Facets(
+            years=tuple(sorted({d.meta.year for d in heads if d.meta.year is not None})),
+            organisations=tuple(sorted({d.meta.organisation for d in heads if d.meta.organisation})),
+            doc_types=tuple(sorted({d.meta.doc_type for d in heads if d.meta.doc_type})),
+            documents=tuple((d.doc_id, d.meta.title) for d in heads),
+        )
 
     def neighbours(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same document (for "show context")."""
@@ -176,8 +177,7 @@ class KnowledgeBase:
         return QueryInfo(
             text=text,
             years=query_years(text),
-            terms=tuple(t for t, _ in terms),
-            weights=tuple(w for _, w in terms),
+            terms=tuple(terms),
             expansions=tuple(self.analyzer.expansions(words, stems)),
             truncated=len(query) > MAX_QUERY_CHARS,
         )
@@ -225,7 +225,7 @@ class KnowledgeBase:
         """Fused scores of the candidates of the retrievers that ``mode`` uses."""
         rankings: list[list[str]] = []
         weights: list[float] = []
-        query = list(zip(info.terms, info.weights))
+        query = list(info.terms)
         if mode in ("hybrid", "bm25"):
             found = self.index.lexical(query, depth, filters)
             rankings.append([cid for cid, _ in found])
@@ -253,8 +253,9 @@ def figures_of(doc: Document, sentences: bool) -> list[Figure]:
     return document_figures(doc.doc_id, doc.text, doc.meta.year, sentences)
 
 
-def open_index(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
-    """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``)."""
+def open_folder(root: str | Path | None = None, embedder: Embedder | None = None, verify: bool = True) -> KnowledgeBase:
+    """Open the live generation of an index folder (default: ``KB_INDEX`` or ``index/``); the folder
+    implementation behind :func:`kb.open_index`."""
     root = Path(root) if root is not None else store.default_index_dir()
 
     def load(gen: Path, manifest: store.Manifest) -> KnowledgeBase:

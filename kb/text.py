@@ -47,15 +47,22 @@ def dehyphenate(text: str) -> str:
     """
 
     def repl(m: re.Match) -> str:
-        rest = text[m.end() : m.end() + 6].lower()
-        if rest.startswith(_KEEP_HYPHEN_BEFORE):
-            return m.group(0)
-        word = m.group(1)
-        if len(word) >= 2 and word.isupper():
-            return word + "-"
-        return word
+        join = hyphen_join(m.group(1), text[m.end() : m.end() + 6])
+        return m.group(0) if join == "- " else m.group(1) + join
 
     return _HYPHEN_BREAK.sub(repl, text)
+
+
+def hyphen_join(word: str, following: str) -> str:
+    """How ``word``, ending a line with a hyphen, joins the next line that starts with ``following``
+    (in lower case): ``""`` drops the line-break hyphen ("verksam-" "heten"), ``"-"`` keeps a real one
+    after an acronym ("LSS-" "verksamheten"), ``"- "`` keeps an elided compound before a conjunction
+    ("Kultur-" "och fritid")."""
+    if following.lower().startswith(_KEEP_HYPHEN_BEFORE):
+        return "- "
+    if len(word) >= 2 and word.isupper():
+        return "-"
+    return ""
 
 
 def line_starts(lines: list[str]) -> list[int]:

@@ -11,20 +11,21 @@ passage text.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from .answer.extract import NONE_NOTE, UNCERTAIN_NOTE
 from .cite import hit_location
 from .records import Hit
-from .sanitize import csv_cell, md_inline, md_quote_line
+from .reflow import reflow
+from .sanitize import one_line, redact
+from .sentences import split_spans
+from .tables import Table, find_tables
 from .text import TOKEN_PATTERN, tokenize
+from .ui_export import ExportMeta, export_csv, export_json, export_markdown, export_rows
+
+__all__ = ["ExportMeta", "export_csv", "export_json", "export_markdown", "export_rows"]  # kept here for callers
 
 # PDF conversions write list bullets as private-use characters (U+F0B7, U+F0A7 …) that fonts show
 # as boxes; on screen they become "•" (one character for one, so offsets hold; exports stay exact)
@@ -56,6 +57,23 @@ def escape_text(text: str) -> str:
     """Escape ``text`` for HTML (as :func:`html.escape` does) and encode Markdown punctuation,
     so that it always shows as the literal characters."""
     return text.translate(_ESCAPES)
+
+
+# every printable ASCII character that is not a letter or digit, as a character reference
+_PUNCTUATION = {c: f"&#{c};" for c in range(0x21, 0x7F) if not chr(c).isalnum()}
+UNTRUSTED_CHARS = 600
+
+
+def untrusted_text(text: object) -> str:
+    """Text from outside kb (a server's error message, an exception's text) for any Streamlit element
+    that renders Markdown (``st.warning``, ``st.caption`` …) or HTML: configured secrets redacted
+    (:func:`kb.sanitize.redact`), one line without control characters, at most :data:`UNTRUSTED_CHARS`
+    characters, and every ASCII punctuation character as a character reference, so that no Markdown,
+    HTML, link, image or autolink (``www.…``, ``http://…``, ``a@b.se``) can form: it shows as written."""
+    s = one_line(redact(text))
+    if len(s) > UNTRUSTED_CHARS:
+        s = s[: UNTRUSTED_CHARS - 1] + "…"
+    return s.translate(_PUNCTUATION)
 
 
 def matching_terms(analyzer, query: str) -> frozenset[str]:
@@ -119,22 +137,115 @@ def highlight_html(text: str, analyzer, terms: frozenset[str], keep_lines: bool 
     return out
 
 
-def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, terms: frozenset[str]) -> str:
-    """A passage as :func:`highlight_html`, with each quoted sentence (start, end in ``text``, its
-    page or lines) wrapped in ``<span class='kb-quote'>`` and followed by where it is."""
+def prose_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, terms: frozenset[str]) -> str:
+    """Text for reading (:func:`kb.reflow.reflow`: lines of a sentence joined, line-break hyphens
+    dropped) as :func:`highlight_html`, with each quoted sentence (start, end in ``text``, which may
+    reach outside it; its page or lines, "" for none) wrapped in ``<span class='kb-quote'>`` and
+    followed by where it is. Quotes and highlights land on the same words as in ``text``."""
+    r = reflow(text)
     out: list[str] = []
     pos = 0
     for a, b, where in sorted(quotes):
-        a, b = max(a, pos), min(b, len(text))
+        a, b = r.span(max(a, 0), min(b, len(text)))
+        a = max(a, pos)
         if a >= b:
             continue
         label = f" <span class='kb-where'>({escape_text(where)})</span>" if where else ""
-        out.append(highlight_html(text[pos:a], analyzer, terms))
-        quoted = highlight_html(text[a:b], analyzer, terms)
+        out.append(highlight_html(r.text[pos:a], analyzer, terms))
+        quoted = highlight_html(r.text[a:b], analyzer, terms)
         out.append(f"<span class='kb-quote' title='Citerad i svaret'>{quoted}</span>{label}")
         pos = b
-    out.append(highlight_html(text[pos:], analyzer, terms))
+    out.append(highlight_html(r.text[pos:], analyzer, terms))
     return "".join(out)
+
+
+def table_html(text: str, table: Table, quotes: Sequence[tuple[int, int, str]], analyzer, terms: frozenset[str]) -> str:
+    """A table of ``text`` (:func:`kb.tables.find_tables`) as an HTML table: the header's columns,
+    one row per data row (label, then values right-aligned), a quoted row marked; lines between rows
+    that are no rows (a sub-heading) as a row of their own. Every cell is escaped."""
+    n = max([len(table.header.columns)] + [len(r.cells) for r in table.rows])
+    heads = [c.text for c in table.header.columns] + [""] * (n - len(table.header.columns))
+    out = ["<table class='kb-table'><thead><tr><th></th>"
+           + "".join(f"<th class='kb-num'>{escape_text(h)}</th>" for h in heads) + "</tr></thead><tbody>"]
+    pos = table.header.end
+    for r in table.rows:
+        between = " ".join(text[pos : r.start].split())
+        if between:
+            note = highlight_html(between, analyzer, terms)
+            out.append(f"<tr><td colspan='{n + 1}' class='kb-tnote'>{note}</td></tr>")
+        quoted = any(a < r.end and b > r.start for a, b, _ in quotes)
+        if r.mapped:
+            cells = [c.text for c in r.cells] + [""] * (n - len(r.cells))
+            values = "".join(f"<td class='kb-num'>{escape_text(c)}</td>" for c in cells)
+        else:  # values the detector could not place in columns: shown as written, in one cell
+            raw = " ".join(text[r.start : r.end].split())
+            raw = raw[len(r.label):].strip() if raw.startswith(r.label) else " ".join(c.text for c in r.cells)
+            values = f"<td colspan='{n}' class='kb-num'>{escape_text(raw)}</td>"
+        cls = " class='kb-quote'" if quoted else ""
+        out.append(f"<tr{cls}><td>{highlight_html(r.label, analyzer, terms)}</td>{values}</tr>")
+        pos = r.end
+    return "".join(out) + "</tbody></table>"
+
+
+def passage_html(text: str, quotes: Sequence[tuple[int, int, str]], analyzer, terms: frozenset[str]) -> str:
+    """A passage for reading: its prose as :func:`prose_html`, its tables as :func:`table_html`."""
+    out: list[str] = []
+    pos = 0
+
+    def prose(a: int, b: int) -> None:
+        local = [(qa - a, qb - a, where if qb <= b or b == len(text) else "") for qa, qb, where in quotes]
+        if text[a:b].strip():
+            out.append(prose_html(text[a:b], local, analyzer, terms))
+
+    for t in find_tables(text):
+        prose(pos, t.header.start)
+        out.append(table_html(text, t, quotes, analyzer, terms))
+        pos = t.end
+    prose(pos, len(text))
+    return "".join(out)
+
+
+def snippet_spans(text: str, analyzer, terms: frozenset[str], quotes: Sequence[tuple[int, int, str]] = (),
+                  n: int = 3, whole: int = 360) -> list[tuple[int, int]]:
+    """The parts of a passage a result list shows: the whole of a short passage, else its ``n``
+    evidence units (:func:`kb.sentences.split_spans`) that hold a quote or the most query words
+    (the first two when none does), in order; neighbouring units are one span."""
+    if len(text) <= whole:
+        return [(0, len(text))]
+    units = split_spans(text)
+
+    def score(a: int, b: int) -> int:
+        words = {w.lower() for w in TOKEN_PATTERN.findall(text[a:b])}
+        quoted = any(qa < b and qb > a for qa, qb, _ in quotes)
+        return 100 * quoted + sum(1 for w in words if word_matches(analyzer, w, terms))
+
+    scored = [(score(u.start, u.end), i) for i, u in enumerate(units)]
+    best = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))[:n]
+    picked = sorted(i for _, i in best) or list(range(min(2, len(units))))
+    tables = [(t.header.start, t.end) for t in find_tables(text)]
+    spans: list[tuple[int, int]] = []
+    for i in picked:
+        a, b = units[i].start, units[i].end
+        a, b = next(((ta, tb) for ta, tb in tables if ta < b and tb > a), (a, b))  # a table is shown whole
+        if spans and not text[spans[-1][1] : a].strip():  # next to (or inside) the one before
+            spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def snippet_html(text: str, spans: Sequence[tuple[int, int]], quotes: Sequence[tuple[int, int, str]],
+                 analyzer, terms: frozenset[str]) -> str:
+    """The chosen parts of a passage (:func:`snippet_spans`) as :func:`passage_html`, "…" between and
+    around them where text is left out."""
+    gap = " <span class='kb-gap'>…</span> "
+    parts = []
+    for a, b in spans:
+        local = [(qa - a, qb - a, where) for qa, qb, where in quotes]
+        parts.append(passage_html(text[a:b], local, analyzer, terms))
+    lead = gap.lstrip() if spans and text[: spans[0][0]].strip() else ""
+    tail = gap.rstrip() if spans and text[spans[-1][1] :].strip() else ""
+    return lead + gap.join(parts) + tail
 
 
 # -- citations ------------------------------------------------------------------------------
@@ -185,92 +296,79 @@ def group_by_year(hits: Iterable[Hit], per_year: int = 3) -> list[tuple[str, lis
     return sorted(groups.items(), key=lambda kv: (kv[0] == "okänt år", kv[0]))
 
 
-# -- evidence export ------------------------------------------------------------------------
+# -- Swedish wording ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExportMeta:
-    """What an evidence export is about: the query, when it was made, and from which index."""
-
-    query: str
-    exported_at: str
-    index_version: str
-    index_created: str | None = None
-    filters: str = ""
-
-    @classmethod
-    def now(cls, query: str, index_version: str, index_created: str | None = None, filters: str = "") -> ExportMeta:
-        ts = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
-        return cls(query, ts, index_version, index_created, filters)
+def number_sv(n: int) -> str:
+    """An integer as Swedish text: groups of three digits with a (no-break) space, "4 951"."""
+    return f"{n:,}".replace(",", "\u00a0")
 
 
-EXPORT_FIELDS = (
-    "rank", "citation", "title", "organisation", "year", "doc_type", "page", "line_start", "line_end",
-    "section", "score", "doc_id", "chunk_id", "also_at", "text",
+def count_sv(n: int, one: str, many: str) -> str:
+    """"1 träff", "2 träffar": a count with the right form of the noun."""
+    return f"{number_sv(n)} {one if n == 1 else many}"
+
+
+def chosen_sv(n: int) -> str:
+    """"1 träff är vald", "3 träffar är valda"."""
+    return f"{count_sv(n, 'träff', 'träffar')} {'är vald' if n == 1 else 'är valda'}"
+
+
+def duration_sv(seconds: float) -> str:
+    """A remaining time as a Swedish reader says it: "under en minut", "ungefär 4 minuter"."""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return "under en minut"
+    return "ungefär 1 minut" if minutes <= 1 else f"ungefär {minutes} minuter"
+
+
+BUILD_STAGES = {"read": "Läser rapporterna", "embed": "Bäddar in passager och evidensmeningar",
+                "write": "Skriver passager"}
+
+
+def progress_sv(stage: str, done: int, total: int, seconds: float) -> str:
+    """The build progress line: what is done, "x av y" in one count, and (after 10 s of embedding)
+    the time left at the rate so far. Passages are embedded before the shorter evidence sentences,
+    so the rate rises as it goes and the time left is an upper bound."""
+    text = f"{BUILD_STAGES.get(stage, stage)}: {number_sv(done)} av {number_sv(total)}"
+    if stage == "embed" and 0 < done < total and seconds >= 10:
+        text += f" – {duration_sv(seconds / done * (total - done))} kvar"
+    return text
+
+
+def llm_problem_sv(error: str) -> str:
+    """A language model server's failure (:class:`kb.errors.LLMError`'s message, in English for the
+    command line) said in Swedish for the page; the message itself goes in a "Teknisk orsak" detail."""
+    if "no complete answer within" in error:
+        why = "servern svarade inte färdigt i tid"
+    elif "cannot reach" in error:
+        why = "servern går inte att nå"
+    else:
+        why = "servern gav ett fel"
+    return f"Språkmodellen kunde inte svara ({why}), så svaret ovan är bara citerat ur rapporterna."
+
+
+REASONS_SV = (  # the checker's reasons (kb.answer.check, English for the JSON and the command line), by prefix
+    ("negated, but the aligned source sentence is not", "nekar, men meningen i källan gör det inte"),
+    ("drops a negation of the aligned source sentence", "tappar en negation i källans mening"),
+    ("direction words not in the aligned source clause", "riktningsord som inte står i källans mening"),
+    ("numbers not in the aligned source sentence", "siffror som inte står i källans mening"),
+    ("cites no source", "hänvisar inte till någon källa"),
+    ("cites a source that was not given", "hänvisar till en källa som inte gavs"),
+    ("holds bidirectional control characters", "innehåller styrtecken för skrivriktning"),
+    ("nothing to check", "inget att kontrollera"),
+    ("no words to find a source sentence by", "inga ord att hitta en mening i källan med"),
+    ("no sentence of the cited sources says this", "ingen mening i källorna säger detta"),
+    ("words not in the aligned source sentence", "ord som inte står i källans mening"),
 )
 
 
-def export_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
-    rows = []
-    for h in hits:
-        d = h.to_json()
-        rows.append({k: d.get(k) for k in EXPORT_FIELDS})
-    return rows
-
-
-def export_json(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = ()) -> str:
-    doc = {
-        "query": meta.query,
-        "exported_at": meta.exported_at,
-        "index_version": meta.index_version,
-        "index_created": meta.index_created,
-        "filters": meta.filters,
-        "answer": list(answer),
-        "hits": export_rows(hits),
-    }
-    return json.dumps(doc, ensure_ascii=False, indent=2)
-
-
-def export_csv(meta: ExportMeta, hits: Sequence[Hit]) -> str:
-    """One row per hit; query, export time and index version repeated on each row (easy to merge).
-    Every text cell passes :func:`kb.sanitize.csv_cell`, so none is read as a formula."""
-    buf = io.StringIO()
-    fields = ("query", "exported_at", "index_version", *EXPORT_FIELDS)
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
-    w.writeheader()
-    for row in export_rows(hits):
-        row = {**row, "also_at": " | ".join(row["also_at"] or ())}
-        row = {"query": meta.query, "exported_at": meta.exported_at, "index_version": meta.index_version, **row}
-        w.writerow({k: csv_cell(v) for k, v in row.items()})  # no cell runs as a formula
-    return buf.getvalue()
-
-
-def export_markdown(meta: ExportMeta, hits: Sequence[Hit], answer: Sequence[dict] = ()) -> str:
-    """Evidence as Markdown. Every value from a document or the user (query, titles, citations,
-    sentences, passage text) is escaped (:mod:`kb.sanitize`): raw HTML shows as text and a line
-    break in a title cannot start a heading."""
-    lines = [
-        "# Underlag från rapportsökning",
-        "",
-        f"- **Fråga:** {md_inline(meta.query)}",
-        f"- **Exporterad:** {md_inline(meta.exported_at)}",
-        f"- **Indexversion:** {md_inline(meta.index_version)}"
-        + (f" (byggt {md_inline(meta.index_created)})" if meta.index_created else ""),
-    ]
-    if meta.filters:
-        lines.append(f"- **Avgränsningar:** {md_inline(meta.filters)}")
-    if answer:
-        lines += ["", "## Svar (citerade meningar)", ""]
-        lines += [f"- {md_inline(a['sentence'])} [{int(a['hit_rank'])}]" for a in answer]
-    lines += ["", "## Källor", ""]
-    for h in hits:
-        lines.append(f"### [{h.rank}] {md_inline(h.citation)}")
-        lines.append("")
-        lines.extend("> " + md_quote_line(line) if line.strip() else ">" for line in h.text.splitlines())
-        if h.also_at:
-            lines += ["", "Samma text även i: " + "; ".join(md_inline(a) for a in h.also_at)]
-        lines += ["", f"Poäng: {h.score:.4f}", ""]
-    return "\n".join(lines).rstrip() + "\n"
+def reason_sv(reason: str) -> str:
+    """Why a generated sentence is not supported, in Swedish (the quoted words and figures kept)."""
+    for en, sv in REASONS_SV:
+        if reason.startswith(en):
+            return sv + reason[len(en):]
+    return "kunde inte beläggas i källan"
 
 
 # -- generated answers ----------------------------------------------------------------------
@@ -285,7 +383,8 @@ def generated_html(sentences: Sequence[Any], writing: bool = False) -> str:
     items = []
     for s in sentences:
         refs = " ".join(f"<a class='kb-ref' href='#traff-{n}'>[{n}]</a>" for n in s.citations)
-        flag = "" if s.supported else f"<span class='kb-flag' title='{escape_text(s.reason)}'>ej belagt</span>"
+        why = escape_text(reason_sv(s.reason))
+        flag = "" if s.supported else f"<span class='kb-flag' title='{why}'>ej belagt</span>"
         quote = ""
         if s.evidence:
             ev = s.evidence[0]

@@ -492,6 +492,12 @@ def test_kb_ask_bad_question_is_one_error_line(small_index, capsys, question):
     assert err.startswith("kb: error: the question") and err.count("\n") == 1 and "Traceback" not in err
 
 
+def vouched(k, question: str) -> list[str]:
+    """The quotes kb vouches for (verdict "answered"), as kb eval --answers scores them."""
+    ans = ask(k, question)[1]
+    return [s.sentence for s in ans.sentences] if ans.confident else []
+
+
 def load_reference_scorer():
     spec = importlib.util.spec_from_file_location("answer_score", EVAL / "answer_score.py")
     mod = importlib.util.module_from_spec(spec)
@@ -566,7 +572,7 @@ def test_real_dev_answers_meet_the_floors(real_index):
     precision@1, abstain); the floors leave one question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(DEV) + load_jsonl(DEV_UNANSWERABLE)
-    answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
+    answers = {g["id"]: vouched(k, g["query"]) for g in gold}
     m = score_answers(gold, answers)
     assert m["answered"] >= 0.966 and m["support@1"] >= 0.866 and m["support@3"] >= 0.933
     assert m["precision@1"] >= 0.866 and m["abstain"] >= 0.83
@@ -575,13 +581,14 @@ def test_real_dev_answers_meet_the_floors(real_index):
 @pytest.mark.slow
 def test_real_extra_answers_meet_the_floors(real_index):
     """The second question set (eval/extra/) guards against changes fitted to dev alone. Measured
-    1.000 / 0.667 / 0.700 / 0.667 / 0.500; the floors leave one question of slack."""
+    0.967 / 0.700 / 0.733 / 0.724 / 0.900 (the quotes kb vouches for); the floors leave one
+    question of slack."""
     k = kb.open_index(real_index)
     gold = load_jsonl(EVAL / "extra" / "questions.jsonl") + load_jsonl(EVAL / "extra" / "unanswerable.jsonl")
-    answers = {g["id"]: [s.sentence for s in ask(k, g["query"])[1].sentences] for g in gold}
+    answers = {g["id"]: vouched(k, g["query"]) for g in gold}
     m = score_answers(gold, answers)
-    assert m["answered"] >= 0.966 and m["support@1"] >= 0.633 and m["support@3"] >= 0.666
-    assert m["precision@1"] >= 0.633 and m["abstain"] >= 0.4
+    assert m["answered"] >= 0.933 and m["support@1"] >= 0.666 and m["support@3"] >= 0.7
+    assert m["precision@1"] >= 0.69 and m["abstain"] >= 0.8
 
 
 @pytest.mark.slow

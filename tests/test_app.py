@@ -50,7 +50,7 @@ def _app(monkeypatch, index: Path, corpus: Path | None = None) -> AppTest:
 
 
 def _ask(at: AppTest, query: str) -> AppTest:
-    at.text_input(key="query").set_value(query).run()
+    at.text_input(key="q").set_value(query).run()
     assert not at.exception, at.exception
     return at
 
@@ -84,9 +84,10 @@ def real_app(monkeypatch, real_index) -> AppTest:
 def test_start_page_shows_search_field_examples_and_index_panel(real_app, real_index):
     at = real_app
     assert at.title[0].value == "Sök i Linköpings rapporter"
-    assert at.text_input(key="query").label == "Fråga eller sökord"
-    assert at.text_input(key="query").max_chars == MAX_QUERY_CHARS  # the box takes no longer question
-    assert [b.label for b in at.button][:1] == [LSS]
+    assert at.text_input(key="q").label == "Fråga eller sökord"
+    assert at.text_input(key="q").max_chars == MAX_QUERY_CHARS  # the box takes no longer question
+    labels = [b.label for b in at.button]
+    assert labels[:2] == ["Sök", LSS]  # the search button beside the box, then the examples
     panel = " ".join(m.value for m in at.sidebar.markdown)
     stats = kb.open_index(real_index).stats()
     assert f"Rapporter: **{stats['documents']}**" in panel and f"Passager: **{stats['passages']}**" in panel
@@ -110,7 +111,7 @@ def test_question_gives_answer_with_markers_and_cited_hits(real_app):
     assert headers[0].startswith("<p class='kb-cite' id='traff-1'>[1] ")
     assert all("Kommunstyrelsen" in h and "2023" in h for h in headers[:3])
     assert any("rad " in h for h in headers)  # lines for text files
-    passages = [v for v in _htmls(at) if v.startswith("<div class='kb-passage'>")]
+    passages = [v for v in _htmls(at) if v.startswith("<div class='kb-passage")]
     assert passages and "<mark>underskott" in " ".join(passages).lower()
     # the quoted sentence is highlighted inside its passage, with its lines, and [n] jumps to hit n
     quoted = [v for v in passages if "class='kb-quote'" in v]
@@ -119,7 +120,7 @@ def test_question_gives_answer_with_markers_and_cited_hits(real_app):
     quotes = [part.split("</span>")[0] for v in plain for part in v.split("class='kb-quote'")[1:]]
     assert any("personlig assistans" in q for q in quotes)
     assert any(c.value.startswith("Poäng ") for c in at.caption)
-    assert len(at.expander) >= 10 and at.expander[0].label == "Visa sammanhang"
+    assert len(at.expander) >= 10 and at.expander[0].label == "Visa hela passagen och sammanhanget"
     # the year named in the question is explained, and can be switched off
     assert at.checkbox(key="use_query_years").value is True
     assert "Frågan nämner 2023" in _texts(at)
@@ -151,17 +152,17 @@ def test_year_override_changes_the_ranking(real_app, real_index):
 def test_sidebar_filters_restrict_hits(real_app):
     at = _ask(real_app, "sjukfrånvaro")
     for key, value, shown in [
-        ("f_years", [2019], "2019"),
-        ("f_orgs", ["Leanlink"], "Leanlink"),
-        ("f_types", ["budget"], "budget"),
-        ("f_docs", ["leanlink-verksamhetsberattelse-2019"], "Verksamhetsberättelse 2019 – Leanlink"),
+        ("ar", [2019], "2019"),
+        ("org", ["Leanlink"], "Leanlink"),
+        ("typ", ["budget"], "budget"),
+        ("rapport", ["leanlink-verksamhetsberattelse-2019"], "Verksamhetsberättelse 2019 – Leanlink"),
     ]:
-        at.sidebar.multiselect(key=key).set_value(value).run()
+        at.sidebar.button_group(key=key).set_value(value).run()
         headers = _hit_headers(at)
         assert headers and all(shown in h for h in headers), key
-        at.sidebar.multiselect(key=key).set_value([]).run()
+        at.sidebar.button_group(key=key).set_value([]).run()
     # a year filter overrides the year in the question, and the page says so
-    at.sidebar.multiselect(key="f_years").set_value([2019]).run()
+    at.sidebar.button_group(key="ar").set_value([2019]).run()
     _ask(at, "sjukfrånvaro 2023")
     assert "årsvalet i sidomenyn gäller" in _texts(at)
     assert all("2019" in h for h in _hit_headers(at))
@@ -169,13 +170,13 @@ def test_sidebar_filters_restrict_hits(real_app):
 
 def test_no_hits_and_no_confident_answer_are_said_plainly(real_app):
     at = real_app
-    at.sidebar.multiselect(key="f_years").set_value([2021]).run()
-    at.sidebar.multiselect(key="f_orgs").set_value(["Kommunstyrelsen"]).run()
+    at.sidebar.button_group(key="ar").set_value([2021]).run()
+    at.sidebar.button_group(key="org").set_value(["Kommunstyrelsen"]).run()
     _ask(at, "sjukfrånvaro")
     assert any("Inga träffar" in w.value for w in at.warning)
     assert not _hit_headers(at)
-    at.sidebar.multiselect(key="f_years").set_value([]).run()
-    at.sidebar.multiselect(key="f_orgs").set_value([]).run()
+    at.sidebar.button_group(key="ar").set_value([]).run()
+    at.sidebar.button_group(key="org").set_value([]).run()
     _ask(at, "simhallens öppettider på lördagar")
     assert any("Rapporterna säger inte tydligt svaret" in i.value and "Ordet ”öppettider”" in i.value
                and "förekommer inte i rapporterna" in i.value for i in at.info)
@@ -203,7 +204,7 @@ def test_export_selection_and_buttons(real_app):
     boxes[0].check()
     boxes[2].check()
     at.run()
-    assert "2 valda träffar exporteras: [1], [3]" in _texts(at)
+    assert "2 träffar är valda och exporteras: [1], [3]" in _texts(at)
 
 
 # -- build button when there is no index ----------------------------------------------------
@@ -216,7 +217,7 @@ def test_missing_index_offers_to_build_it(monkeypatch, tmp_path, small_corpus):
     build.click().run(timeout=300)
     assert not at.exception, at.exception
     assert (tmp_path / "no-index" / "CURRENT").is_file()
-    assert at.text_input(key="query").label == "Fråga eller sökord"
+    assert at.text_input(key="q").label == "Fråga eller sökord"
     _ask(at, "underskott inom LSS")
     assert _hit_headers(at)
 
@@ -284,10 +285,12 @@ def test_export_json_round_trips():
 
 
 def test_export_markdown_quotes_passages_with_citations():
-    md = export_markdown(META, [_hit(1, text="Rad ett\nrad två")], [{"sentence": "En mening.", "hit_rank": 1}])
+    text = "Leanlink re-\ndovisar ett underskott inom\nLSS.\n\n• Översyn\n• Fler heltider"
+    md = export_markdown(META, [_hit(1, text=text)], [{"sentence": "En mening.", "hit_rank": 1}])
     assert f"**Fråga:** {LSS}" in md and "**Indexversion:** gen-x" in md and META.exported_at in md
     assert "### [1] Kommunstyrelsen verksamhetsberattelse 2023, rad 10–12, avsnitt ”LSS”" in md
-    assert "> Rad ett\n> rad två" in md
+    # passages read as text: a sentence's lines joined, the line-break hyphen gone, the list kept
+    assert "> Leanlink redovisar ett underskott inom LSS.\n>\n> • Översyn\n> • Fler heltider" in md
     assert "- En mening. [1]" in md and "Samma text även i: Annan rapport, rad 3–4" in md
 
 
@@ -394,3 +397,98 @@ def test_uncalibrated_embedder_says_answers_are_not_gated(monkeypatch, small_ind
 def test_calibrated_embedder_has_no_uncalibrated_note(real_app):
     at = _ask(real_app, LSS)
     assert not [c.value for c in at.caption if "ingen kalibrerad gräns" in c.value]
+
+
+# -- reading the sources (issue 26) ---------------------------------------------------------
+
+
+def test_a_url_with_a_question_runs_the_search(monkeypatch, small_index):
+    """?q=…&ar=…&k=… holds the question, the years and the number of hits: opening it searches."""
+    monkeypatch.setenv("KB_INDEX", str(small_index))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.query_params["q"] = "varför underskott inom LSS"
+    at.query_params["ar"] = ["2023"]
+    at.query_params["k"] = "3"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="q").value == "varför underskott inom LSS"
+    headers = _hit_headers(at)
+    assert headers and all("2023" in h for h in headers)
+    assert at.sidebar.button_group(key="ar").value == [2023] and at.sidebar.slider(key="k").value == 3
+
+
+def test_passages_read_as_text_and_exports_keep_the_exact_text(monkeypatch, small_index):
+    """On screen a sentence's hard line breaks and line-break hyphens are gone; the JSON and CSV
+    exports keep the report's exact text, whose offsets are the citation's."""
+    at = _ask(_app(monkeypatch, small_index), "personalomsättning hemtjänst")
+    shown = [html.unescape(v) for v in _htmls(at) if "kb-passage" in v]
+    assert any("hemtjänstverksamheten" in v.replace("<mark>", "").replace("</mark>", "") for v in shown)
+    assert not any("hemtjänst-<br>" in v or "hemtjänst-\n" in v for v in shown)
+    assert any("personlig assistans där" in v.replace("<mark>", "").replace("</mark>", "") for v in shown)
+    k = kb.open_index(small_index)
+    hits = k.search("personalomsättning hemtjänst", k=5).hits
+    data = json.loads(export_json(META, hits))
+    for h, row in zip(hits, data["hits"]):
+        assert row["text"] == k.document(h.doc_id).text[h.start : h.end] == h.text
+        assert "hemtjänst-\nverksamheten" in row["text"] or "hemtjänst" not in row["text"]
+
+
+TABLE_DOC = (
+    " Personal\n"
+    "Sjukfrånvaron minskade under året enligt tabellen nedan.\n\n"
+    "Personal\tUtfall 2021\tUtfall 2022\tUtfall 2023\n"
+    "Total sjukfrånvaro\t8,0 %\t7,5 %\t6,9 %\n"
+    "Antal anställda\t2 417\t2 390\t2 402\n"
+)
+
+
+@pytest.fixture
+def table_index(tmp_path) -> Path:
+    corpus = tmp_path / "tabell"
+    corpus.mkdir()
+    (corpus / "leanlink-verksamhetsberattelse-2023.txt").write_text(TABLE_DOC, encoding="utf-8")
+    root = tmp_path / "tabell-index"
+    build_index([corpus], root, BuildConfig(embedder="hash:64"))
+    return root
+
+
+def test_a_table_in_a_passage_is_drawn_as_a_table(monkeypatch, table_index):
+    at = _ask(_app(monkeypatch, table_index), "sjukfrånvaro antal anställda")
+    tables = [v for v in _htmls(at) if "<table class='kb-table'>" in v]
+    assert tables
+    t = html.unescape(tables[0])
+    assert "<th class='kb-num'>Utfall 2021</th>" in t and "<th class='kb-num'>Utfall 2023</th>" in t
+    assert "<td class='kb-num'>2 417</td>" in t and "<td class='kb-num'>6,9 %</td>" in t
+    md = export_markdown(META, kb.open_index(table_index).search("sjukfrånvaro", k=1).hits)
+    assert "| Utfall 2021 | Utfall 2022 | Utfall 2023 |" in md and "|---|---:|---:|---:|" in md and "| Antal anställda | 2 417 | 2 390 | 2 402 |" in md
+
+
+def test_app_only_renders():
+    """app.py gets what it shows from kb.ui_page.page_data: no search, neighbour or document look-up
+    of its own (issue 22)."""
+    import ast
+
+    tree = ast.parse(APP.read_text(encoding="utf-8"))
+    calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    assert not calls & {"search", "neighbours", "document", "interpret", "ask"}, calls & {"search", "neighbours"}
+
+
+def test_page_data_gathers_everything_the_page_shows(small_index):
+    from kb.records import Filters
+    from kb.ui_page import page_data
+
+    k = kb.open_index(small_index)
+    data = page_data(k, "varför underskott inom LSS 2023", Filters(), 3)
+    assert data.problem is None and data.hits and data.answer is not None
+    assert all(v.context and any(label == "Denna träff" for label, _ in v.context) for v in data.hits)
+    assert data.info.years == (2023,) and data.years and data.index_version.startswith("gen-")
+    assert page_data(k, "och det", Filters(), 3).problem == "no_words"
+
+
+def test_swedish_counts_and_progress():
+    from kb.ui_helpers import chosen_sv, count_sv, progress_sv
+
+    assert chosen_sv(1) == "1 träff är vald" and chosen_sv(3) == "3 träffar är valda"
+    assert count_sv(4951, "passage", "passager") == "4\u00a0951 passager"
+    assert progress_sv("embed", 737, 4951, 2.0) == "Bäddar in passager och evidensmeningar: 737 av 4\u00a0951"
+    assert progress_sv("embed", 1000, 4951, 120.0).endswith("– ungefär 8 minuter kvar")

@@ -20,7 +20,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 3. ingest.build, backend, local, milvus.index, milvus.ingest
                                     building an index; the index interface, the folder index and
                                     the Milvus index with its ingest
-4. search, answer.extract, evaluate, location, answer.generate, contract
+4. search, answer.extract, evaluate, location, answer.generate, answer.stream, contract
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked; the JSON contract (CLI and API)
 5. cli, ui_helpers, __init__ (+ app.py), serve.*
@@ -39,14 +39,15 @@ LAYERS = {
     "milvus.store": 1, "answer.client": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
     "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
-    "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2,
+    "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2, "reflow": 2,
     "ingest.config": 2, "ingest.plan": 2, "ingest.prepare": 2, "ingest.embedding": 2, "ingest.pdf": 2,
     "ingest.meta": 2, "milvus.terms": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3, "milvus.writer": 3,
     "answer.asked": 2,
     "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
+    "answer.stream": 4,
     "contract": 4,
-    "cli": 5, "ui_helpers": 5, "__init__": 5,
+    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing

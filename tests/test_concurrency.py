@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_DOCS
 
-from kb import store
+from kb import open_index, store
 from kb.errors import KBError
 from kb.ingest.build import BuildConfig, build_index
-from kb.search import open_index
 
 CFG = BuildConfig(embedder="hash:64")
 QUERY = "underskott LSS hemtjänst kostnader"
@@ -111,7 +110,7 @@ def test_reader_whose_generation_is_pruned_while_loading_retries(tmp_path, two_c
 
 def test_reader_pruned_mid_load_without_verification(tmp_path, two_corpora, monkeypatch):
     """Same race without checksums (verify=False): files vanish while the index loads."""
-    from kb import local, search
+    from kb import local
 
     a, b, res = two_corpora
     root = tmp_path / "live"
@@ -128,7 +127,7 @@ def test_reader_pruned_mid_load_without_verification(tmp_path, two_corpora, monk
         return real_init(self, r, gen, manifest)
 
     monkeypatch.setattr(local.LocalIndex, "__init__", init)
-    kb = search.open_index(root, verify=False)
+    kb = open_index(root, verify=False)
     assert [(h.chunk_id, round(h.score, 6), h.text) for h in kb.search(QUERY, k=5).hits] == res["b"]
 
 
@@ -149,7 +148,7 @@ def test_subprocess_readers_during_cli_rebuilds(tmp_path, two_corpora):
     build_index([a], root, CFG, corpus_root=a, replace=True)
     script = textwrap.dedent(f"""
         import json, sys, time
-        from kb.search import open_index
+        from kb import open_index
         out = []
         t = time.time()
         while time.time() - t < 2.5:

@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_DOCS
 
-from kb import files, store
+from kb import files, open_index, store
 from kb.errors import IndexCorruptError, KBError
 from kb.ingest.build import BuildConfig, build_index
-from kb.search import open_index
 
 CFG = BuildConfig(embedder="hash:64")
 QUERIES = ["underskott LSS", "sjukfrånvaro 2019", "överskott 2023", "hemtjänst kostnader", "äldreomsorg budget"]

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb import embed
+from kb import embed, open_index
 from kb.embed import EmbeddingCache, HashEmbedder, SentenceTransformerEmbedder, get_embedder, text_key
 from kb.errors import EmbedderError, IndexIncompatibleError
 from kb.ingest.build import BuildConfig, build_index
-from kb.search import open_index
 
 
 def _minilm_dir() -> Path:
@@ -258,8 +257,8 @@ def test_st_relative_model_path_is_recorded_absolute(st, small_corpus, tmp_path,
     """An index built with a relative model path opens from any working directory."""
     import os
 
+    from kb import open_index
     from kb.cli import main
-    from kb.search import open_index
 
     model = _minilm_dir()
     monkeypatch.chdir(model.parent)

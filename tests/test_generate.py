@@ -10,6 +10,7 @@ from pathlib import Path
 import llmfake
 import pytest
 
+from kb import open_index
 from kb.analyze import Analyzer, build_lexicon
 from kb.answer.check import (
     GeneratedSentence,
@@ -24,7 +25,6 @@ from kb.answer.generate import generate
 from kb.answer.prompt import SYSTEM_PROMPT, Source, build_messages
 from kb.cli import main
 from kb.errors import LLMError
-from kb.search import open_index
 from kb.ui_helpers import escape_text
 
 S1 = Source(1, "Leanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"
@@ -368,7 +368,7 @@ def _app(monkeypatch, index):
     monkeypatch.setenv("KB_INDEX", str(index))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.text_input(key="query").set_value(Q).run()
+    at.text_input(key="q").set_value(Q).run()
     assert not at.exception, at.exception
     return at
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kb import files, store
+from kb import files, open_index, store
 from kb.cli import main
 from kb.errors import IngestError, KBError
 from kb.ingest import discover as ingest
@@ -24,7 +24,6 @@ from kb.ingest.discover import OUTSIDE
 from kb.ingest.read import read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
-from kb.search import open_index
 from kb.text import sentence_breaks
 from kb.ui_helpers import ExportMeta, export_csv, export_markdown
 
@@ -85,7 +84,7 @@ def test_bad_sidecar_fails_that_file_only_and_search_works(tmp_path, capsys, dat
     assert failed["bad.txt"].startswith("sidecar bad.txt.meta.json") and reason in failed["bad.txt"]
     assert main(["search", "underskott", "--doc", "ok", "--index", str(tmp_path / "idx")]) == 0
     assert "[1]" in capsys.readouterr().out
-    assert open_index(tmp_path / "idx").facets()["organisations"] == ["Leanlink"]
+    assert open_index(tmp_path / "idx").facets().organisations == ("Leanlink",)
 
 
 def test_valid_sidecar_is_trimmed_and_null_means_unknown(tmp_path):
@@ -122,7 +121,7 @@ def test_wrongly_typed_meta_in_an_older_index_never_crashes_search_or_facets(tmp
     build_index([folder], tmp_path / "idx", HASH, reader=old_reader)
     kb = open_index(tmp_path / "idx")
     f = kb.facets()
-    assert f["organisations"] == [] and f["doc_types"] == [] and f["years"] == []
+    assert f.organisations == () and f.doc_types == () and f.years == ()
     assert main(["search", "underskott", "--doc", "a", "--index", str(tmp_path / "idx")]) == 0
     assert main(["info", "--index", str(tmp_path / "idx")]) == 0
     capsys.readouterr()
@@ -298,7 +297,9 @@ def test_markdown_export_escapes_html_and_one_line_fields():
     headings = [ln for ln in md.splitlines() if ln.startswith("#")]
     assert headings == ["# Underlag från rapportsökning", "## Svar (citerade meningar)", "## Källor",
                         "### [1] Rapport # Injected &lt;script&gt;alert(1)&lt;/script&gt;"]
-    assert "> \\# Rubrik i texten" in md and "](javascript" not in md.replace("\\]", "")
+    # the passage is reflowed for reading ("# Rubrik" goes on the line before); no line starts a heading
+    assert "Rubrik i texten" in md and not any(ln.startswith(("# Rubrik", "> # Rubrik")) for ln in md.splitlines())
+    assert "](javascript" not in md.replace("\\]", "")
 
 
 # -- 6. terminal escapes -------------------------------------------------------------------------

@@ -18,12 +18,12 @@ import json
 import llmserver
 import pytest
 
+from kb import open_index
 from kb.answer.check import GeneratedSentence, build_evidence, check_sentence
 from kb.answer.client import LLMSettings, stream_chat
 from kb.answer.prompt import Source, build_messages, sources_from_hits
 from kb.cli import main
 from kb.records import Hit
-from kb.search import open_index
 
 pytestmark = pytest.mark.llm
 Q = "Varför underskott inom LSS?"

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, SMALL_DOCS
 from milvus_server import LiteServer, free_port, milvus  # noqa: F401 (fixture)
 
-from kb import sparse
+from kb import open_index, sparse
 from kb.embed import get_embedder
 from kb.errors import IndexIncompatibleError, KBError
 from kb.ingest.build import BuildConfig, build_index
@@ -24,7 +24,6 @@ from kb.milvus.index import MilvusIndex
 from kb.milvus.ingest import ingest_milvus
 from kb.milvus.store import MilvusLocation, filter_expr, meta_get, meta_put, parse_location
 from kb.records import Filters
-from kb.search import open_index
 
 HASH = BuildConfig(embedder="hash:64")
 MORE_DOCS = {
@@ -324,7 +323,7 @@ def test_ui_on_milvus_shows_the_same_hits(milvus, corpus, tmp_path, monkeypatch)
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
         at.run()
         assert not at.exception, at.exception
-        at.text_input(key="query").set_value(QUERIES[0]).run()
+        at.text_input(key="q").set_value(QUERIES[0]).run()
         assert not at.exception, at.exception
         shown.append([html.unescape(h.value) for h in at.get("html") if "class='kb-cite'" in h.value])
     assert shown[0] and shown[0] == shown[1]

@@ -94,8 +94,8 @@ def test_headings_become_sections(rendered):
 
 
 def test_search_cites_the_right_page(rendered, tmp_path):
+    from kb import open_index
     from kb.ingest.build import BuildConfig, build_index
-    from kb.search import open_index
 
     truth, _ = rendered["table"]
     folder = tmp_path / "c"

@@ -12,11 +12,11 @@ from pathlib import Path
 import pdfgen
 import pytest
 
+from kb import open_index
 from kb.ingest import pdfworker
 from kb.ingest.build import BuildConfig, build_index
 from kb.ingest.chunk import ChunkConfig, chunk_document
 from kb.ingest.read import read_document
-from kb.search import open_index
 
 GOOD = (
     "Leanlink redovisar ett underskott inom LSS-verksamheten. Underskottet beror på personlig\n"

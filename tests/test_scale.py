@@ -129,7 +129,7 @@ def test_line_offsets_skip_blank_lines():
 
 
 def test_lazy_store_matches_eager(small_index: Path, monkeypatch):
-    from kb.search import open_index
+    from kb import open_index
 
     eager = open_index(small_index)
     monkeypatch.setattr(rowstore, "LAZY_THRESHOLD", 0)

@@ -2,12 +2,13 @@
 contract of a hit, near-duplicate folding and open_index errors."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from kb import Filters, KBError, open_index
+from kb import Facets, Filters, KBError, open_index
 from kb.cite import location
 from kb.errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError
 from kb.ingest.build import BuildConfig, build_index
@@ -40,10 +41,21 @@ def index3(small_corpus: Path, tmp_path: Path) -> Path:
 def test_facets(index3):
     kb = open_index(index3)
     f = kb.facets()
-    assert f["years"] == [2019, 2021, 2023]
-    assert f["organisations"] == ["Kommunstyrelsen", "Leanlink"]
-    assert f["doc_types"] == ["plan", "verksamhetsberättelse"]
-    assert {d for d, _ in f["documents"]} == {KS, LL, PLAN}
+    assert f.years == (2019, 2021, 2023)
+    assert f.organisations == ("Kommunstyrelsen", "Leanlink")
+    assert f.doc_types == ("plan", "verksamhetsberättelse")
+    assert {d for d, _ in f.documents} == {KS, LL, PLAN}
+    assert isinstance(f, Facets) and dict(f.documents)[LL] == kb.document(LL).meta.title
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.years = ()  # type: ignore[misc]
+
+
+def test_query_info_keeps_each_term_with_its_weight(index3):
+    kb = open_index(index3)
+    info = kb.interpret("underskott inom LSS 2023")
+    assert info.terms == tuple(kb.analyzer.query_terms(info.text))
+    assert info.terms and all(isinstance(t, str) and isinstance(w, float) for t, w in info.terms)
+    assert not hasattr(info, "weights")
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
@@ -253,14 +265,14 @@ def test_bm25_weight_follows_its_coverage_of_the_query(index3):
     covered = "underskottet beror på personlig assistans"
     a, b = kb.search(covered, k=10, params=base), kb.search(covered, k=10, params=off)
     info = kb.interpret(covered)
-    rows, _ = bm25.top_k(bm25.scores(kb.index.bm25, zip(info.terms, info.weights)), 10)
-    assert bm25.coverage(kb.index.bm25, zip(info.terms, info.weights), int(rows[0])) == pytest.approx(1.0)
+    rows, _ = bm25.top_k(bm25.scores(kb.index.bm25, info.terms), 10)
+    assert bm25.coverage(kb.index.bm25, info.terms, int(rows[0])) == pytest.approx(1.0)
     assert [(h.chunk_id, h.score) for h in a.hits] == [(h.chunk_id, h.score) for h in b.hits]
 
     para = "hemtjänsten telefonoperatörsbyten mobilabonnemangsbytet"
     info = kb.interpret(para)
-    rows, _ = bm25.top_k(bm25.scores(kb.index.bm25, zip(info.terms, info.weights)), 10)
-    cov = bm25.coverage(kb.index.bm25, zip(info.terms, info.weights), int(rows[0]))
+    rows, _ = bm25.top_k(bm25.scores(kb.index.bm25, info.terms), 10)
+    cov = bm25.coverage(kb.index.bm25, info.terms, int(rows[0]))
     assert 0 < cov < 0.5
     top_bm25 = kb.index.passages[int(rows[0])].chunk_id
     on_score = next(h.score for h in kb.search(para, k=10, params=base).hits if h.chunk_id == top_bm25)

@@ -334,3 +334,49 @@ def test_reingest_is_picked_up_without_a_failed_request(keyfile, tmp_path):
         for _ in range(3):  # every worker answers from the newest generation
             for i, word in enumerate(WORDS):
                 assert api.get("/v1/search", q=word, mode="bm25").json()["hits"][0]["doc_id"] == f"gata-{i}"
+
+
+def test_without_keys_only_loopback_and_an_empty_key_file_is_refused(folder_index, tmp_path, capsys):
+    assert cli.main(["serve", "--index", str(folder_index), "--host", "0.0.0.0"]) == 2
+    assert "without --keys the server answers only on 127.0.0.1" in capsys.readouterr().err
+    empty = tmp_path / "keys.json"
+    token = add_key(empty, "x", "reader", ())
+    assert cli.main(["keys", "remove", "x", "--keys", str(empty)]) == 0
+    assert cli.main(["serve", "--index", str(folder_index), "--keys", str(empty), "--host", "0.0.0.0"]) == 2
+    assert "holds no key" in capsys.readouterr().err and token not in empty.read_text()
+
+
+def test_keys_cli_prints_the_key_once_and_stores_only_its_hash(tmp_path, capsys):
+    path = tmp_path / "keys.json"
+    assert cli.main(["keys", "add", "eva", "--role", "admin", "--groups", "ks,ekonomi", "--rate", "5",
+                     "--keys", str(path)]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert token.startswith("kb_") and token not in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert cli.main(["keys", "list", "--keys", str(path)]) == 0
+    listed = capsys.readouterr().out
+    assert "eva\tadmin\tgroups=ekonomi,ks\trate=5" in listed and token not in listed
+    assert cli.main(["keys", "add", "eva", "--keys", str(path)]) == 2  # names are unique
+    assert cli.main(["keys", "add", "bad", "--groups", "a b", "--keys", str(path)]) == 2
+    assert cli.main(["keys", "remove", "nobody", "--keys", str(path)]) == 2
+
+
+def test_real_index_dev_questions_give_the_cli_json(real_index, capsys):
+    """The dev questions (and a series question) on the real index, served without keys (127.0.0.1)."""
+    from conftest import DEV
+
+    questions = [json.loads(line)["query"] for line in DEV.read_text(encoding="utf-8").splitlines()[:12]]
+    questions.append("Hur har sjukfrånvaron utvecklats 2021–2023?")
+    with Served(real_index) as s:
+        for q in questions:
+            want = cli_json(capsys, "search", q, "--index", str(real_index), "--json", "-k", "10")
+            assert httpx.get(s.url + "/v1/search", params={"q": q}, timeout=120).json() == want
+            want = cli_json(capsys, "ask", q, "--index", str(real_index), "--json")
+            assert httpx.get(s.url + "/v1/ask", params={"q": q}, timeout=120).json() == want
+
+
+def test_a_request_over_the_time_limit_is_504(folder_index, tmp_path):
+    with Served(folder_index, extra=("--timeout", "0.0005"), log=tmp_path / "serve.log") as s:
+        r = httpx.get(s.url + "/v1/ask", params={"q": "varför underskott inom LSS"}, timeout=60)
+        assert assert_error(r, 504)["code"] == "timeout"
+        assert httpx.get(s.url + "/v1/health").status_code == 200  # and the server goes on

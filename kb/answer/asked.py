@@ -143,14 +143,16 @@ class Lack:
     share: float = 0.0  # their share of the required words
     kind: bool = False  # an amount without a figure of it, a name question without a new name, a time without a time
     year: str = ""  # a year asked about that is before every report and stands neither in the sentence nor its context
+    names: tuple[str, ...] = ()  # names the question gives that stand neither in the sentence nor its context
+    names_share: float = 0.0  # their share of the question's names
 
     @property
     def total(self) -> float:
-        return self.share + self.kind + bool(self.year)
+        return self.share + self.kind + bool(self.year) + self.names_share
 
 
 def lack(analyzer: Analyzer, asked: Asked, form: str, question_terms: frozenset[str], sentence: str, kind: str,
-         seen: frozenset[str], years: Sequence[int], earliest: int | None) -> Lack:
+         seen: frozenset[str], years: Sequence[int], earliest: int | None, names: Sequence[str] = ()) -> Lack:
     """What an answer sentence lacks: ``seen`` is the terms of the sentence and of its context,
     ``question_terms`` the question's (a name already in the question is not an answer),
     ``years`` those the question names and ``earliest`` the year of the earliest report."""
@@ -167,7 +169,9 @@ def lack(analyzer: Analyzer, asked: Asked, form: str, question_terms: frozenset[
     else:
         no_kind = False
     early = [y for y in years if earliest is not None and y < earliest and str(y) not in seen]
-    return Lack(missing, len(missing) / len(must) if must else 0.0, no_kind, str(early[0]) if early else "")
+    gone = tuple(n for n in names if not any(f <= seen for f in word_forms(analyzer, n.lower())))
+    return Lack(missing, len(missing) / len(must) if must else 0.0, no_kind, str(early[0]) if early else "",
+                gone, len(gone) / len(names) if names else 0.0)
 
 
 def is_money(analyzer: Analyzer, word: str) -> bool:

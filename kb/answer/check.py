@@ -245,7 +245,7 @@ def _mapped(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> C
     then least left over, then most shared numbers; a clause without content words restates all of the
     aligned sentences."""
     if not c.terms:
-        return Clause(frozenset(), frozenset(), tuple(n for x in clauses for n in x.numbers),
+        return Clause(frozenset(), frozenset(), (), tuple(n for x in clauses for n in x.numbers),
                       tuple(n for x in clauses for n in x.negations), tuple(d for x in clauses for d in x.directions))
 
     def weight(terms: frozenset[str]) -> float:
@@ -336,6 +336,11 @@ def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence]
     if missing:
         return verdict("words not in the aligned source sentence: " + ", ".join(dict.fromkeys(missing)), aligned)
     gen, clauses = clauses_of(sentence.text, analyzer), [c for s in aligned for c in s.clauses]
+    refs = frozenset().union(*(e.ref_terms for e in cited))
+    split = [c for c in gen if len(aligned) > 1 and not any(
+        all(_word_found(w, s.terms | refs, analyzer) for w in c.words if w not in GLUE_WORDS) for s in aligned)]
+    if split:
+        return verdict("joins in one clause what two source sentences say: " + " ".join(split[0].words), aligned)
     reason = _number_problem(gen, clauses) or next((r for c in gen if (r := _clause_problem(c, clauses, idf))), "")
     return verdict(reason, aligned)
 

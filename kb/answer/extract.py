@@ -28,8 +28,8 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    question is not answered by a sentence without a figure, a time or a name, so when the best
    sentence has none and one within ``form_weight`` of it has, that one goes first, with the best
    one's score. The form then weighs double for the first place, not for the confidence.
-7. **Answer**: the best ``max_sentences`` sentences whose own confidence (step 8) passes the
-   threshold, so every quoted sentence clears the bar the first one does. A question naming
+7. **Answer**: the best ``max_sentences`` sentences whose own match (step 8) passes the lower
+   threshold (step 9), so every quoted sentence clears the bar of being shown. A question naming
    several years gets the best sentence per year instead (from a report about that year, or one
    that names it), in the question's order. A sentence that opens by pointing back ("Det beror
    på …", "Detta …", "Bakgrunden är …": :func:`leans_back`) is quoted from the start of the prose
@@ -38,13 +38,23 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
 8. **Confidence**: the best sentence's score less ``unknown_weight`` times the share of the
    question's own topic words that no passage of the index contains (a question about
    "vinterväghållning" cannot be answered by reports that never use the word, however close a
-   sentence about "kostnader" comes): the one number that decides. Below the threshold
-   the answer is empty and not confident: the reports do not state it clearly, and
-   :attr:`Answer.unknown` names the words they never use. The threshold
-   belongs to the embedder (cosines differ in scale between models): :data:`THRESHOLDS` holds
-   the calibrated ones, each the lowest value, rounded up to 0.005, at which every question of
-   eval/dev-unanswerable.jsonl abstains (bench/answer_ablation.py prints it). With an embedder
-   that has none, answers are given without abstaining and marked ``calibrated=False``.
+   sentence about "kostnader" comes): the *match*; less ``asked_weight`` for each part of what the
+   question asks for that the first quote lacks (:mod:`kb.answer.asked`: the thing counted or
+   named and the rarest topic word, in the sentence or its context; a figure of the thing, a new
+   name or a time; a year before every report): the *confidence*. **Amount stated right after**
+   (:func:`figure_after`): an amount question whose best sentence states none is quoted with the
+   next unit of a close sentence when that one states it ("… vann … iCapital Award …" / "Vinsten
+   består av 500 000 euro …").
+9. **Verdict**: "none" when the match is below the lower threshold (:data:`UNCERTAIN_THRESHOLDS`:
+   the reports hold nothing close; no sentences, and :attr:`Answer.unknown` names the words they
+   never use); "answered" when the confidence reaches the upper one (:data:`THRESHOLDS`);
+   "uncertain" in between: the sentences are shown, marked "Osäkert – kontrollera källan". The
+   thresholds belong to the embedder (cosines differ in scale between models); the lower one is
+   the lowest value, rounded up to 0.005, at which every question of eval/dev-unanswerable.jsonl
+   gets none, the upper one maximises Youden's J between eval/unanswerable/calibration.jsonl +
+   eval/dev-unanswerable.jsonl and the answerable dev questions (bench/abstention.py,
+   docs/abstention.md). With an embedder that has none, answers are given without abstaining and
+   marked ``calibrated=False``.
 """
 from __future__ import annotations
 
@@ -63,7 +73,7 @@ from ..search import MAX_QUERY_CHARS
 from ..sentences import sentence_text
 from ..text import fold, is_year, years_in
 from .asked import Lack, asked_for, lack
-from .forms import answers_form, question_form
+from .forms import answers_form, names_in, question_form
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..search import KnowledgeBase
@@ -110,6 +120,7 @@ class AnswerParams:
     unknown_weight: float = 0.1  # confidence lost when none of the question's topic words is in the reports
     asked: bool = True  # the first quote must hold what was asked for (kb.answer.asked)
     asked_weight: float = 0.1  # confidence lost per part of it that the first quote lacks
+    asked_names: bool = False  # the names the question gives count too (measured, left out: docs/abstention.md)
     threshold: float | None = None  # confidence "answered" from here on; None: the embedder's value (THRESHOLDS)
     # match "none" below it (None: UNCERTAIN_THRESHOLDS), never above ``threshold``
     uncertain_threshold: float | None = None
@@ -200,7 +211,7 @@ class QuestionTerms:
 
 def question_terms(kb: KnowledgeBase, result: SearchResult, use_idf: bool = True) -> QuestionTerms:
     """Weights of the question's terms for coverage, and the topic words the reports never use."""
-    terms = [(t, w) for t, w in zip(result.info.terms, result.info.weights) if not is_year(t)]
+    terms = [(t, w) for t, w in result.info.terms if not is_year(t)]
     idf = kb.index.idf([t for t, _ in terms])
     unused = math.log1p((kb.manifest.passages + 0.5) / 0.5) - 1e-9  # no passage has the term
     # an expansion (glossary form, compound part) the reports never use is no evidence either way
@@ -519,13 +530,15 @@ def verdict_of(match: float, confidence: float, upper: float | None, lower: floa
     return "answered" if confidence >= upper else "uncertain"
 
 
-def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str) -> Lack:
-    """What the first quote ``c`` lacks of what the question asks for (:func:`kb.answer.asked.lack`)."""
+def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str, names: bool = True) -> Lack:
+    """What the first quote ``c`` lacks of what the question asks for (:func:`kb.answer.asked.lack`);
+    with ``names``, the names the question gives count too."""
     a = kb.analyzer
     asked = asked_for(a, result.info.text, kb.index.idf)
     years = [int(d["year"]) for d in kb.manifest.document_entries if d.get("year")]
     return lack(a, asked, form, frozenset(a.passage_terms(result.info.text)), c.text, c.sentence.kind,
-                c.terms | c.context, result.info.years, min(years) if years else None)
+                c.terms | c.context, result.info.years, min(years) if years else None,
+                names_in(result.info.text) if names else ())
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
@@ -534,7 +547,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
 
     Raises :class:`QuestionError` for an empty question, one without topic words, or one far too long.
     """
-    check_question(result.query, result.info.terms)
+    check_question(result.query, [t for t, _ in result.info.terms])
     terms = question_terms(kb, result, params.idf)
     form = question_form(result.info.text)
     cands = candidates(kb, result, params, terms)
@@ -548,7 +561,7 @@ def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = Answe
     if not cands:
         return Answer((), False, 0.0, form, calibrated=upper is not None, unknown=terms.unknown)
     penalty = params.unknown_weight * terms.unknown_share
-    missing = first_lack(kb, result, cands[0], form) if params.asked else Lack()
+    missing = first_lack(kb, result, cands[0], form, params.asked_names) if params.asked else Lack()
     match = round(cands[0].score - penalty, 4)
     confidence = round(match - params.asked_weight * missing.total, 4)
     verdict = verdict_of(match, confidence, upper, lower)
@@ -590,6 +603,6 @@ def ask(kb: KnowledgeBase, question: str, k: int = 5, params: AnswerParams = Ans
     Raises :class:`QuestionError` before searching for an empty question, one without topic words or one
     longer than :data:`MAX_QUESTION_CHARS`; ``search_args`` go to :meth:`KnowledgeBase.search`.
     """
-    check_question(question, kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms)
+    check_question(question, [t for t, _ in kb.interpret(question[: MAX_QUESTION_CHARS + 1]).terms])
     result = kb.search(question, k=max(k, params.top_hits), **search_args)
     return result, answer(kb, result, params)

@@ -10,12 +10,12 @@ clauses with their topic words, negations and direction words (pure functions).
   before exactly three digits) and "9.700,5" are thousands; a sign ``-``/``−``/``–`` counts only at the
   start, after a space or an opening bracket; an optional unit (mnkr/mkr/tkr/kr/%/procent …) is
   canonicalised.
-- **Clauses** (:func:`clauses_of`): a sentence cut at ", ; :" and at clause-joining conjunctions ("och",
-  "men", "medan" …). Each clause has its topic terms (kb's analysis: stems, definite forms, compound
-  parts; direction words and stop words left out), its numbers, its negations with the content terms
-  on either side, and its direction words: a side of a pair of opposites from
-  ``kb/data/antonyms.tsv`` (positiv/negativ, ökning/minskning, över/under …, with inflections listed
-  there and compounds ending in a listed form).
+- **Clauses** (:func:`clauses_of`): a sentence cut at ", ; :", at a sentence end inside it, and at
+  clause-joining conjunctions ("och", "men", "medan" …). Each clause has its topic terms (kb's analysis:
+  stems, definite forms, compound parts; direction words and stop words left out), its numbers, its
+  negations with the content terms on either side, and its direction words: a side of a pair of
+  opposites from ``kb/data/antonyms.tsv`` (positiv/negativ, ökning/minskning, över/under …, with
+  inflections listed there and compounds ending in a listed form).
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from ..text import tokenize
 # negations are stop words for search but change a claim; "utan" ("without") negates its phrase
 NEGATIONS = frozenset("inte ej icke ingen inget inga aldrig varken utan".split())
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_CLAUSE_CUT = re.compile(r"[,;:](?=\s)|\s(?:och|men|samt|medan|eftersom|vilket|liksom)\s", re.IGNORECASE)
+_CLAUSE_CUT = re.compile(
+    r"[,;:](?=\s)|[.!?](?=\s+[A-ZÅÄÖ])|\s(?:och|men|samt|medan|eftersom|vilket|liksom)\s", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:
@@ -149,6 +150,7 @@ class Clause:
 
     topic: frozenset[str]  # content terms, direction words left out
     terms: frozenset[str]  # all content terms
+    words: tuple[str, ...]  # the content words as written (lowercased)
     numbers: tuple[Number, ...]
     negations: tuple[tuple[str, str], ...]  # the content terms before and after each negation ("" at an end)
     directions: tuple[tuple[int, int], ...]  # (pair, side) of each direction word, in order
@@ -168,7 +170,9 @@ def _negations(words: list[str], analyzer: Analyzer) -> tuple[tuple[str, str], .
     for i, w in enumerate(words):
         if w not in NEGATIONS:
             continue
+        # "utan" negates the phrase after it ("utan extra medel"); "inte" also the word before ("täcker inte")
         before = next((analyzer.term(x) for x in reversed(words[:i]) if _is_content(x, analyzer)), "")
+        before = "" if w == "utan" else before
         after = next((analyzer.term(x) for x in words[i + 1 :] if _is_content(x, analyzer)), "")
         out.append((before, after))
     return tuple(out)
@@ -180,7 +184,7 @@ def clause_of(text: str, analyzer: Analyzer) -> Clause:
     content = [w for w in words if _is_content(w, analyzer)]
     topic = {t for w in content if direction_of(w) is None for t in content_terms(w, analyzer)}
     terms = {t for w in content for t in content_terms(w, analyzer)}
-    return Clause(frozenset(topic), frozenset(terms), tuple(find_numbers(text)),
+    return Clause(frozenset(topic), frozenset(terms), tuple(content), tuple(find_numbers(text)),
                   _negations(words, analyzer), directions)
 
 

@@ -35,6 +35,7 @@ from .store import (
     LAYOUT,
     SENTENCES,
     Connection,
+    MilvusLocation,
     chunk_from_record,
     exists,
     filter_expr,
@@ -90,8 +91,8 @@ class MilvusIndex:
     """A kb index stored in Milvus; holds the connection and what a query needs in memory
     (analyzer with the lexicon, document heads). Safe to share between threads."""
 
-    def __init__(self, location: str, timeout: float = 10.0) -> None:
-        self.loc = parse_location(location)
+    def __init__(self, location: MilvusLocation | str, timeout: float = 10.0) -> None:
+        self.loc = location if isinstance(location, MilvusLocation) else parse_location(location)
         self.location = where = str(self.loc)
         self.conn = Connection(self.loc, timeout=timeout)
         if not exists(self.conn):

@@ -28,6 +28,7 @@ sentences) still searches, cannot answer, and is rewritten completely by the nex
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ import numpy as np
 
 from ..errors import KBError
 from ..records import Chunk, DocHead, Filters, Sentence, may_read
+from ..sanitize import one_line, redact
 
 SCHEME = "milvus://"
 MAX_NAME = 244  # Milvus allows 255; the side collections append up to 11 characters
@@ -52,7 +54,8 @@ SENTENCE_FIELDS = ["key", "chunk_id", "version", "start", "end", "kind", "page",
                    "line_end", "vector"]
 CONNECT_RETRY_SECONDS = 3.0
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ADDR = re.compile(r"milvus://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})/(?P<name>[^/?#]*)")
+_ADDR = re.compile(r"milvus://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})/(?P<name>[^/?#]*)")
+_USERINFO = re.compile(r"milvus://[^/]*@", re.IGNORECASE)
 
 
 class MilvusError(KBError):
@@ -67,7 +70,8 @@ class MilvusLocation:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        """``host:port``, an IPv6 literal in brackets (``[::1]:19530``)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
     def uri(self) -> str:
@@ -80,26 +84,34 @@ class MilvusLocation:
         return f"{self.collection}__{kind}"
 
 
-def is_milvus(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(SCHEME)
-
-
 def parse_location(text: str) -> MilvusLocation:
-    """``milvus://HOST:PORT/COLLECTION`` -> its parts; KBError saying what is wrong otherwise."""
-    m = _ADDR.fullmatch(text.strip())
+    """``milvus://HOST:PORT/COLLECTION`` -> its parts (HOST a name, an IPv4 or a bracketed IPv6 address);
+    KBError saying what is wrong otherwise. A user name or password in the address is refused without
+    being echoed: the credentials belong in ``KB_MILVUS_TOKEN``."""
+    text = text.strip()
+    if _USERINFO.match(text):
+        raise KBError(f"a Milvus address may not hold a user name or password ({redact(text)}); write "
+                      "milvus://HOST:PORT/COLLECTION and put the credentials in KB_MILVUS_TOKEN (user:password)")
+    m = _ADDR.fullmatch(text)
     if m is None:
-        raise KBError(f"malformed Milvus address {text!r}; write milvus://HOST:PORT/COLLECTION, "
-                      "e.g. milvus://127.0.0.1:19530/kb")
-    port = int(m["port"])
+        raise KBError(f"malformed Milvus address {redact(text)!r}; write milvus://HOST:PORT/COLLECTION, "
+                      "e.g. milvus://127.0.0.1:19530/kb or milvus://[::1]:19530/kb")
+    port, host = int(m["port"]), m["host"]
     if not 0 < port < 65536:
-        raise KBError(f"malformed Milvus address {text!r}: port {port} is not between 1 and 65535")
+        raise KBError(f"malformed Milvus address {redact(text)!r}: port {port} is not between 1 and 65535")
+    if host.startswith("["):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise KBError(f"malformed Milvus address {redact(text)!r}: [{host}] is not an IPv6 address") from None
     name = m["name"]
     if not _NAME.fullmatch(name) or len(name) > MAX_NAME or "__" in name:
         raise KBError(
-            f"Milvus cannot use the collection name {name!r} (in {text!r}): use letters, digits and single "
+            f"Milvus cannot use the collection name {name!r} (in {redact(text)!r}): use letters, digits and single "
             f"underscores, starting with a letter or underscore, at most {MAX_NAME} characters"
         )
-    return MilvusLocation(m["host"].strip("[]"), port, name)
+    return MilvusLocation(host, port, name)
 
 
 class Connection:
@@ -133,9 +145,11 @@ class Connection:
         try:
             return fn(*args, **kwargs)
         except MilvusException as e:
-            msg = " ".join(str(getattr(e, "message", "") or e).split())[:300]
+            msg = one_line(redact(getattr(e, "message", "") or e))[:300]
+            hint = (" (pymilvus cannot connect to an IPv6 address literal: use a host name that resolves to it)"
+                    if what == "connect" and ":" in self.loc.host else "")
             raise MilvusError(
-                f"Milvus at {self.loc.address} failed ({what}): {msg}; check that the server is running "
+                f"Milvus at {self.loc.address} failed ({what}): {msg}{hint}; check that the server is running "
                 f"and reachable, then retry") from None
 
     def __getattr__(self, name: str):

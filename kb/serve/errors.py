@@ -20,9 +20,11 @@ from ..errors import (
     IndexMissingError,
     KBError,
 )
+from ..sanitize import RedactingFilter, redact
 from .access import NotFound
 
 log = logging.getLogger("kb.serve")
+log.addFilter(RedactingFilter())  # no configured secret in the server log (kb.sanitize.redact)
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal", 503: "unavailable",
@@ -39,7 +41,8 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, code: str | None = None) -> dict:
-    return {"error": {"code": code or CODES.get(status, "error"), "message": message}}
+    """The one JSON shape of every error; the message redacted (:func:`kb.sanitize.redact`)."""
+    return {"error": {"code": code or CODES.get(status, "error"), "message": redact(message)}}
 
 
 def error_response(status: int, message: str, code: str | None = None, headers: dict | None = None) -> JSONResponse:

@@ -14,17 +14,17 @@ import time
 from typing import Any
 
 from ..errors import KBError
-from ..location import Location, as_location, generation_of, open_any
+from ..location import Location, MilvusLocation, as_location, generation_of, open_index
 
 log = logging.getLogger("kb.serve")
 
 
 class IndexHolder:
-    def __init__(self, location: Location | None, check_every: float | None = None) -> None:
+    def __init__(self, location: Location | str | None, check_every: float | None = None) -> None:
         self.location = as_location(location)
-        remote = isinstance(self.location, str)
+        remote = isinstance(self.location, MilvusLocation)
         self.check_every = check_every if check_every is not None else (1.0 if remote else 0.0)
-        self._kb = open_any(self.location)
+        self._kb = open_index(self.location)
         self._checked = time.monotonic()
         self._reopen = threading.Lock()
 
@@ -52,6 +52,6 @@ class IndexHolder:
 
     def _open(self, old: Any) -> Any:
         try:
-            return open_any(self.location, embedder=old.embedder)
+            return open_index(self.location, embedder=old.embedder)
         except KBError:
-            return open_any(self.location)  # built with another embedder: open it with its own
+            return open_index(self.location)  # built with another embedder: open it with its own

@@ -6,9 +6,10 @@
 """
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..answer.extract import QuestionError, ask
@@ -44,6 +45,13 @@ Texts = Annotated[list[str] | None, Query(description="repeatable")]
 Reading = Annotated[Reader, Depends(need("read"))]
 Admin = Annotated[Reader, Depends(need("admin"))]
 ModeParam = Annotated[str, Query(pattern="^(" + "|".join(MODES) + ")$")]
+
+
+def json_response(obj: Any) -> Response:
+    """A JSON response encoded in the worker thread (not on the event loop, and without FastAPI's
+    per-field encoder: the contract's objects are plain JSON already)."""
+    body = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, media_type="application/json")
 
 
 def answered(kb: Any, question: str, k: int, filters: Filters, mode: str) -> tuple[Any, Any, list]:
@@ -104,7 +112,7 @@ async def info(request: Request, reader: Reading) -> dict[str, Any]:
 @router.get("/v1/search", tags=["search"])
 async def search(request: Request, reader: Reading, q: Question, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
                  year: Years = None, organisation: Texts = None, doc_type: Texts = None, doc_id: Texts = None,
-                 mode: ModeParam = "hybrid") -> dict[str, Any]:
+                 mode: ModeParam = "hybrid") -> Response:
     """The k best passages: exactly ``kb search --json``."""
     state = state_of(request)
     filters = restrict(filters_of(year, organisation, doc_type, doc_id), reader)
@@ -112,13 +120,13 @@ async def search(request: Request, reader: Reading, q: Question, k: Annotated[in
     def work() -> dict[str, Any]:
         return search_json("query", q, state.kb().search(q, k=k, filters=filters, mode=mode).hits)
 
-    return await state.run(work)
+    return await state.run(lambda: json_response(work()))
 
 
 @router.get("/v1/ask", tags=["answer"])
 async def ask_one(request: Request, reader: Reading, q: Question, k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
                   year: Years = None, organisation: Texts = None, doc_type: Texts = None, doc_id: Texts = None,
-                  mode: ModeParam = "hybrid") -> dict[str, Any]:
+                  mode: ModeParam = "hybrid") -> Response:
     """A quoted answer with cited hits: exactly ``kb ask --json``."""
     state = state_of(request)
     filters = restrict(filters_of(year, organisation, doc_type, doc_id), reader)
@@ -127,7 +135,7 @@ async def ask_one(request: Request, reader: Reading, q: Question, k: Annotated[i
         res, ans, ser = answered(state.kb(), q, k, filters, mode)
         return answer_json("question", q, res, ans, k, series=ser)
 
-    return await state.run(work)
+    return await state.run(lambda: json_response(work()))
 
 
 @router.post("/v1/ask", tags=["answer"])
@@ -156,7 +164,7 @@ async def ask_batch(request: Request, reader: Reading, body: AskBatch, generate:
             out.append(answer_json("query_id", qid, res, ans, body.k, series=ser))
         return out
 
-    return await state.run(work)
+    return await state.run(lambda: json_response(work()))
 
 
 @router.get("/v1/documents", tags=["documents"])

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import KBError
-from ..location import as_location, open_any
+from ..location import as_location, open_index
 from ..sanitize import safe_terminal
 from .keys import ROLES, add_key, load_keys, parse_groups, remove_key
 from .limits import Limits
@@ -78,7 +78,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     check_serve(a)
     location = as_location(a.index)
-    open_any(location)  # a missing or unreadable index is one error line now, not one per worker
+    open_index(location)  # a missing or unreadable index is one error line now, not one per worker
     state = tempfile.mkdtemp(prefix="kb-serve-")
     limits = Limits(max_body_bytes=a.max_body, rate=a.rate, timeout=a.timeout)
     config = ServeConfig(str(location), str(a.keys.resolve()) if a.keys else None, state, limits)
