@@ -228,7 +228,8 @@ def main() -> int:
     if args.out:
         old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         keep = old[old.find("\n## Mutation set"):] if "\n## Mutation set" in old else ""  # bench/mutations.py's
-        args.out.write_text(text.rstrip("\n") + "\n" + keep, encoding="utf-8")
+        usage = old[: old.find("# Generated answers: measured")] if "# Generated answers: measured" in old else ""
+        args.out.write_text(usage + text.rstrip("\n") + "\n" + keep, encoding="utf-8")
     return 0
 
 

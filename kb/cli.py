@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold", type=Path, nargs="+", help="gold files (rows with \"relevant\": [] are unanswerable)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--answers", action="store_true", help="evaluate `kb ask` answers instead of the hits")
+    p.add_argument("--series", action="store_true",
+                   help="score the figure series of `kb ask` against a series gold file (eval/series/questions.jsonl)")
     p.add_argument("--answers-out", type=Path,
                    help="with --answers: write the answers as JSONL (kb ask --queries --json)")
     p.add_argument("--run-out", type=Path, help="write the run as JSONL ({query_id, hits})")
@@ -269,6 +271,9 @@ def print_answer(res, ans, k: int) -> None:
     if ans.sentences:
         print("Svar:" if ans.verdict != "uncertain" else f"Svar ({UNCERTAIN_NOTE}):")
         for s in ans.sentences:
+            if s.header:  # a table row is shown under its header, so its values can be read
+                print(textwrap.fill(f"[tabell] {safe_terminal(s.header)}", 100, initial_indent="  ",
+                                    subsequent_indent="  "))
             line = f"{safe_terminal(s.sentence)} [{s.hit_rank}]"
             print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="  "))
             print(f"      ({safe_terminal(s.citation)})")
@@ -409,6 +414,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluate import evaluate_run, format_table, load_gold, trec_lines
     for path, option in ((a.run_out, "--run-out"), (a.trec_out, "--trec-out"), (a.answers_out, "--answers-out")):
         check_output_path(path, option)
+    if a.series:
+        return _eval_series(a)
     gold = [g for path in a.gold for g in load_gold(path)]
     if len({g["id"] for g in gold}) < len(gold):
         raise KBError("the gold files share query ids; ids must be unique across the files")
@@ -442,6 +449,39 @@ def cmd_eval(a: argparse.Namespace) -> int:
     else:
         print(safe_terminal(format_table(result), keep_newlines=True))
         print(f"\nquery latency p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} queries ({a.mode})")
+    return 0
+
+
+def _eval_series(a: argparse.Namespace) -> int:
+    """`kb eval --series`: the series of every gold question, scored by kb.series_score."""
+    from .evaluate import read_jsonl_objects, row_id, row_query
+    from .series import series
+    from .series_score import evaluate_series, format_series_table
+
+    rows = []
+    for path in a.gold:
+        for n, row in read_jsonl_objects(path, "gold file"):
+            where = f"gold file {path}"
+            if not isinstance(row.get("series"), list):
+                raise KBError(f"{where} line {n}: \"series\" must be a list of {{year, value, doc}} objects")
+            rows.append({**row, "id": row_id(row, n, where), "query": row_query(row, n, where)})
+    kb = open_index(_root(a))
+    returned, times = {}, []
+    for r in rows:
+        t = time.perf_counter()
+        entries = series(kb, r["query"], filters=_filters(a), mode=a.mode, use_query_years=not a.no_query_year)
+        times.append(time.perf_counter() - t)
+        returned[r["id"]] = [e.to_json() for e in entries]
+    result = evaluate_series(rows, returned)
+    inside = sum(e["value"] in e["quote"] for es in returned.values() for e in es)
+    total = sum(len(es) for es in returned.values())
+    if a.json:
+        print(json.dumps({**result, "values_in_quotes": inside, "entries": total}, indent=1))
+        return 0
+    times.sort()
+    print(safe_terminal(format_series_table(result), keep_newlines=True))
+    print(f"\nvalues standing in their quotes: {inside}/{total}; "
+          f"series p50 {1000 * times[len(times) // 2]:.1f} ms over {len(times)} questions")
     return 0
 
 
@@ -510,10 +550,18 @@ def _clean_args(args: argparse.Namespace) -> None:
                     raise KBError(f"{safe_terminal(p)} is not a valid file name") from None
 
 
+def _check_k(args: argparse.Namespace) -> None:
+    """``-k`` (hits to return, show or score) is a positive number."""
+    k = getattr(args, "k", None)
+    if k is not None and k < 1:
+        raise KBError(f"-k must be at least 1 (the number of hits), not {k}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _clean_args(args)
+        _check_k(args)
         return COMMANDS[args.cmd](args)
     except KBError as e:  # the one boundary every error passes: no secret, no control character
         print(f"kb: error: {safe_terminal(redact(e))}", file=sys.stderr)

@@ -199,7 +199,9 @@ def load_gold(path: Path) -> list[dict]:
 def _check_relevant(r: object, n: int, where: str) -> None:
     if not isinstance(r, dict):
         raise KBError(f"{where} line {n}: each of \"relevant\" must be an object, not {_kind(r)}")
-    if not isinstance(r.get("quote"), str) or not r["quote"].strip():
+    if isinstance(r.get("quote"), str) and not r["quote"].strip():
+        raise KBError(f"{where} line {n}: \"quote\" is empty; give the words of a report that answer the query")
+    if not isinstance(r.get("quote"), str):
         raise KBError(f"{where} line {n}: \"quote\" must be non-empty text, not {_kind(r.get('quote'))}")
     g = r.get("grade", 2)
     if isinstance(g, bool) or g not in GRADES:

@@ -38,6 +38,7 @@ from .errors import IndexCorruptError, KBError
 from .figures import Figure, document_figures
 from .local import LocalIndex
 from .records import Chunk, Document, Facets, Filters, Hit, QueryInfo, SearchResult, chunk_order
+from .series import figure_passages
 from .text import query_years
 
 MODES = ("hybrid", "bm25", "dense")
@@ -48,7 +49,7 @@ MAX_QUERY_CHARS = 1000
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Query-time parameters (defaults documented in the README's ablation)."""
+    """Query-time parameters (defaults measured in docs/ablation.md)."""
 
     depth: int = 100
     rrf_k: float = 30.0
@@ -56,6 +57,8 @@ class SearchParams:
     dense_weight: float = 1.0
     bm25_min_coverage: float = 0.5  # see kb.rules.coverage_weight (0 turns it off)
     year_boost: float = 0.5
+    year_quota: int = 5  # with several years named, each one's best passage within this many (0: off)
+    figure_quota: int = 5  # a figure over the years: the passages holding its rows within this many (0: off)
     dedupe: bool = True
     dedupe_threshold: float = 0.8
     max_text_chars: int = 1500
@@ -210,6 +213,7 @@ class KnowledgeBase:
             fused = rules.year_rule(fused, years, params.year_boost, year_of,
                                     {cid: c.text for cid, c in chunks.items()})
         ordered = fuse.ranked(fused, order=chunk_order)
+        ordered = quotas(self, ordered, years, chunks, info.text, params)
         if params.dedupe:
             kept = rules.fold_duplicates(ordered, k, lambda cid: self._shingles(chunks[cid]), params.dedupe_threshold)
         else:
@@ -246,6 +250,20 @@ class KnowledgeBase:
         head = self._heads[chunk.doc_id]
         also_at = [format_citation(self._heads[c.doc_id].meta, c) for c in folded]
         return make_hit(rank, score, chunk, head.doc_id, head.meta, params.max_text_chars, also_at)
+
+
+def quotas(kb: KnowledgeBase, ordered: list[tuple[str, float]], years: Sequence[int], chunks: dict[str, Chunk],
+           question: str, params: SearchParams) -> list[tuple[str, float]]:
+    """The year quota (several years named) and the figure quota (a figure over the years) applied
+    to the ordered candidates (:func:`kb.rules.year_quota`, :func:`kb.rules.promote`)."""
+    if len(years) >= 2 and params.year_quota:
+        heads = {h.doc_id: h for h in kb.index.heads()}
+        ordered = rules.year_quota(ordered, years, lambda cid: rules.evidence_years(
+            heads[chunks[cid].doc_id].meta.year, chunks[cid].text), params.year_quota)
+    if params.figure_quota:
+        wanted = figure_passages(kb, question, [cid for cid, _ in ordered], chunks)
+        ordered = rules.promote(ordered, wanted, params.figure_quota)
+    return ordered
 
 
 def figures_of(doc: Document, sentences: bool) -> list[Figure]:

@@ -45,7 +45,7 @@ from .records import Chunk, Document, Sentence
 from .text import dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
-SENTENCE_VERSION = 5  # recorded in the build config: a change rebuilds the sentences
+SENTENCE_VERSION = 6  # recorded in the build config: a change rebuilds the sentences
 BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
 _OPEN_ENDINGS = (",", "-", "–", ":", ";")
 # words a wrapped line can end with but a sentence or a heading cannot (rule 4)
@@ -190,7 +190,7 @@ def split_spans(text: str) -> list[Span]:
             prev_blank, prev_row = True, False
             continue
         nxt = lines[i + 1] if i + 1 < len(lines) else None
-        heading = not is_numeric_line(ln) and is_heading(ln, prev_blank, nxt)
+        heading = not is_numeric_line(ln) and is_heading(ln, prev_blank, nxt, lines[i - 1] if i else None)
         prev_row = not heading and is_row(lines, i, tables[i], prev_row)
         single = "row" if prev_row else "heading" if heading else None
         if single:

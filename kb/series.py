@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .answer.forms import question_form
 from .cite import location
 from .figures import Figure
+from .records import Chunk
+from .tables import Table, find_tables
 from .text import query_years, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .search import KnowledgeBase
 
 # words that ask for a development over time (a question naming two or more years asks too)
-SERIES_CUES = ("utvecklats", "utvecklades", "utvecklingen", "över åren", "år för år", "per år", "jämfört med",
+SERIES_CUES = ("utvecklats", "utvecklades", "utvecklingen", "över åren", "år för år", "per år",
                "förändrats", "förändrades", "sett ut", "genom åren", "över tid", "årsvis")
+# "jämfört med" counts when a year follows ("2022 jämfört med 2023", "jämfört med året innan"), not a budget
+_COMPARED = re.compile(r"jämfört med (?:\d{4}|året|år|föregående|tidigare|fjolåret)")
 # words of a series question that say how it is asked, not what it is about
 CUE_WORDS = frozenset(
     ["hur", "har", "utvecklats", "utvecklades", "utveckling", "utvecklingen", "över", "åren", "år", "året", "för",
@@ -79,10 +84,24 @@ class SeriesEntry:
                 "start": self.start, "end": self.end, "citation": self.citation}
 
 
+def render_rows(entries: Sequence[SeriesEntry]) -> list[dict[str, object]]:
+    """A series as rows for the UI (no pandas): one row per value with the Swedish column names
+    "År", "Värde", "Tal", "Enhet", "Slag", "Mått", "Källa", "Citat" ("Citat" is the header and the
+    row, or the sentence, it comes from). "Tal" (the parsed number) and "År" can be charted by
+    "Mått" + "Källa"; every text is the report's own text, to be escaped by the surface."""
+    return [{"År": e.year, "Värde": e.value, "Tal": e.number, "Enhet": e.unit or "", "Slag": e.kind,
+             "Mått": e.metric, "Källa": e.citation, "Citat": e.quote} for e in entries]
+
+
 def is_series_question(question: str) -> bool:
-    """A question about a figure over several years: two or more years, or a cue such as "utvecklats"."""
+    """A question about a figure over several years: two or more years, or a cue such as
+    "utvecklats", "år för år" or "jämfört med" a year; not a question for a cause ("Varför …"),
+    which asks why a figure changed, not for the figures."""
+    if question_form(question) == "cause":
+        return False
     low = " ".join(tokenize(question))
-    return len(query_years(question)) >= 2 or any(f" {c} " in f" {low} " for c in SERIES_CUES)
+    return len(query_years(question)) >= 2 or any(f" {c} " in f" {low} " for c in SERIES_CUES) or bool(
+        _COMPARED.search(low))
 
 
 def terms_of(analyzer: Analyzer, text: str, drop: frozenset[str] = frozenset()) -> set[str]:
@@ -110,6 +129,24 @@ def _offsets_of(kb: KnowledgeBase, doc_id: str) -> dict[str, list[int]]:
             _OFFSETS.clear()
         _OFFSETS[key] = term_offsets(kb.analyzer, doc.text)
     return _OFFSETS[key]
+
+
+_TABLES: dict[tuple[str, str], list[Table]] = {}
+
+
+def row_header(kb: KnowledgeBase, doc_id: str, start: int, end: int) -> str | None:
+    """The header of the table whose row holds [start, end) of a document, whitespace collapsed
+    (a quoted table row is shown with it), or None when the span is no table row."""
+    doc = kb.document(doc_id)
+    key = (doc_id, doc.sha256)
+    if key not in _TABLES:
+        if len(_TABLES) > 256:
+            _TABLES.clear()
+        _TABLES[key] = find_tables(doc.text)
+    for t in _TABLES[key]:
+        if t.start <= start and end <= t.end and any(r.start <= start and end <= r.end for r in t.rows):
+            return " ".join(t.header.text.split())
+    return None
 
 
 def _words(analyzer: Analyzer, text: str, drop: frozenset[str]) -> list[str]:
@@ -248,17 +285,44 @@ def series(kb: KnowledgeBase, question: str, params: SeriesParams = SeriesParams
     qterms = terms_of(kb.analyzer, question, CUE_WORDS)
     if not qterms:
         return []
-    docs = list(dict.fromkeys(h.doc_id for h in result.hits))
-    figures = [f for d in docs for f in kb.figures(d, params.sentences)]
     idf = dict(zip(sorted(qterms), kb.index.idf(sorted(qterms))))
-    qwords = question_words(kb.analyzer, question)
-    chosen = select(figures, qwords, kb.analyzer, lambda t: idf.get(t, 0.0), params.family_share)
+    chosen = matching_figures(kb, question, [h.doc_id for h in result.hits], params)
     if params.hit_tables:
         chosen = prefer_hit_tables(chosen, [(h.doc_id, h.start, h.end) for h in result.hits])
     if params.org_share > 0:
         chosen = about_the_rest(kb, question, chosen, qterms, idf, params)
     chosen = distinct(in_years(chosen, query_years(question)))
     return [entry(kb, f) for f in chosen]
+
+
+def matching_figures(kb: KnowledgeBase, question: str, doc_ids: Sequence[str],
+                     params: SeriesParams = SeriesParams()) -> list[Figure]:
+    """The figures of the documents ``doc_ids`` whose label matches the question (:func:`select`)."""
+    qterms = terms_of(kb.analyzer, question, CUE_WORDS)
+    if not qterms:
+        return []
+    figures = [f for d in dict.fromkeys(doc_ids) for f in kb.figures(d, params.sentences)]
+    idf = dict(zip(sorted(qterms), kb.index.idf(sorted(qterms))))
+    qwords = question_words(kb.analyzer, question)
+    return select(figures, qwords, kb.analyzer, lambda t: idf.get(t, 0.0), params.family_share)
+
+
+def figure_passages(kb: KnowledgeBase, question: str, ordered: Sequence[str], chunks: Mapping[str, Chunk],
+                    depth: int = 20, max_docs: int = 2) -> list[str]:
+    """For a question about a figure over the years: the reports of the first ``depth`` candidate
+    passages, and in each (at most ``max_docs``, best first) the best-ranked candidate passage
+    that holds a figure matching the question."""
+    if not is_series_question(question):
+        return []
+    docs = list(dict.fromkeys(chunks[c].doc_id for c in ordered[:depth]))
+    figures = matching_figures(kb, question, docs)
+    out: list[str] = []
+    for cid in ordered:
+        c = chunks[cid]
+        if len(out) < max_docs and all(chunks[o].doc_id != c.doc_id for o in out) and any(
+                f.doc_id == c.doc_id and c.start <= f.start < c.end for f in figures):
+            out.append(cid)
+    return out
 
 
 def about_the_rest(kb: KnowledgeBase, question: str, chosen: list[Figure], qterms: set[str], idf: dict[str, float],

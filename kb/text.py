@@ -171,10 +171,42 @@ def mark_heading(line: str) -> str:
     return HEADING_MARK + line.strip()
 
 
-def is_heading(line: str, prev_blank: bool, next_line: str | None) -> bool:
+_NAME_WORD = r"[A-ZÅÄÖÉÜ][a-zåäöéüß]+(?:-[A-ZÅÄÖÉÜ][a-zåäöéüß]+)?"
+_PERSON = re.compile(rf"^{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}}$")
+# a role written under or beside a signature ("Förvaltningschef", "Kommunstyrelsens ordförande")
+_ROLE = re.compile(r"(chef|ordförande|direktör|sekreterare|handläggare|controller|revisor|ekonom|strateg|"
+                   r"samordnare|ansvarig|ledamot)\b", re.IGNORECASE)
+_SIGNATURE_FIELD = re.compile(r"^(Handläggare|Organisation|Kontaktperson|Föredragande|Ansvarig|Beslutsfattare|"
+                              r"Underskrift|Datum)\s*:", re.IGNORECASE)
+_TOC_ENTRY = re.compile(r"\.{4,}\s*\d*$")  # a table-of-contents entry: "Ekonomi.....\t9"
+# words that make up the column and status labels of tables ("Uppnått", "Utgifter Inkomster Netto")
+TABLE_LABEL_WORDS = frozenset({"uppnått", "uppnås", "delvis", "ja", "nej", "ej", "män", "kvinnor", "totalt",
+                               "genomfört", "pågår", "påbörjat", "utgifter", "inkomster", "netto"})
+
+
+def is_name_or_label(line: str, prev_line: str | None, next_line: str | None) -> bool:
+    """A line that looks like a heading but names a person or labels a table's cells, so it must
+    not become a section name: a signature ("Anita Lhådö" above or below a role such as
+    "Förvaltningschef"; "Handläggare: Peter Alexanderson") or only table label words ("Uppnått",
+    "Män", "Utgifter Inkomster Netto"), or a table-of-contents entry ("Ekonomi..... 9"). The one
+    rule of kb for this (the chunker and the sentence splitter use it through :func:`is_heading`)."""
+    s = " ".join(line.split())
+    if _SIGNATURE_FIELD.match(s) or _TOC_ENTRY.search(s):
+        return True
+    words = [w.strip(":").lower() for w in s.split()]
+    if words and all(w in TABLE_LABEL_WORDS for w in words):
+        return True
+    if not _PERSON.match(s):
+        return False
+    near = [x.strip() for x in (prev_line, next_line) if x and x.strip()]
+    return any(len(x.split()) <= 4 and _ROLE.search(x) for x in near)
+
+
+def is_heading(line: str, prev_blank: bool, next_line: str | None, prev_line: str | None = None) -> bool:
     """A heading: a short line (≤ 80 characters, ≤ 12 words) that starts with a capital letter
     (or a section number), does not end a sentence or a hyphenated word, holds at most one
-    number, and either carries the heading mark or follows a blank line and precedes text."""
+    number, is no signature or table label (:func:`is_name_or_label`), and either carries the
+    heading mark or follows a blank line and precedes text."""
     s = line.strip()
     if not (2 < len(s) <= 80) or len(s.split()) > 12:
         return False
@@ -185,6 +217,8 @@ def is_heading(line: str, prev_blank: bool, next_line: str | None) -> bool:
     if s[-1] in ".,;-–" or s.endswith(("och", "samt", "eller")):
         return False
     if len(_SINGLE_NUM.findall(s)) > 1 or s.startswith(("•", "●", "-", "–", "*")):
+        return False
+    if is_name_or_label(s, prev_line, next_line):
         return False
     marked = line.startswith(HEADING_MARK)
     if next_line is None or not next_line.strip():

@@ -390,7 +390,8 @@ def generated_html(sentences: Sequence[Any], writing: bool = False) -> str:
             ev = s.evidence[0]
             label = "Källan säger" if s.supported else "Närmaste mening i källan"
             shown = " ".join("".join(c for c in ev.text if c.isprintable() or c.isspace()).split())
-            quote = f"<div class='kb-evidence'>{label} [{ev.hit}]: ”{escape_text(screen_text(shown))}”</div>"
+            quote = (f"<div class='kb-evidence' style='font-size:0.9em;color:#555'>{label} [{ev.hit}]: "
+                     f"”{escape_text(screen_text(shown))}”</div>")
         cls = "" if s.supported else " class='kb-unsupported'"
         items.append(f"<li{cls}>{escape_text(s.text)} {refs}{flag}{quote}</li>")
     more = "<li class='kb-unsupported'>skriver …</li>" if writing else ""

@@ -122,6 +122,16 @@ def test_a_year_before_every_report_must_stand_in_the_sentence_or_its_context():
     assert lack(A, a, "amount", seen("sjukfrånvaron"), row, "row", seen(row), [2019], 2019).year == ""
 
 
+def test_an_amount_for_a_year_needs_that_years_report_or_the_year_in_its_context():
+    a = asked("Hur stort blev underskottet i hemtjänsten 2020?", {})
+    s = "Årets resultat slutar på ett underskott om 25,2 mnkr."
+    assert lack(A, a, "amount", seen("underskottet"), s, "text", seen(s), [2020], 2019, report_year=2019).year == "2020"
+    assert lack(A, a, "amount", seen("underskottet"), s, "text", seen(s), [2020], 2019, report_year=2020).year == ""
+    assert lack(A, a, "amount", seen("underskottet"), s, "text", seen(s + " 2020"), [2020], 2019, report_year=2019).year == ""
+    # a cause question about a later year is no figure for it: a report may state plans ("klart 2024")
+    assert lack(A, a, "cause", seen("underskottet"), s, "text", seen(s), [2024], 2019, report_year=2023).year == ""
+
+
 def test_cause_and_yes_no_questions_require_no_word():
     a = asked("Varför gick Leanlink med underskott?", {"underskott": 9.0})
     assert required(a, "cause") == () and required(a, "yesno") == ()

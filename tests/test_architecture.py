@@ -29,6 +29,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +103,7 @@ def kb_imports(name: str, tree: ast.Module) -> list[tuple[str, list[str]]]:
 
 
 def test_every_module_has_a_layer():
-    assert set(sources()) - {"app"} == set(LAYERS), "add the new module to LAYERS (and to the README's table)"
+    assert set(sources()) - {"app"} == set(LAYERS), "add the new module to LAYERS (and to the table in docs/architecture.md)"
 
 
 def test_functions_and_classes_are_small():
@@ -147,3 +148,14 @@ def test_no_private_attribute_of_another_module_is_used():
                     and node.value.id in modules and node.attr.startswith("_")):
                 used.append(f"{name} uses {node.value.id}.{node.attr}")
     assert not used, used
+
+
+def test_the_layer_table_in_docs_is_layers():
+    """docs/architecture.md's module table lists exactly the modules of LAYERS, each in its layer."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| *(\d+) *\| *`([\w.]+)` *\|", text, flags=re.M)
+    table = {module: int(layer) for layer, module in rows}
+    assert len(rows) == len(table), "a module is listed twice"
+    assert sorted(set(table) - set(LAYERS)) == [], "listed in docs/architecture.md but not in LAYERS"
+    assert sorted(set(LAYERS) - set(table)) == [], "in LAYERS but missing from docs/architecture.md"
+    assert {m: n for m, n in table.items() if LAYERS[m] != n} == {}, "listed in another layer than LAYERS says"

@@ -4,6 +4,8 @@ sentence verbatim or lightly reworded passes; normalisation; alignment and its e
 The measured mutation set over the real corpus is bench/mutations.py (docs/generate.md)."""
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from kb.analyze import Analyzer, build_lexicon
@@ -182,3 +184,19 @@ def test_evidence_is_the_aligned_sentence_with_document_offsets():
     v = verdict("Resultatet för äldreomsorgen var positivt 2023 med 12,5 mnkr, och projektet genomfördes före sommaren.")
     assert v.supported and len(v.evidence) == 2 and all(DOCUMENT[e.start : e.end] == e.text for e in v.evidence)
     assert not verdict("Resultatet var 900 mnkr.").supported
+
+
+def test_random_answers_never_crash_and_supported_ones_carry_their_evidence():
+    rng = random.Random(7)
+    pieces = [*PASSAGE.split(), "inte", "utan", "över", "negativt", "9.700", "⁹⁹", "\u202e", "\u200b", "[1]", "[2]",
+              "[9]", ",", ".", "\n", "-", "−8", "mnkr", "Enligt", "rapporten", "&lt;b&gt;", "\x1b[31m"]
+    supported = 0
+    for _ in range(300):
+        out = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        for v in check_answer(out, EV, AN):
+            assert isinstance(v.reason, str) and v.supported == (v.reason == "")
+            if v.supported:
+                supported += 1
+                assert v.evidence and all(DOCUMENT[e.start : e.end] == e.text or e.hit == 2 for e in v.evidence)
+    # random word salad from the passage's own words is seldom a restatement of one of its sentences
+    assert supported <= 2

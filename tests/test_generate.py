@@ -394,7 +394,7 @@ def test_ui_generated_answer_marks_unsupported_sentences(small_index, monkeypatc
         at.checkbox[0].check().run()  # another click: the answer is kept, not asked again
         assert len(fake.requests) == 1 and any("kb-generated" in h.value for h in at.get("html"))
     ok, bad = escape_text("Underskottet beror på personlig assistans."), escape_text("Det <b>steg</b> kraftigt.")
-    assert f"<li>{ok} <a class='kb-ref' href='#traff-{n}'>[{n}]</a><div class='kb-evidence'>Källan säger [{n}]: ”" in box
+    assert f"<li>{ok} <a class='kb-ref' href='#traff-{n}'>[{n}]</a><div class='kb-evidence' style='font-size:0.9em;color:#555'>Källan säger [{n}]: ”" in box
     assert f"<li class='kb-unsupported'>{bad} " in box and "<b>" not in box and ">ej belagt</span>" in box
     assert "skriver …" not in box and any("kontrollerad mot källan" in c.value for c in at.caption)
     assert any("Kontrollen visar att källan säger detta, inte att det är sant." in c.value for c in at.caption)

@@ -436,3 +436,14 @@ def test_api_error_bodies_and_server_log_are_redacted(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="kb.serve"):
         log.warning("kb.serve: new generation not opened yet (%s)", KBError("token root:s3cret-Milvus refused"))
     assert "refused" in caplog.text and "s3cret" not in caplog.text
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), -1.0, 0.0])
+def test_settings_made_in_code_with_odd_timeouts_fail_cleanly(timeout):
+    with llmfake.FakeLLM("sse") as fake:
+        try:
+            pieces = list(stream_chat(LLMSettings(fake.url, "m", timeout=timeout), []))
+        except LLMError as e:
+            assert "\n" not in str(e)
+        else:
+            assert pieces == ["Hej [1]."]

@@ -76,3 +76,27 @@ def test_citation_and_hit():
     assert hit.score == 0.123457 and hit.page == 2 and hit.page_end == 3 and hit.also_at == ("annan",)
     assert hit.text == "ord ord ord …" and hit.citation.endswith("s. 2–3")
     assert shown_text("kort", 100) == "kort"
+
+
+def test_year_quota_brings_each_named_years_best_passage_into_the_top():
+    from kb.rules import evidence_years, year_quota
+
+    ordered = [("a", 9.0), ("b", 8.0), ("c", 7.0), ("d", 6.0), ("e", 5.0), ("f", 4.0), ("g", 3.0)]
+    ys = {"a": {2023}, "b": {2023}, "c": set(), "d": {2023}, "e": set(), "f": {2021}, "g": {2021, 2022}}
+    got = year_quota(ordered, (2021, 2022, 2023), lambda i: ys[i], k=5)
+    top = [i for i, _ in got[:5]]
+    assert "f" in top and "g" in top and "a" in top  # 2021's and 2022's best passages moved in; 2023 kept
+    assert sorted(got) == sorted(ordered)  # nothing lost, scores kept
+    assert [i for i, _ in got[:3]] == ["a", "b", "d"]  # the passages moved out are those of no named year
+    assert year_quota(ordered, (2023,), lambda i: ys[i], k=5) == ordered  # one year: unchanged
+    assert year_quota(ordered, (2019, 2020), lambda i: ys[i], k=5) == ordered  # no evidence: unchanged
+    assert evidence_years(2019, "Personal 2020 2021") == {2019, 2020, 2021}
+
+
+def test_promote_moves_wanted_passages_into_the_top_in_rank_order():
+    from kb.rules import promote
+
+    ordered = [("a", 5.0), ("b", 4.0), ("c", 3.0), ("d", 2.0), ("e", 1.0)]
+    assert [i for i, _ in promote(ordered, ["e"], 3)] == ["a", "b", "e", "c", "d"]
+    assert [i for i, _ in promote(ordered, ["b", "x"], 3)] == ["a", "b", "c", "d", "e"]  # already in; unknown ids ignored
+    assert sorted(promote(ordered, ["d", "e"], 3)) == sorted(ordered)

@@ -78,3 +78,36 @@ def test_sentence_figures_only_with_a_stated_year():
     assert figures_in_sentence("Kostnaderna ökade med 5 mnkr jämfört med budget.", 2019) == []  # no year stated
     assert figures_in_sentence("Leanlinks investeringar uppgår till 2,1 mnkr 2023.", None) == [
         (2023, "2,1", "mnkr", "Leanlinks investeringar")]
+
+
+def test_cause_questions_and_budget_comparisons_are_no_series():
+    assert not is_series_question("Varför förbättrades resultatet 2019 jämfört med året innan?")
+    assert not is_series_question("Vad kostade placeringarna 2019 jämfört med budget?")
+    assert is_series_question("Hur stort var underskottet 2019 jämfört med 2018?")
+
+
+def test_a_quoted_table_row_knows_its_header(tmp_path):
+    from kb import open_index
+    from kb.ingest.build import BuildConfig, build_index
+    from kb.series import row_header
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "leanlink-verksamhetsberattelse-2023.txt").write_text(TABLE_DOC, encoding="utf-8")
+    build_index([corpus], tmp_path / "idx", BuildConfig(embedder="hash:64"))
+    kb = open_index(tmp_path / "idx")
+    row = "Total sjukfrånvaro 7.9 10.6 9.8 10.5 9.7"
+    a = TABLE_DOC.index(row)
+    assert row_header(kb, "leanlink-verksamhetsberattelse-2023", a, a + len(row)) == "Personal 2019 2020 2021 2022 2023"
+    prose = TABLE_DOC.index("Leanlink redovisar")
+    assert row_header(kb, "leanlink-verksamhetsberattelse-2023", prose, prose + 20) is None
+
+
+def test_render_rows_for_the_ui():
+    from kb.series import SeriesEntry, render_rows
+
+    e = SeriesEntry("Total sjukfrånvaro", 2021, "9.8", 9.8, None, "okänd", "Personal 2021 / Total sjukfrånvaro 9.8",
+                    "d", 0, 10, "Rapport, rad 3")
+    assert render_rows([e]) == [{"År": 2021, "Värde": "9.8", "Tal": 9.8, "Enhet": "", "Slag": "okänd",
+                                 "Mått": "Total sjukfrånvaro", "Källa": "Rapport, rad 3",
+                                 "Citat": "Personal 2021 / Total sjukfrånvaro 9.8"}]

@@ -334,6 +334,9 @@ def test_reingest_is_picked_up_without_a_failed_request(keyfile, tmp_path):
         for _ in range(3):  # every worker answers from the newest generation
             for i, word in enumerate(WORDS):
                 assert api.get("/v1/search", q=word, mode="bm25").json()["hits"][0]["doc_id"] == f"gata-{i}"
+        # the rate limit holds across the worker processes (each request on a new connection)
+        codes = [api.get("/v1/documents", key="carol").status_code for _ in range(6)]
+        assert codes == [200, 200, 200, 429, 429, 429]
 
 
 def test_without_keys_only_loopback_and_an_empty_key_file_is_refused(folder_index, tmp_path, capsys):
@@ -380,3 +383,29 @@ def test_a_request_over_the_time_limit_is_504(folder_index, tmp_path):
         r = httpx.get(s.url + "/v1/ask", params={"q": "varför underskott inom LSS"}, timeout=60)
         assert assert_error(r, 504)["code"] == "timeout"
         assert httpx.get(s.url + "/v1/health").status_code == 200  # and the server goes on
+
+
+# -- the access filter in the library -----------------------------------------------------------------
+
+def test_access_filter_in_passes_filter_expr_and_the_sidecar(tmp_path):
+    from kb.errors import IngestError
+    from kb.ingest.read import check_sidecar
+    from kb.local import passes
+    from kb.milvus.store import filter_expr
+    from kb.records import DocHead, DocMeta, Filters
+
+    heads = [DocHead("open", DocMeta("A")), DocHead("ks", DocMeta("B", access=("ks",))),
+             DocHead("both", DocMeta("C", access=("ks", "eko")))]
+    assert [h.doc_id for h in heads if passes(Filters(access=("eko",)), h)] == ["open", "both"]
+    assert [h.doc_id for h in heads if passes(Filters(access=()), h)] == ["open"]
+    assert all(passes(Filters(), h) for h in heads)  # no reader: the command line reads everything
+    assert filter_expr(Filters(access=("ks",)), heads) == 'doc_id in ["open", "ks", "both"]'
+    assert filter_expr(Filters(access=("x",), years=(2023,)), heads[1:]) == 'doc_id in [""] and year in [2023]'
+    assert filter_expr(Filters(years=(2023,)), heads) == "year in [2023]"
+    assert DocMeta("D", access=["b", "a"]).access == ("b", "a")
+    assert DocMeta("D", access="ks").access == ("\x00unreadable",)  # damaged: nobody, not everybody
+    assert check_sidecar({"access": ["ks", "eko", "ks"]}) == {"access": ("eko", "ks")}
+    assert check_sidecar({"access": None}) == {"access": ()}
+    for bad in ("ks", [""], ["a b"], [1], ["x" * 65]):
+        with pytest.raises(IngestError):
+            check_sidecar({"access": bad})

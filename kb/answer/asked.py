@@ -142,7 +142,7 @@ class Lack:
     words: tuple[str, ...] = ()  # required words found neither in the sentence nor in its context
     share: float = 0.0  # their share of the required words
     kind: bool = False  # an amount without a figure of it, a name question without a new name, a time without a time
-    year: str = ""  # a year asked about that is before every report and stands neither in the sentence nor its context
+    year: str = ""  # a year asked about that the sentence is not about (see :func:`lack`)
     names: tuple[str, ...] = ()  # names the question gives that stand neither in the sentence nor its context
     names_share: float = 0.0  # their share of the question's names
 
@@ -152,10 +152,14 @@ class Lack:
 
 
 def lack(analyzer: Analyzer, asked: Asked, form: str, question_terms: frozenset[str], sentence: str, kind: str,
-         seen: frozenset[str], years: Sequence[int], earliest: int | None, names: Sequence[str] = ()) -> Lack:
+         seen: frozenset[str], years: Sequence[int], earliest: int | None, names: Sequence[str] = (),
+         report_year: int | None = None) -> Lack:
     """What an answer sentence lacks: ``seen`` is the terms of the sentence and of its context,
     ``question_terms`` the question's (a name already in the question is not an answer),
-    ``years`` those the question names and ``earliest`` the year of the earliest report."""
+    ``years`` those the question names, ``earliest`` the year of the earliest report and
+    ``report_year`` that of the sentence's report. A year asked about is lacking when it stands
+    neither in the sentence nor its context and is before every report, or, for an amount (a
+    figure for that year), is not the year of the sentence's report."""
     must = required(asked, form)
     sum_of_money = form == "amount" and bool(_CURRENCY.search(sentence))
     missing = tuple(w for w in asked.missing(seen) if w in must and not (sum_of_money and is_money(analyzer, w)))
@@ -168,7 +172,8 @@ def lack(analyzer: Analyzer, asked: Asked, form: str, question_terms: frozenset[
         no_kind = not answers_form("time", kind, sentence)
     else:
         no_kind = False
-    early = [y for y in years if earliest is not None and y < earliest and str(y) not in seen]
+    early = [y for y in years if str(y) not in seen and ((earliest is not None and y < earliest) or (
+        form == "amount" and report_year is not None and y != report_year))]
     gone = tuple(n for n in names if not any(f <= seen for f in word_forms(analyzer, n.lower())))
     return Lack(missing, len(missing) / len(must) if must else 0.0, no_kind, str(early[0]) if early else "",
                 gone, len(gone) / len(names) if names else 0.0)

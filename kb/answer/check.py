@@ -47,6 +47,7 @@ from ..sentences import sentence_text, split_spans
 from ..text import ends_with_abbreviation, nfc, sentence_breaks, tokenize
 from .facts import (
     NEGATIONS,
+    UNIT_WORDS,
     Clause,
     Number,
     clauses_of,
@@ -244,7 +245,7 @@ def _mapped(c: Clause, clauses: Sequence[Clause], idf: Mapping[str, float]) -> C
     """The source clause a generated clause restates: most shared topic weight, then of all content terms,
     then least left over, then most shared numbers; a clause without content words restates all of the
     aligned sentences."""
-    if not c.terms:
+    if not c.terms or not clauses:
         return Clause(frozenset(), frozenset(), (), tuple(n for x in clauses for n in x.numbers),
                       tuple(n for x in clauses for n in x.negations), tuple(d for x in clauses for d in x.directions))
 
@@ -323,7 +324,8 @@ def check_sentence(sentence: GeneratedSentence, evidence: Mapping[int, Evidence]
     if sentence.bidi:
         return verdict("holds bidirectional control characters (its figures may show in another order)")
     words = [w for w in tokenize(strip_numbers(sentence.text)) if len(w) > 1 and not w[0].isdigit()]
-    content = [w for w in words if w not in GLUE_WORDS and w not in NEGATIONS and not analyzer.is_stopword(w)]
+    content = [w for w in words if w not in GLUE_WORDS and w not in NEGATIONS and w not in UNIT_WORDS
+               and not analyzer.is_stopword(w)]
     if not content:
         return verdict("nothing to check" if not find_numbers(sentence.text)
                        else "no words to find a source sentence by")

@@ -173,7 +173,7 @@ class _DeadlineSocket:
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("the deadline has passed")
-        self._sock.settimeout(left)
+        self._sock.settimeout(min(left, TIMEOUT_RANGE[1]))  # settings made in code may say inf
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         self._arm()

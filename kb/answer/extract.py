@@ -41,7 +41,7 @@ Pipeline (:func:`answer`); the research and every figure are in docs/answer_abla
    sentence about "kostnader" comes): the *match*; less ``asked_weight`` for each part of what the
    question asks for that the first quote lacks (:mod:`kb.answer.asked`: the thing counted or
    named and the rarest topic word, in the sentence or its context; a figure of the thing, a new
-   name or a time; a year before every report): the *confidence*. **Amount stated right after**
+   name or a time; a year the quote is not about): the *confidence*. **Amount stated right after**
    (:func:`figure_after`): an amount question whose best sentence states none is quoted with the
    next unit of a close sentence when that one states it ("… vann … iCapital Award …" / "Vinsten
    består av 500 000 euro …").
@@ -71,6 +71,7 @@ from ..errors import KBError
 from ..records import Chunk, DocMeta, Hit, SearchResult, Sentence
 from ..search import MAX_QUERY_CHARS
 from ..sentences import sentence_text
+from ..series import row_header
 from ..text import fold, is_year, years_in
 from .asked import Lack, asked_for, lack
 from .forms import answers_form, names_in, question_form
@@ -157,10 +158,12 @@ class AnswerSentence:
     citation: str
     chunk_id: str = ""
     where: str = ""  # "s. 3" or "rad 12–13"
+    header: str | None = None  # a quoted table row's header (kb.tables; in the JSON only when set)
 
     def to_json(self) -> dict:
-        return {"sentence": self.sentence, "hit_rank": self.hit_rank, "doc_id": self.doc_id,
-                "start": self.start, "end": self.end, "citation": self.citation}
+        out = {"sentence": self.sentence, "hit_rank": self.hit_rank, "doc_id": self.doc_id,
+               "start": self.start, "end": self.end, "citation": self.citation}
+        return {**out, "header": self.header} if self.header else out
 
 
 @dataclass(frozen=True)
@@ -536,9 +539,10 @@ def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str,
     a = kb.analyzer
     asked = asked_for(a, result.info.text, kb.index.idf)
     years = [int(d["year"]) for d in kb.manifest.document_entries if d.get("year")]
+    hit = next((h for h in result.hits if h.rank == c.hit_rank), None)
     return lack(a, asked, form, frozenset(a.passage_terms(result.info.text)), c.text, c.sentence.kind,
                 c.terms | c.context, result.info.years, min(years) if years else None,
-                names_in(result.info.text) if names else ())
+                names_in(result.info.text) if names else (), hit.year if hit is not None else None)
 
 
 def answer(kb: KnowledgeBase, result: SearchResult, params: AnswerParams = AnswerParams()) -> Answer:
@@ -581,10 +585,11 @@ def quotes_of(kb: KnowledgeBase, chosen: Sequence[Candidate], hits: dict[int, Hi
     ids = dict.fromkeys([c.sentence.chunk_id for c in chosen] + [u.chunk_id for c in chosen for u in c.items])
     chunks = {c.chunk_id: c for c in kb.index.chunks(list(ids))}
     reached = [reach_back(kb, c) if params.self_contained else (c, None) for c in chosen]
-    return without_repeats([
+    quotes = without_repeats([
         quote(c, hits[c.hit_rank], chunks[c.sentence.chunk_id], params.self_contained,
               [x for x in (prev, *(chunks[u.chunk_id] for u in c.items[-1:])) if x is not None])
         for c, prev in reached])
+    return tuple(replace(q, header=row_header(kb, q.doc_id, q.start, q.end)) for q in quotes)
 
 
 def unknown_note(words: Sequence[str]) -> str:

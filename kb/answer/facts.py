@@ -58,6 +58,8 @@ _NUMBER = re.compile(
 _UNITS = {"miljoner kronor": "mnkr", "mkr": "mnkr", "mnkr": "mnkr", "miljoner": "mnkr", "miljarder kronor": "mdkr",
           "miljarder": "mdkr", "mdkr": "mdkr", "tusen kronor": "tkr", "tkr": "tkr", "kronor": "kr", "kr": "kr",
           "procent": "%", "%": "%", "procentenheter": "procentenheter"}
+# unit words say nothing without their number (they are checked with it)
+UNIT_WORDS = frozenset(w for unit in _UNITS for w in unit.split() if w.isalpha())
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def blocks(text: str) -> list[Block]:
             prev_blank = True
             continue
         nxt = lines[i + 1] if i + 1 < len(lines) else None
-        if is_heading(ln, prev_blank, nxt):
+        if is_heading(ln, prev_blank, nxt, lines[i - 1] if i else None):
             flush()
             start = offsets[i] + (len(ln) - len(ln.lstrip()))
             out.append(Block(start, offsets[i] + len(ln.rstrip()), "heading"))
