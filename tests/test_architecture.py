@@ -7,7 +7,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 0. records, errors, text, sanitize, series_score
                                     typed records, errors, shared text rules, safe output of untrusted text,
                                     scoring of figure series against eval/series
-1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables
+1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables (tablecells: 0)
                                     file formats and atomic writes; Swedish analysis; PDF worker;
                                     the Milvus layout and connection; the language-model client
 2. ingest.read, ingest.chunk, sentences, answer.forms, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0,
-    "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1,
+    "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1, "tablecells": 0,
     "milvus.store": 1, "answer.client": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
     "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
