@@ -334,6 +334,9 @@ def test_reingest_is_picked_up_without_a_failed_request(keyfile, tmp_path):
         for _ in range(3):  # every worker answers from the newest generation
             for i, word in enumerate(WORDS):
                 assert api.get("/v1/search", q=word, mode="bm25").json()["hits"][0]["doc_id"] == f"gata-{i}"
+        # the rate limit holds across the worker processes (each request on a new connection)
+        codes = [api.get("/v1/documents", key="carol").status_code for _ in range(6)]
+        assert codes == [200, 200, 200, 429, 429, 429]
 
 
 def test_without_keys_only_loopback_and_an_empty_key_file_is_refused(folder_index, tmp_path, capsys):
