@@ -31,7 +31,7 @@ def reindex_bm25(kb, config: AnalyzerConfig, header: bool) -> None:
     index = kb.index
     analyzer = Analyzer(config, index.analyzer.lexicon)
     terms = [analyzer.passage_terms(retrieval_text(index.docs[c.doc_id], c, header)) for c in index.passages]
-    params = bm25.BM25Params(**kb.manifest["config"]["bm25"])
+    params = bm25.BM25Params(**kb.manifest.config["bm25"])
     kb.analyzer = index.analyzer = analyzer
     index.bm25 = bm25.build(terms, params)
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     gold = load_jsonl(a.gold)
     kb = open_index(a.index)
-    full = AnalyzerConfig.from_json(kb.manifest["config"]["analyzer"])
+    full = AnalyzerConfig.from_json(kb.manifest.analyzer_config)
     types = " / ".join(sorted({g.get("type") or "-" for g in gold}))
     lines = [
         f"| configuration | {' | '.join(METRICS)} | success@5 by type ({types}) |",

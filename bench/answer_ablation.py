@@ -156,7 +156,7 @@ def main() -> None:
         "# Answer ablation (dev set)", "",
         "Made by `python bench/answer_ablation.py --index index` on "
         f"{len(gold) - len(un)} answerable and "
-        f"{len(un)} unanswerable dev questions; embedder `{k.manifest['embedder']['id']}`. Columns: answered | "
+        f"{len(un)} unanswerable dev questions; embedder `{k.manifest.embedder.id}`. Columns: answered | "
         "support@1 | support@3 | precision@1 | abstain (eval/answer_score.py's rule). Each row's threshold is "
         "the rule's value on that row's own confidences; \"CV\" chooses it on 4/5 and scores the held-out fifth. "
         "The last column is the second question set (eval/extra/, 30 + 10 questions; its README says where they come "
@@ -186,7 +186,7 @@ def main() -> None:
                      f"{fmt(score_answers(gold, runs.at(thr)))} | {fmt(cv(runs, gold))} | "
                      f"{fmt(score_answers(extra, Runs(index, extra, params).at(thr)))} |")
         print(lines[-1], flush=True)
-    shipped = THRESHOLDS.get(k.manifest["embedder"]["id"])
+    shipped = THRESHOLDS.get(k.manifest.embedder.id)
     conf = sorted(((round(full[q], 4), q) for q in un), reverse=True)
     t_ask, t_step = timings(k, gold)
     lines += [

@@ -2,7 +2,7 @@
 
     python bench/ingest_scale.py [--min-mb 1] [--max-mb 200] [--repeats 3] [--shape lines|one-line|both]
 
-For sizes 1, 2, 4, ... MiB up to ``--max-mb`` (default and ceiling: ``kb.ingest.read.MAX_FILE_BYTES``)
+For sizes 1, 2, 4, ... MiB up to ``--max-mb`` (default and ceiling: ``kb.ingest.discover.MAX_FILE_BYTES``)
 a synthetic Swedish report is written to a temporary folder and run through the stages a build
 runs before embedding: :func:`kb.ingest.read.read_document` (stat, hash, decode, metadata),
 :func:`kb.ingest.chunk.chunk_document` (passages with line numbers) and the BM25 analysis of every
@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from kb.analyze import Analyzer, AnalyzerConfig, build_lexicon  # noqa: E402
 from kb.ingest.build import retrieval_text  # noqa: E402
 from kb.ingest.chunk import chunk_document  # noqa: E402
-from kb.ingest.read import MAX_FILE_BYTES, read_document  # noqa: E402
+from kb.ingest.discover import MAX_FILE_BYTES  # noqa: E402
+from kb.ingest.read import read_document  # noqa: E402
 from kb.text import dehyphenate  # noqa: E402
 
 SENTENCES = (

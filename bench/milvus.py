@@ -132,6 +132,7 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     from kb import open_index, sparse
     from kb.analyze import Analyzer, AnalyzerConfig
     from kb.ingest.build import BuildConfig
+    from kb.manifest import EmbedderInfo
     from kb.milvus.ingest import Writer, commit, create_for, manifest_of
     from kb.milvus.store import Connection, dense_index, meta_put, parse_location
 
@@ -144,7 +145,7 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
     create_for(conn, vecs.shape[1], n)
     meta_put(conn, {"ingest": {"state": "writing"}})
     config = BuildConfig(embedder="bench-synthetic")
-    an = Analyzer(AnalyzerConfig.from_json(kb.manifest["config"]["analyzer"]), ix.analyzer.lexicon)
+    an = Analyzer(AnalyzerConfig.from_json(kb.manifest.analyzer_config), ix.analyzer.lexicon)
     w = Writer(conn, config, an, None, "synthetic", False, lambda *a: None, embedder=FakeEmbedder())
     docs = [ix.document(h.doc_id) for h in ix.heads()]
     per_doc: dict[str, list] = {}
@@ -153,7 +154,9 @@ def copy_generation(gen_root: Path, vec_file: Path, uri: str, log=print) -> dict
         per_doc.setdefault(c.doc_id, []).append(c)
     total = sum(len(t) for d in docs for t in w.analyse(d, per_doc[d.doc_id])[1])  # first pass: avgdl
     final = sparse.CorpusStats(n, total)
-    meta_put(conn, {"manifest": manifest_of(None, config, FakeEmbedder(), dense_index(n), "synthetic")})
+    fake = FakeEmbedder()
+    model = EmbedderInfo(config.embedder, fake.model_id, fake.dim)
+    meta_put(conn, {"manifest": manifest_of(None, config, model, dense_index(n), "synthetic").to_json()})
     t_write = time.perf_counter()
     row = 0
     for i, d in enumerate(docs):
@@ -185,7 +188,7 @@ def bench_synthetic(n: int, src: Path, server, queries: list[str], repeats: int,
     uri = server.uri(f"bench_synth_{n}_" + uuid.uuid4().hex[:6])
     load = copy_generation(root, vec_file, uri, log)
     kb_f, kb_m = open_index(root, embedder=known, verify=False), open_index(uri, embedder=known)
-    return {"passages": n, "milvus_load": load, "dense_index": kb_m.manifest["dense_index"],
+    return {"passages": n, "milvus_load": load, "dense_index": kb_m.manifest.dense_index,
             "queries": {"folder": time_modes(kb_f, queries, repeats), "milvus": time_modes(kb_m, queries, repeats)},
             "server": server_times(kb_m, queries, repeats)}
 

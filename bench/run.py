@@ -287,7 +287,7 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     kb = open_index(root, embedder=FakeEmbedder(known=known, real=real), verify=False)
     res["open_s_without_verify"] = round(time.perf_counter() - t, 2)
     res["rss_after_open"] = rss()
-    res["vector_index"] = kb.manifest["vectors"]
+    res["vector_index"] = kb.manifest.vectors
     reps = 2 if quick else 5
     for mode in ("bm25", "dense", "hybrid"):
         res[f"kb_{mode}"] = ms(time_queries(lambda q, mode=mode: kb.search(q, 10, mode=mode), queries, reps))
@@ -295,7 +295,7 @@ def scale_worker(n: int, src: Path, qvec_file: Path, quick: bool) -> dict:
     res["kb_hybrid_8_clients"] = {**ms(lat), "qps": round(qps, 1)}
     res["rss_after_queries"] = rss()
     # ANN recall against exact search, on the dev query vectors
-    if kb.manifest["vectors"]["kind"] != "flat" and vec_file.exists():
+    if kb.manifest.vectors["kind"] != "flat" and vec_file.exists():
         from kb import vectors
 
         mat = np.load(vec_file, mmap_mode="r")

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from kb.embed import get_embedder  # noqa: E402
 from kb.ingest.build import BuildConfig, prepare_passages  # noqa: E402
-from kb.ingest.read import discover_files, make_doc_id, read_document  # noqa: E402
+from kb.ingest.discover import discover_files  # noqa: E402
+from kb.ingest.read import make_doc_id, read_document  # noqa: E402
 
 
 def timed(embed, texts: list[str]) -> float:

@@ -69,6 +69,7 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
     """Write a synthetic generation of n passages into ``root`` and publish it; returns timings."""
     from kb import bm25, open_index
     from kb.ingest.build import retrieval_text, write_generation
+    from kb.manifest import EmbedderInfo, Manifest
     from kb.records import Chunk, DocMeta, Document
 
     timings: dict[str, float] = {}
@@ -78,7 +79,7 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
     base_docs = {d: src.index.docs[d] for d in src.index.docs}
     base_vecs = src.index.vindex.reconstruct_n(0, src.index.vindex.ntotal)
     base_words = [c.text.split() for c in base_chunks]
-    cfg = src.manifest["config"]
+    cfg = dict(src.manifest.config)
     rng = np.random.default_rng(seed)
     nb = len(base_chunks)
 
@@ -152,13 +153,11 @@ def make_generation(src_index: Path, root: Path, n: int, mode: str = "clustered"
         np.save(vectors_out, mat)
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    manifest = {
-        "embedder": {"spec": "bench-synthetic", "id": SYNTH_ID, "dim": dim},
-        "config": cfg,
-        "sources": {},
-        "synthetic": {"from": str(src_index), "passages": n, "vectors": mode, "seed": seed,
-                      "note": "sampled+perturbed corpus passages; vectors are not embeddings of the text"},
-    }
+    manifest = Manifest(
+        embedder=EmbedderInfo("bench-synthetic", SYNTH_ID, dim), config=cfg, sources={},
+        extra={"synthetic": {"from": str(src_index), "passages": n, "vectors": mode, "seed": seed,
+                             "note": "sampled+perturbed corpus passages; vectors are not embeddings of the text"}},
+    )
     lexicon = src.analyzer.lexicon
     gen = write_generation(root, docs, chunks, lexicon, terms, mat, bm25.BM25Params(**cfg["bm25"]), manifest)
     del terms

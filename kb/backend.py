@@ -8,11 +8,12 @@ methods. Passages are named by their ids (``<doc_id>:<ordinal>``, see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from .analyze import Analyzer
+from .manifest import Manifest
 from .records import Chunk, DocHead, Document, Filters, Sentence
 
 
@@ -21,7 +22,7 @@ class PassageIndex(Protocol):
 
     location: str  # where it is (an index folder), for messages and `kb info`
     generation: str  # the version of the index that is loaded
-    manifest: dict[str, Any]  # format_version, created, embedder {spec,id,dim}, config, counts, documents
+    manifest: Manifest  # format_version, created, embedder, config, counts, documents (kb.manifest)
     analyzer: Analyzer  # the index's own analyzer (settings and lexicon)
 
     def heads(self) -> Sequence[DocHead]:

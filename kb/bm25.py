@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from . import store
+from . import files
 
 
 @dataclass(frozen=True)
@@ -154,12 +154,12 @@ def save(index: BM25Index, folder: Path) -> None:
     terms: list[str | None] = [None] * len(index.vocab)
     for t, i in index.vocab.items():
         terms[i] = t
-    store.atomic_write_bytes(folder / "terms.json", json.dumps(terms, ensure_ascii=False).encode("utf-8"))
-    store.atomic_write_bytes(folder / "indptr.npy", store.npy_bytes(index.indptr))
-    store.atomic_write_bytes(folder / "indices.npy", store.npy_bytes(index.indices))
-    store.atomic_write_bytes(folder / "data.npy", store.npy_bytes(index.data))
+    files.atomic_write_bytes(folder / "terms.json", json.dumps(terms, ensure_ascii=False).encode("utf-8"))
+    files.atomic_write_bytes(folder / "indptr.npy", files.npy_bytes(index.indptr))
+    files.atomic_write_bytes(folder / "indices.npy", files.npy_bytes(index.indices))
+    files.atomic_write_bytes(folder / "data.npy", files.npy_bytes(index.data))
     # "n_docs" in the file: BM25's name for the scored units, here passages
-    store.atomic_write_bytes(folder / "meta.json", json.dumps({"n_docs": index.n_passages}).encode())
+    files.atomic_write_bytes(folder / "meta.json", json.dumps({"n_docs": index.n_passages}).encode())
 
 
 def load(folder: Path, mmap: bool = False) -> BM25Index:

@@ -402,7 +402,7 @@ def check_output_path(path: Path | None, option: str) -> None:
 
 def write_output(path: Path, text: str, option: str) -> None:
     """Write an output file atomically (aside, then renamed): a failure leaves an older file as it was."""
-    from .store import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, text.encode("utf-8", "replace"))
@@ -510,11 +510,11 @@ def cmd_info(a: argparse.Namespace) -> int:
     kb = open_index(_root(a))
     st = kb.stats() | _llm_info()
     if a.json:
-        print(json.dumps({**st, "documents_list": kb.manifest["documents"]}, ensure_ascii=False, indent=1))
+        print(json.dumps({**st, "documents_list": list(kb.manifest.document_entries)}, ensure_ascii=False, indent=1))
         return 0
     for key, v in st.items():
         print(f"{key:>15}: {safe_terminal(v)}")
-    for d in kb.manifest["documents"]:
+    for d in kb.manifest.document_entries:
         fields = (d.get("title"), d.get("organisation"), d.get("doc_type"), d.get("year"))
         print(f"  - {safe_terminal(d.get('doc_id'))}: " + " | ".join(safe_terminal(x) for x in fields))
     return 0

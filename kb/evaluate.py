@@ -27,7 +27,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from . import store
+from . import files
 from .errors import KBError
 from .sanitize import scrub
 from .text import fold
@@ -116,7 +116,7 @@ def read_jsonl_objects(path: Path, what: str) -> list[tuple[int, dict]]:
         size = os.stat(path).st_size
         if size > MAX_INPUT_BYTES:
             raise KBError(f"{what} {path} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
-        with store.open_regular(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as f:
+        with files.open_regular(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as f:
             return list(_objects(f, path, what))
     except UnicodeDecodeError:
         raise KBError(f"{what} {path} is not UTF-8 text") from None

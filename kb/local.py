@@ -8,28 +8,28 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from . import bm25, rowstore, store, vectors
 from .analyze import Analyzer, AnalyzerConfig
 from .errors import IndexCorruptError, IndexIncompatibleError, KBError
+from .manifest import Manifest
 from .records import Chunk, DocHead, Document, Filters, Sentence, chunk_order, may_read
 
 
 class LocalIndex:
     """A loaded index generation (construct with :func:`load_generation`)."""
 
-    def __init__(self, root: Path, gen: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, root: Path, gen: Path, manifest: Manifest) -> None:
         self.location = str(root)
         self.root = root
         self.generation = gen.name
         self.manifest = manifest
-        n_rows = int(manifest.get("counts", {}).get("passages", 0))
+        n_rows = manifest.passages
         self.docs, self.passages, heads, lazy = rowstore.open_rows(gen, manifest, n_rows)
         lexicon = json.loads((gen / "lexicon.json").read_text(encoding="utf-8"))
-        self.analyzer = Analyzer(AnalyzerConfig.from_json(manifest["config"]["analyzer"]), lexicon)
+        self.analyzer = Analyzer(AnalyzerConfig.from_json(manifest.analyzer_config), lexicon)
         self.bm25 = bm25.load(gen / "bm25", mmap=True)
         self.vindex, self.ids = vectors.load(gen)
         if len(self.ids) != len(self.passages) or self.bm25.n_passages != len(self.passages):

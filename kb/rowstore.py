@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .manifest import Manifest
 from .records import Chunk, DocHead, DocMeta, Document
 from .store import doc_from_json, load_chunks, load_documents
 
@@ -135,11 +136,11 @@ class LazyDocs(Mapping):
         return d
 
 
-def manifest_heads(manifest: dict[str, Any]) -> list[DocHead]:
+def manifest_heads(manifest: Manifest) -> list[DocHead]:
     fields = DocMeta.__dataclass_fields__
     return [
-        DocHead(d["doc_id"], DocMeta(**{k: d.get(k) for k in fields if k in d}))
-        for d in manifest.get("documents", [])
+        DocHead(d["doc_id"], DocMeta(**{k: d[k] for k in fields if k in d}))
+        for d in manifest.document_entries
     ]
 
 
@@ -152,7 +153,7 @@ def chunk_doc_rows(gen: Path, chunk_ids: Sequence[str], doc_pos: dict[str, int])
     return np.array([doc_pos[c.rpartition(":")[0]] for c in chunk_ids], dtype=np.int32)
 
 
-def open_rows(gen: Path, manifest: dict[str, Any], n_passages: int):
+def open_rows(gen: Path, manifest: Manifest, n_passages: int):
     """(docs mapping, chunks sequence, document heads, lazy?) for a generation."""
     heads = manifest_heads(manifest)
     if n_passages < LAZY_THRESHOLD:

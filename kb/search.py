@@ -110,7 +110,7 @@ class KnowledgeBase:
         self.manifest = index.manifest
         self.generation = index.generation
         self.analyzer = index.analyzer
-        self.embedder_spec = index.manifest["embedder"]["spec"]
+        self.embedder_spec = index.manifest.embedder.spec
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._heads = {h.doc_id: h for h in index.heads()}
@@ -163,11 +163,11 @@ class KnowledgeBase:
             "index": self.index.location,
             "generation": self.generation,
             "documents": len(self._heads),
-            "passages": int(m.get("counts", {}).get("passages", 0)),
-            "embedder": m["embedder"]["id"],
-            "created": m.get("created"),
-            "format_version": m.get("format_version"),
-            "vector_index": m.get("vectors", {}).get("kind"),
+            "passages": m.passages,
+            "embedder": m.embedder.id,
+            "created": m.created,
+            "format_version": m.format_version,
+            "vector_index": (m.vectors or {}).get("kind"),
         }
 
     # -- search -----------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def open_folder(root: str | Path | None = None, embedder: Embedder | None = None
     implementation behind :func:`kb.open_index`."""
     root = Path(root) if root is not None else store.default_index_dir()
 
-    def load(gen: Path, manifest: dict[str, Any]) -> KnowledgeBase:
+    def load(gen: Path, manifest: store.Manifest) -> KnowledgeBase:
         if embedder is not None:
             store.check_embedder(manifest, embedder.model_id, root)
         try:

@@ -43,27 +43,25 @@ generation (every file of one generation or of the other, never a mixture).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import hashlib
-import io
 import json
 import os
 import shutil
-import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError, KBError
+from . import files
+from .errors import IndexCorruptError, IndexMissingError, KBError
+from .manifest import FORMAT_VERSION, SELF_CHECKSUM, Manifest, check_embedder, check_format_version, checksum_of
 from .records import Chunk, DocMeta, Document, Sentence
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "SELF_CHECKSUM", "Manifest", "check_embedder", "check_format_version"]
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 KEEP_GENERATIONS = 2
@@ -71,45 +69,6 @@ KEEP_GENERATIONS = 2
 
 def default_index_dir() -> Path:
     return Path(os.environ.get("KB_INDEX") or "index")
-
-
-def npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename over ``path``."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    atomic_write_with(path, write)
-
-
-def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
-    """Let ``write(tmp)`` create a temporary file beside ``path`` (e.g. a library writing its own
-    format, such as FAISS), fsync it, then rename it over ``path``; on any error the temporary
-    file is removed and ``path`` is unchanged."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """JSON lines (UTF-8, one object per line), written atomically."""
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    atomic_write_bytes(path, data.encode("utf-8"))
 
 
 # -- documents.jsonl and chunks.jsonl -------------------------------------------------------
@@ -174,9 +133,9 @@ def write_sentences(folder: Path, sentences: Sequence[Sentence], chunk_ids: Sequ
                     (s.page, s.page_end, s.line_start, s.line_end)))
     out = folder / SENTENCE_DIR
     out.mkdir(exist_ok=True)
-    atomic_write_bytes(out / "spans.npy", npy_bytes(spans))
-    atomic_write_bytes(out / "ptr.npy", npy_bytes(np.cumsum(counts)))
-    atomic_write_bytes(out / "vectors.npy", npy_bytes(np.asarray(vecs, dtype=np.float16)))
+    files.atomic_write_bytes(out / "spans.npy", files.npy_bytes(spans))
+    files.atomic_write_bytes(out / "ptr.npy", files.npy_bytes(np.cumsum(counts)))
+    files.atomic_write_bytes(out / "vectors.npy", files.npy_bytes(np.asarray(vecs, dtype=np.float16)))
 
 
 def load_sentences(gen: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -205,60 +164,6 @@ def manifest_documents(docs: Iterable[Document]) -> list[dict[str, Any]]:
     ]
 
 
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class NotRegularFileError(OSError):
-    """A path names a named pipe, device, socket or folder where a regular file was expected."""
-
-
-def file_kind(mode: int) -> str:
-    """What a ``st_mode`` describes, in words ("named pipe", "character device", ...)."""
-    for test, name in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISSOCK, "socket")):
-        if test(mode):
-            return name
-    return "special file"
-
-
-def check_regular(path: Path, mode: int) -> None:
-    if not stat.S_ISREG(mode):
-        raise NotRegularFileError(errno.EINVAL, f"not a regular file ({file_kind(mode)})", str(path))
-
-
-def open_regular(path: Path):
-    """Open a regular file for binary reading; never blocks on a named pipe and never opens a
-    device. The type is checked before opening (``stat``) and again on the open descriptor
-    (``fstat``), so a file swapped for a pipe in between is refused too."""
-    check_regular(path, os.stat(path).st_mode)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        check_regular(path, os.fstat(fd).st_mode)
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def sha256_file(path: Path, tail: bytes = b"") -> str:
-    """SHA-256 of a regular file's bytes followed by ``tail`` (read in blocks; pipes and
-    devices are refused with :class:`NotRegularFileError`)."""
-    h = hashlib.sha256()
-    with open_regular(path) as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    h.update(tail)
-    return h.hexdigest()
-
-
 def current_generation(root: Path) -> Path | None:
     """The live generation folder, or None when there is no index."""
     try:
@@ -275,61 +180,56 @@ def current_generation(root: Path) -> Path | None:
     return gen
 
 
-SELF_CHECKSUM = "manifest_sha256"
-
-
-def manifest_checksum(manifest: dict[str, Any]) -> str:
-    """SHA-256 of the manifest's canonical JSON without its own checksum field."""
-    body = {k: v for k, v in manifest.items() if k != SELF_CHECKSUM}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def read_manifest(gen: Path) -> dict[str, Any]:
-    """The generation's manifest (parsed; :func:`check_manifest` checks its own checksum and
-    :func:`verify_files` every other file against it)."""
+def read_manifest_json(gen: Path) -> dict[str, Any]:
+    """The generation's manifest as parsed JSON (:func:`read_manifest` checks and types it)."""
     try:
-        manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexCorruptError(f"{gen / MANIFEST} is missing; run `kb ingest` to rebuild the index") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise IndexCorruptError(f"{gen / MANIFEST} is not valid JSON ({e}); run `kb ingest`") from None
     except OSError as e:
         raise IndexCorruptError(f"cannot read {gen / MANIFEST} ({e}); run `kb ingest`") from None
-    if not isinstance(manifest, dict):
+    if not isinstance(data, dict):
         raise IndexCorruptError(f"{gen / MANIFEST} is damaged (not a JSON object); run `kb ingest`")
+    return data
+
+
+def read_manifest(gen: Path, root: Path | str | None = None) -> Manifest:
+    """The generation's manifest: of this kb's format version (else IndexIncompatibleError naming
+    ``root``) and matching its own checksum (else IndexCorruptError); :func:`verify_files` checks
+    every other file against it."""
+    data = read_manifest_json(gen)
+    manifest = Manifest.from_json(data)
+    check_format_version(manifest, gen.parent if root is None else root)
+    want = data.get(SELF_CHECKSUM)
+    if want is not None and want != checksum_of(data):
+        raise IndexCorruptError(f"{gen / MANIFEST} is damaged (checksum differs); run `kb ingest` to rebuild the index")
     return manifest
 
 
-def check_manifest(gen: Path, manifest: dict[str, Any]) -> None:
-    want = manifest.get(SELF_CHECKSUM)
-    if want is not None and want != manifest_checksum(manifest):
-        raise IndexCorruptError(f"{gen / MANIFEST} is damaged (checksum differs); run `kb ingest` to rebuild the index")
-
-
-def open_generation(root: Path, verify: bool = True) -> tuple[Path, dict[str, Any]]:
+def open_generation(root: Path, verify: bool = True) -> tuple[Path, Manifest]:
     """Resolve and check the live generation: exists, right format, files intact."""
     gen = current_generation(root)
     if gen is None:
         raise IndexMissingError(f"no index at {root}; build one with `kb ingest corpus/ --index {root}`")
-    manifest = read_manifest(gen)
-    check_format_version(manifest, root)
-    check_manifest(gen, manifest)
+    manifest = read_manifest(gen, root)
     if verify:
         verify_files(gen, manifest)
     return gen, manifest
 
 
-def verify_files(gen: Path, manifest: dict[str, Any]) -> None:
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
+def verify_files(gen: Path, manifest: Manifest) -> None:
+    table = manifest.files
+    if not isinstance(table, dict) or not table:
         raise IndexCorruptError(f"{gen / MANIFEST} lists no checksums; run `kb ingest` to rebuild the index")
-    for rel, info in files.items():
+    for rel, info in table.items():
         p = gen / rel
         try:
             size = p.stat().st_size
         except FileNotFoundError:
             raise IndexCorruptError(f"index file {rel} is missing; run `kb ingest` to rebuild the index") from None
-        if not isinstance(info, dict) or size != info.get("bytes") or sha256_file(p) != info.get("sha256"):
+        if not isinstance(info, dict) or size != info.get("bytes") or files.sha256_file(p) != info.get("sha256"):
             raise IndexCorruptError(
                 f"index file {rel} is damaged (size or checksum differs from the manifest); "
                 "run `kb ingest` to rebuild the index"
@@ -340,7 +240,7 @@ def file_table(gen: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for p in sorted(gen.rglob("*")):
         if p.is_file() and p.name != MANIFEST:
-            out[str(p.relative_to(gen))] = {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+            out[str(p.relative_to(gen))] = {"bytes": p.stat().st_size, "sha256": files.sha256_file(p)}
     return out
 
 
@@ -352,7 +252,7 @@ def build_lock(root: Path):
         root.mkdir(parents=True, exist_ok=True)
         fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise KBError(f"cannot use {root} as the index folder: {folder_problem(e)}; "
+        raise KBError(f"cannot use {root} as the index folder: {files.folder_problem(e)}; "
                       "choose another folder with --index") from None
     try:
         try:
@@ -362,19 +262,6 @@ def build_lock(root: Path):
         yield
     finally:
         os.close(fd)
-
-
-def folder_problem(e: OSError) -> str:
-    """Why a folder could not be created or written, in words."""
-    if isinstance(e, FileExistsError):
-        return "it is a file, not a folder"
-    if isinstance(e, NotADirectoryError):
-        return "a part of the path is a file, not a folder"
-    if e.errno == errno.EROFS:
-        return "the file system is read-only"
-    if isinstance(e, PermissionError):
-        return "permission denied"
-    return e.strerror or str(e)
 
 
 def clean_leftovers(root: Path) -> int:
@@ -402,27 +289,27 @@ def new_staging(root: Path) -> Path:
     return staging
 
 
-def publish(root: Path, staging: Path, manifest: dict[str, Any]) -> Path:
+def publish(root: Path, staging: Path, manifest: Manifest) -> Path:
     """Seal the staged build (checksums + manifest), move it into place and make it live.
 
     On an error (e.g. a full disk) before ``CURRENT`` is replaced, the new generation is
     removed again and the error propagates: the previous generation stays live.
     """
-    manifest = dict(manifest, files=file_table(staging))
-    manifest[SELF_CHECKSUM] = manifest_checksum(manifest)
-    atomic_write_bytes(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
-    fsync_dir(staging)
+    data = dict(manifest.to_json(), files=file_table(staging))
+    data[SELF_CHECKSUM] = checksum_of(data)
+    files.atomic_write_bytes(staging / MANIFEST, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+    files.fsync_dir(staging)
     previous = _current_name(root)
     gen = root / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     os.rename(staging, gen)
     try:
-        fsync_dir(root)
-        atomic_write_bytes(root / CURRENT, (gen.name + "\n").encode("utf-8"))
+        files.fsync_dir(root)
+        files.atomic_write_bytes(root / CURRENT, (gen.name + "\n").encode("utf-8"))
     except BaseException:
         if _current_name(root) != gen.name:
             _remove_generation(root, gen)
         raise
-    fsync_dir(root)
+    files.fsync_dir(root)
     prune_generations(root, keep=gen.name, previous=previous)
     return gen
 
@@ -484,21 +371,3 @@ def load_live(root: Path, load, verify: bool = True, attempts: int = 3):
     if isinstance(last, OSError):
         raise IndexCorruptError(f"cannot read the index at {root} ({last}); run `kb ingest`") from None
     raise last  # type: ignore[misc]
-
-
-def check_format_version(manifest: dict[str, Any], root: Path | str) -> None:
-    """Refuse an index (folder or Milvus collection) written in another format version."""
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexIncompatibleError(
-            f"the index at {root} has format version {manifest.get('format_version')}, this kb reads "
-            f"version {FORMAT_VERSION}; re-run `kb ingest` to rebuild it"
-        )
-
-
-def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path | str) -> None:
-    built = manifest.get("embedder", {}).get("id")
-    if built != embedder_id:
-        raise IndexIncompatibleError(
-            f"the index at {root} was built with embedder {built!r}, not {embedder_id!r}; "
-            f"re-run `kb ingest --embedder {embedder_id.split(':')[0]}` or open it with its own embedder"
-        )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import files
 
 ANN_THRESHOLD = 200_000
 IVF_TRAIN_MAX = 100_000  # k-means training sample
@@ -147,8 +147,8 @@ def save(index, ids: list[str], folder: Path) -> None:
     index) and ``vector_ids.txt``, both replaced atomically."""
     import faiss
 
-    store.atomic_write_with(folder / "vectors.faiss", lambda tmp: faiss.write_index(index, str(tmp)))
-    store.atomic_write_bytes(folder / "vector_ids.txt", ("\n".join(ids) + "\n").encode("utf-8"))
+    files.atomic_write_with(folder / "vectors.faiss", lambda tmp: faiss.write_index(index, str(tmp)))
+    files.atomic_write_bytes(folder / "vector_ids.txt", ("\n".join(ids) + "\n").encode("utf-8"))
 
 
 def load(folder: Path):

@@ -148,7 +148,7 @@ def test_verdict_levels():
 
 
 def calibrate(monkeypatch, k, upper: float, lower: float) -> None:
-    model = k.manifest["embedder"]["id"]
+    model = k.manifest.embedder.id
     monkeypatch.setitem(extract.THRESHOLDS, model, upper)
     monkeypatch.setitem(extract.UNCERTAIN_THRESHOLDS, model, lower)
 

@@ -4,15 +4,18 @@ each (kb/ingest, kb/answer, kb/milvus); a module is named by its dotted path bel
 
 Layers, low to high (a module may import only from its own layer or lower ones):
 
-0. records, errors, text, sanitize, series_score
+0. records, errors, text, sanitize, series_score, files, manifest, ingest.report
                                     typed records, errors, shared text rules, safe output of untrusted text,
-                                    scoring of figure series against eval/series
-1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables (tablecells: 0)
-                                    file formats and atomic writes; Swedish analysis; PDF worker;
-                                    the Milvus layout and connection; the language-model client
+                                    scoring of figure series against eval/series; file safety (atomic
+                                    writes, safe opening); the typed manifest; a build's report
+1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables (tablecells: 0), ingest.discover
+                                    file formats; Swedish analysis; PDF worker;
+                                    the Milvus layout and connection; the language-model client;
+                                    finding and opening source files safely
 2. ingest.read, ingest.chunk, sentences, answer.forms, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
-   rowstore, ingest.guard
-                                    the stages of a build, the pure ranking/citation/answer rules and
+   rowstore, ingest.guard, ingest.config, ingest.plan, ingest.prepare, ingest.embedding, ingest.pdf, ingest.meta,
+   milvus.terms
+                                    the stages of a build (shared by the folder and the Milvus writer), the pure ranking/citation/answer rules and
                                     the rules deciding whether a build may publish
 3. ingest.build, backend, local, milvus.index, milvus.ingest
                                     building an index; the index interface, the folder index and
@@ -31,13 +34,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
-    "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0,
-    "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1, "tablecells": 0,
+    "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0, "files": 0, "manifest": 0,
+    "ingest.report": 0, "ingest.decode": 0, "tablecells": 0,
+    "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1, "ingest.discover": 1,
     "milvus.store": 1, "answer.client": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
     "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
     "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2, "reflow": 2,
-    "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3,
+    "ingest.config": 2, "ingest.plan": 2, "ingest.prepare": 2, "ingest.embedding": 2, "ingest.pdf": 2,
+    "ingest.meta": 2, "milvus.terms": 2,
+    "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3, "milvus.writer": 3,
     "answer.asked": 2,
     "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,

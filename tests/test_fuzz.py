@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from kb.errors import IngestError
 from kb.ingest.chunk import ChunkConfig, chunk_document
-from kb.ingest.read import _clean_pdf_page, decode_text, join_pages, mark_headings, strip_running_lines
+from kb.ingest.decode import decode_text
+from kb.ingest.pdf import clean_pdf_page, join_pages, mark_headings, strip_running_lines
 from kb.records import DocMeta, Document
 
 ALPHABET = st.sampled_from(
@@ -63,7 +64,7 @@ def test_text_documents_chunk_to_exact_slices(raw, config):
 def test_pdf_pages_clean_join_and_chunk(pages, config, headers):
     if headers:  # running header and footer with page numbers on every page
         pages = [f"Linköpings kommun 2023\n{p}\nSida {i + 1} av {len(pages)}" for i, p in enumerate(pages)]
-    cleaned = [_clean_pdf_page(p) for p in pages]
+    cleaned = [clean_pdf_page(p) for p in pages]
     heads = [[ln.strip() for ln in p.split("\n") if 0 < len(ln.strip()) < 30][:2] for p in cleaned]
     marked = [mark_headings(p, h) for p, h in zip(strip_running_lines(cleaned), heads)]
     text, starts = join_pages(marked)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from kb import open_index, store
+from kb import files, open_index, store
 from kb.cli import main
 from kb.errors import IngestError, KBError
-from kb.ingest import read as ingest
+from kb.ingest import discover as ingest
 from kb.ingest.build import BuildConfig, build_index
 from kb.ingest.chunk import _split_large
-from kb.ingest.read import OUTSIDE, read_document
+from kb.ingest.discover import OUTSIDE
+from kb.ingest.read import read_document
 from kb.records import DocMeta, Document, Filters, Hit
 from kb.sanitize import safe_terminal
 from kb.text import sentence_breaks
@@ -173,7 +174,7 @@ def test_size_is_checked_before_anything_is_read(tmp_path, monkeypatch):
     def no_open(path):
         raise AssertionError(f"{path} opened before its size was checked")
 
-    monkeypatch.setattr(store, "open_regular", no_open)
+    monkeypatch.setattr(files, "open_regular", no_open)
     for read in (ingest.file_sha256, lambda q: read_document(q, "d", "0" * 64)):
         with pytest.raises(IngestError, match="too large"):
             read(p)
@@ -198,8 +199,8 @@ def unblock_later(fifo: Path, seconds: float = 5.0) -> None:
 def test_index_checksums_refuse_a_pipe_instead_of_blocking(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     unblock_later(tmp_path / "fifo")
-    with pytest.raises(store.NotRegularFileError, match="named pipe"):
-        store.sha256_file(tmp_path / "fifo")
+    with pytest.raises(files.NotRegularFileError, match="named pipe"):
+        files.sha256_file(tmp_path / "fifo")
 
 
 # -- 3. line and page lookups are O(log n) ------------------------------------------------------

@@ -8,16 +8,11 @@ import pdfgen
 import pytest
 
 from kb.errors import IngestError
-from kb.ingest.read import (
-    decode_text,
-    discover,
-    infer_meta,
-    join_pages,
-    make_doc_id,
-    mark_headings,
-    read_document,
-    strip_running_lines,
-)
+from kb.ingest.decode import decode_text
+from kb.ingest.discover import discover
+from kb.ingest.meta import infer_meta
+from kb.ingest.pdf import join_pages, mark_headings, strip_running_lines
+from kb.ingest.read import make_doc_id, read_document
 from kb.records import Document, Failure
 
 
@@ -86,7 +81,7 @@ def test_reading_a_folder_records_failures_and_goes_on(tmp_path):
     (tmp_path / "b.txt").write_bytes(b"")
     (tmp_path / "c.pdf").write_bytes(b"%PDF-1.4 trasig")
     (tmp_path / "d.txt").write_text("Äldreomsorgen växer.\n", encoding="utf-8")
-    read = read_sources(plan_build([tmp_path], tmp_path / "index", BuildConfig(embedder="hash:64")), tmp_path)
+    read = read_sources(plan_build([tmp_path], tmp_path / "index", BuildConfig(embedder="hash:64"), corpus_root=tmp_path))
     assert [d.doc_id for d in read.docs] == ["a", "d"]
     assert [f.path.rsplit("/", 1)[1] for f in read.failures] == ["b.txt", "c.pdf"]
     assert all(isinstance(f, Failure) and f.reason and "\n" not in f.reason for f in read.failures)

@@ -88,8 +88,8 @@ FILTERS = (Filters(), Filters(years=(2023,)), Filters(organisations=("Leanlink",
 def test_bm25_dense_and_filters_through_the_server_equal_the_folder_index(milvus, corpus, tmp_path):
     local, ix = folder_and_milvus(corpus, tmp_path, milvus)
     assert passage_ids(ix) == sorted(local.ids)
-    assert ix.manifest["counts"] == local.manifest["counts"]
-    assert ix.manifest["documents"] == [{k: d[k] for k in ix.manifest["documents"][0]} for d in local.manifest["documents"]]
+    assert ix.manifest.counts == local.manifest.counts
+    assert list(ix.manifest.documents) == [{k: d[k] for k in ix.manifest.documents[0]} for d in local.manifest.documents]
     assert list(ix.heads()) == list(local.heads())
     emb = get_embedder("hash:64")
     compared = 0
@@ -140,7 +140,7 @@ def test_unchanged_reingest_is_a_noop_and_changes_are_incremental(milvus, corpus
     ingest_milvus([corpus], clean, HASH)
     a, b = MilvusIndex(uri), MilvusIndex(clean)
     assert passage_ids(a) == passage_ids(b)
-    assert a.manifest["counts"] == b.manifest["counts"]
+    assert a.manifest.counts == b.manifest.counts
     assert [h.doc_id for h in a.heads()] == [h.doc_id for h in b.heads()]
     for q in QUERIES:  # re-weighted with tolerance 0: the same BM25 scores as a clean build
         terms = b.analyzer.query_terms(q)
@@ -181,7 +181,7 @@ def test_killed_server_mid_ingest_then_rerun_equals_a_clean_build(tmp_path, corp
         ingest_milvus([corpus], clean, HASH)
         a, b = MilvusIndex(uri), MilvusIndex(clean)
         assert passage_ids(a) == passage_ids(b)
-        assert a.manifest["counts"] == b.manifest["counts"]
+        assert a.manifest.counts == b.manifest.counts
         assert meta_get(a.conn, "stats") == meta_get(b.conn, "stats")
         assert sentence_keys(a) == sentence_keys(b) and a.sentences(passage_ids(b))[0] == b.sentences(passage_ids(b))[0]
         for q in QUERIES:
@@ -248,7 +248,7 @@ def test_other_embedder_or_format_is_refused_like_the_folder_index(milvus, corpu
     with pytest.raises(IndexIncompatibleError) as mine:
         ingest_milvus([corpus], uri, BuildConfig(embedder="hash:32"))
     with pytest.raises(IndexIncompatibleError) as folder:
-        store.check_embedder({"embedder": {"id": "hash:64"}}, "hash:32", Path("X"))
+        store.check_embedder(store.Manifest.from_json({"embedder": {"id": "hash:64"}}), "hash:32", Path("X"))
     assert str(mine.value) == str(folder.value).replace("X", uri)
     ix = MilvusIndex(uri)
     meta_put(ix.conn, {"manifest": dict(meta_get(ix.conn, "manifest"), format_version=99)})
@@ -257,7 +257,7 @@ def test_other_embedder_or_format_is_refused_like_the_folder_index(milvus, corpu
     (tmp_path / "idx").mkdir()
     build_index([corpus], tmp_path / "idx", HASH)
     gen = store.current_generation(tmp_path / "idx")
-    m = store.read_manifest(gen)
+    m = store.read_manifest_json(gen)
     m["format_version"] = 99
     m.pop(store.SELF_CHECKSUM)
     (gen / store.MANIFEST).write_text(__import__("json").dumps(m), encoding="utf-8")
@@ -383,7 +383,7 @@ def test_sentences_and_idf_equal_the_folder_index(milvus, corpus, tmp_path):
         assert got == want and gvec.dtype == np.float32 and gvec.shape == wvec.shape
         assert np.allclose(gvec, wvec, atol=1e-6)
     assert len(local.sentences(ids)[0]) >= 20 and {s.kind for s in local.sentences(ids)[0]} >= {"text", "heading"}
-    assert ix.manifest["counts"]["sentences"] == len(local.sentences(ids)[0])
+    assert ix.manifest.counts.sentences == len(local.sentences(ids)[0])
     with pytest.raises(KBError, match="no passage"):
         ix.sentences(["nope:0"])
     terms = sorted({t for q in QUERIES for t, _ in local.analyzer.query_terms(q)}) + ["finnsinte", "hemtjänst"]
@@ -428,7 +428,7 @@ def test_replace_and_remove_leave_no_orphan_sentences(milvus, corpus, tmp_path):
     assert not [k for k, _ in sentence_keys(a) if k.startswith("kultur")]
     ids = passage_ids(b)
     assert a.sentences(ids)[0] == b.sentences(ids)[0]
-    assert a.manifest["counts"] == b.manifest["counts"]
+    assert a.manifest.counts == b.manifest.counts
     rep = ingest_milvus([corpus], uri, HASH, replace=True)
     assert rep.embedded == 0 and not rep.rebuilt
 

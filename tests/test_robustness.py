@@ -98,7 +98,7 @@ def test_every_bad_input_is_one_line_reason_and_good_files_are_indexed(tmp_path,
     # duplicates are one document listing both names
     assert report.documents == len(readable) - 1
     kb = open_index(tmp_path / "idx")
-    dup = [d for d in kb.manifest["documents"] if d["aliases"]]
+    dup = [d for d in kb.manifest.document_entries if d["aliases"]]
     assert len(dup) == 1
     assert {Path(dup[0]["path"]).name, *(Path(a).name for a in dup[0]["aliases"])} == {"dubblett a.txt", "dubblett b.txt"}
     # every encoding came out as the same Swedish text (NFC)
@@ -166,16 +166,16 @@ def test_file_name_that_is_not_utf8_is_reported(tmp_path):
 def test_unreadable_file_is_reported(tmp_path, monkeypatch):
     if os.geteuid() == 0:
         # root reads everything (as on CI): make reading that one file fail as it does for a user
-        import kb.ingest.build
+        import kb.ingest.plan
 
-        real = kb.ingest.build.file_sha256
+        real = kb.ingest.plan.file_sha256
 
         def deny(path):
             if path.name == "låst.txt":
                 raise PermissionError(13, "Permission denied", str(path))
             return real(path)
 
-        monkeypatch.setattr(kb.ingest.build, "file_sha256", deny)
+        monkeypatch.setattr(kb.ingest.plan, "file_sha256", deny)
     folder = tmp_path / "c"
     folder.mkdir()
     (folder / "ok.txt").write_text(GOOD, encoding="utf-8")

@@ -216,7 +216,7 @@ def question_terms(kb: KnowledgeBase, result: SearchResult, use_idf: bool = True
     """Weights of the question's terms for coverage, and the topic words the reports never use."""
     terms = [(t, w) for t, w in result.info.terms if not is_year(t)]
     idf = kb.index.idf([t for t, _ in terms])
-    unused = math.log1p((int(kb.manifest["counts"]["passages"]) + 0.5) / 0.5) - 1e-9  # no passage has the term
+    unused = math.log1p((kb.manifest.passages + 0.5) / 0.5) - 1e-9  # no passage has the term
     # an expansion (glossary form, compound part) the reports never use is no evidence either way
     kept = [(t, w, i) for (t, w), i in zip(terms, idf) if w >= 1.0 or i < unused]
     own = [(t, i) for (t, w), i in zip(terms, idf) if w >= 1.0]
@@ -513,7 +513,7 @@ def without_repeats(quotes: Sequence[AnswerSentence]) -> tuple[AnswerSentence, .
 def thresholds(kb: KnowledgeBase, params: AnswerParams) -> tuple[float | None, float | None]:
     """The "answered" and "uncertain" thresholds for the index's embedder (None: not calibrated);
     the lower one never above the upper one."""
-    model = kb.manifest["embedder"]["id"]
+    model = kb.manifest.embedder.id
     upper = params.threshold if params.threshold is not None else THRESHOLDS.get(model)
     lower = (params.uncertain_threshold if params.uncertain_threshold is not None
              else UNCERTAIN_THRESHOLDS.get(model, upper))
@@ -538,7 +538,7 @@ def first_lack(kb: KnowledgeBase, result: SearchResult, c: Candidate, form: str,
     with ``names``, the names the question gives count too."""
     a = kb.analyzer
     asked = asked_for(a, result.info.text, kb.index.idf)
-    years = [int(d["year"]) for d in kb.manifest.get("documents", []) if d.get("year")]
+    years = [int(d["year"]) for d in kb.manifest.document_entries if d.get("year")]
     hit = next((h for h in result.hits if h.rank == c.hit_rank), None)
     return lack(a, asked, form, frozenset(a.passage_terms(result.info.text)), c.text, c.sentence.kind,
                 c.terms | c.context, result.info.years, min(years) if years else None,

@@ -21,6 +21,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from .. import sparse, store
 from ..analyze import Analyzer, AnalyzerConfig
 from ..errors import IndexIncompatibleError, IndexMissingError, KBError
+from ..manifest import Counts, Manifest
 from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 from .store import (
     LAYOUT,
@@ -51,10 +53,11 @@ MEMO = 20_000  # passage records kept from search results
 HIT_FIELDS = ["record", "doc_id"]  # what a search returns per passage
 
 
-def check_format(manifest: dict[str, Any] | None, location: str) -> dict[str, Any]:
+def check_format(data: dict[str, Any] | None, location: str) -> Manifest:
     """The collection's manifest if this kb reads its format (the folder index's message otherwise)."""
-    if manifest is None:
+    if data is None:
         raise IndexMissingError(f"no index at {location}; build one with `kb ingest corpus/ --index {location}`")
+    manifest = Manifest.from_json(data)
     store.check_format_version(manifest, location)
     return manifest
 
@@ -81,7 +84,7 @@ def current_build(location: str) -> str:
     if not conn.has_collection(loc.side("meta")):
         raise IndexMissingError(f"no index at {loc}; build one with `kb ingest corpus/ --index {loc}`")
     manifest = check_format(meta_get(conn, "manifest"), str(loc))
-    return str(manifest.get("build", ""))
+    return manifest.build or ""
 
 
 class MilvusIndex:
@@ -96,7 +99,7 @@ class MilvusIndex:
             raise IndexMissingError(f"no index at {where}; build one with `kb ingest corpus/ --index {where}`")
         load(self.conn)
         base = check_format(meta_get(self.conn, "manifest"), self.location)
-        self.analyzer = Analyzer(AnalyzerConfig.from_json(base["config"]["analyzer"]), read_lexicon(self.conn))
+        self.analyzer = Analyzer(AnalyzerConfig.from_json(base.analyzer_config), read_lexicon(self.conn))
         rows = sorted(query_all(self.conn, self.loc.side("docs"), "", ["key", "value"]), key=lambda r: r["key"])
         docs = [json.loads(r["value"]) for r in rows]
         self._heads = [DocHead(r["key"], DocMeta(**d["meta"])) for r, d in zip(rows, docs)]
@@ -104,13 +107,13 @@ class MilvusIndex:
         listing = [{"doc_id": r["key"], "path": d["path"], "aliases": d["aliases"], "sha256": d["sha256"], **d["meta"]}
                    for r, d in zip(rows, docs)]
         stats = meta_get(self.conn, "stats") or {"n": 0}
-        kind = f"milvus {base.get('dense_index', {}).get('index_type')}"
-        self.has_sentences = base.get("layout", 1) >= LAYOUT and self.conn.has_collection(self.loc.side(SENTENCES))
-        counts = {"documents": len(listing), "passages": int(stats["n"]),
-                  **({"sentences": int(stats.get("sentences", 0))} if self.has_sentences else {})}
-        self.manifest = dict(base, documents=listing, counts=counts, vectors={"kind": kind})
-        self.generation = str(base.get("build", ""))
-        self.dense_search = dict(base.get("dense_index", {}).get("search", {}))
+        dense = base.dense_index or {}
+        self.has_sentences = (base.layout or 1) >= LAYOUT and self.conn.has_collection(self.loc.side(SENTENCES))
+        counts = Counts(len(listing), int(stats["n"]), int(stats.get("sentences", 0)) if self.has_sentences else None)
+        self.manifest = replace(base, documents=tuple(listing), counts=counts,
+                                vectors={"kind": f"milvus {dense.get('index_type')}"})
+        self.generation = base.build or ""
+        self.dense_search = dict(dense.get("search", {}))
         self._memo: OrderedDict[str, Chunk] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -161,7 +164,7 @@ class MilvusIndex:
             unknown = [c for c in chunk_ids if c not in versions and c not in self._memo]
         if unknown:
             raise KBError(f"no passage {unknown[0]!r} in {self.location}")
-        return read_sentences(self.conn, versions, int(self.manifest["embedder"]["dim"]), chunk_ids)
+        return read_sentences(self.conn, versions, self.manifest.embedder.dim, chunk_ids)
 
     def idf(self, terms: Sequence[str]) -> list[float]:
         _, df, n = self.term_stats([(t, 1.0) for t in terms])
@@ -224,12 +227,12 @@ class MilvusIndex:
         return {
             "index": self.location,
             "generation": self.generation,
-            "documents": self.manifest["counts"]["documents"],
-            "passages": self.manifest["counts"]["passages"],
-            "embedder": self.manifest["embedder"]["id"],
-            "created": self.manifest.get("created"),
-            "format_version": self.manifest.get("format_version"),
-            "vector_index": self.manifest.get("dense_index", {}).get("index_type"),
+            "documents": len(self.manifest.document_entries),
+            "passages": self.manifest.passages,
+            "embedder": self.manifest.embedder.id,
+            "created": self.manifest.created,
+            "format_version": self.manifest.format_version,
+            "vector_index": (self.manifest.dense_index or {}).get("index_type"),
         }
 
     def close(self) -> None:

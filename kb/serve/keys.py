@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import KBError
+from ..files import atomic_write_bytes
 from ..records import valid_group
-from ..store import atomic_write_bytes
 
 ROLES = ("reader", "admin")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -102,7 +102,7 @@ async def info(request: Request, reader: Reading) -> dict[str, Any]:
     kb = await state.run(state.kb)
     heads = visible_heads(kb, reader)
     out = {"kb_version": kb_version(), "generation": kb.generation, "documents": len(heads),
-           "embedder": kb.manifest["embedder"]["id"], "key": reader.name, "role": reader.role,
+           "embedder": kb.manifest.embedder.id, "key": reader.name, "role": reader.role,
            "limits": state.limits.to_json()}
     if reader.groups is None:  # passages are counted over every document
         out["passages"] = kb.stats()["passages"]
