@@ -447,3 +447,20 @@ def test_settings_made_in_code_with_odd_timeouts_fail_cleanly(timeout):
             assert "\n" not in str(e)
         else:
             assert pieces == ["Hej [1]."]
+
+
+def test_a_slow_host_name_lookup_keeps_the_deadline(monkeypatch):
+    import kb.answer.client as client
+
+    real = socket.getaddrinfo
+
+    def slow(host, *a, **kw):
+        if host == "slow.example":
+            time.sleep(3)
+        return real(host, *a, **kw)
+
+    monkeypatch.setattr(client.socket, "getaddrinfo", slow)
+    t0 = time.monotonic()
+    with pytest.raises(LLMError, match="no complete answer within 1 s"):
+        list(stream_chat(LLMSettings("http://slow.example:9/v1", "m", timeout=1.0), []))
+    assert time.monotonic() - t0 < 2.0

@@ -1,24 +1,19 @@
 """The language-model client: settings from ``KB_LLM_*`` (:class:`LLMSettings`) and one chat request to an
-OpenAI-compatible server, streamed as server-sent events (:func:`stream_chat`), with the standard library only.
+OpenAI-compatible server (``POST {KB_LLM_URL}/chat/completions``, ``stream: true``), read as server-sent
+events (:func:`stream_chat`; a plain JSON body is accepted too), with the standard library only.
 
-``POST {KB_LLM_URL}/chat/completions`` with ``stream: true``, read as server-sent events (``data: {json}``
-lines, ``data: [DONE]``); a server that ignores ``stream`` and answers with one JSON body is accepted too.
-
-What holds:
-
-* **One deadline** (``KB_LLM_TIMEOUT``) for the whole exchange: connecting, sending, the status line and
-  headers, and any body (error body, JSON body, chunked or event stream). Every read and write on the
-  socket waits at most the time left (:class:`_DeadlineSocket`), so a server that trickles one byte at a
-  time is cut off at the deadline, whatever part of the reply it trickles.
+* **One deadline** (``KB_LLM_TIMEOUT``) for the whole exchange: the host name lookup (:func:`_lookup`),
+  connecting, sending, status line, headers and any body (error, JSON, chunked, event stream). Every
+  read and write waits at most the time left (:class:`_DeadlineSocket`), so a server trickling one
+  byte at a time is cut off at the deadline, whatever part of the reply it trickles.
 * **Settings are checked** when read (:meth:`LLMSettings.from_env`): an http(s) URL with a host (IPv6
-  literals in brackets) and a port from 1 to 65535, no spaces or control characters; a timeout from 0.1 s
-  to a day; a whole number of tokens from 1 to 1 000 000; ``KB_LLM_EXTRA`` a JSON object (no NaN) that
-  does not set ``model``, ``messages`` or ``stream``, so the model shown is the model asked. Anything
-  else is one :class:`kb.errors.LLMError` naming the variable.
-* **Server text is untrusted**: an error from the server (HTTP body or an ``error`` event) is put on one
-  line without control characters and cut at :data:`SERVER_TEXT_CHARS`; every message is redacted
-  (:func:`kb.sanitize.redact`: the API key, the URL's user info), so a server echoing the key does not
-  get it printed. Any failure is one :class:`kb.errors.LLMError` saying what to do.
+  literals in brackets) and a port 1-65535, no spaces or control characters; a timeout from 0.1 s to a
+  day; a whole number of tokens from 1 to 1 000 000; ``KB_LLM_EXTRA`` a JSON object (no NaN) that does
+  not set ``model``, ``messages`` or ``stream`` (the model shown is the model asked). Anything else is
+  one :class:`kb.errors.LLMError` naming the variable.
+* **Server text is untrusted**: a server's error (HTTP body or ``error`` event) is put on one line
+  without control characters and cut at :data:`SERVER_TEXT_CHARS`; every message is redacted
+  (:func:`kb.sanitize.redact`: the API key, the URL's user info). Any failure is one LLMError.
 """
 from __future__ import annotations
 
@@ -31,6 +26,7 @@ import os
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,10 +175,6 @@ class _DeadlineSocket:
         self._arm()
         return self._sock.recv_into(buffer, nbytes, flags)
 
-    def recv(self, size: int, flags: int = 0) -> bytes:
-        self._arm()
-        return self._sock.recv(size, flags)
-
     def sendall(self, data, flags: int = 0) -> None:
         self._arm()
         self._sock.sendall(data, flags)
@@ -201,9 +193,7 @@ class _DeadlineSocket:
 
 
 class _HTTP(http.client.HTTPConnection):
-    """An HTTP connection whose socket keeps the deadline (set before connecting)."""
-
-    deadline = 0.0
+    deadline = 0.0  # an HTTP connection whose socket keeps the deadline (set before connecting)
 
     def connect(self) -> None:
         super().connect()
@@ -211,13 +201,56 @@ class _HTTP(http.client.HTTPConnection):
 
 
 class _HTTPS(http.client.HTTPSConnection):
-    """An HTTPS connection whose (TLS) socket keeps the deadline (set before connecting)."""
-
-    deadline = 0.0
+    deadline = 0.0  # the same over TLS
 
     def connect(self) -> None:
         super().connect()
         self.sock = _DeadlineSocket(self.sock, self.deadline)
+
+
+def _lookup(host: str, port: int, deadline: float) -> list:
+    """``getaddrinfo`` within the deadline: the system resolver has no timeout of its own, so it runs
+    in a daemon thread that is abandoned (TimeoutError) when the deadline passes."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as e:
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name="kb-llm-lookup", daemon=True)
+    thread.start()
+    thread.join(min(max(0.0, deadline - time.monotonic()), TIMEOUT_RANGE[1]))
+    if thread.is_alive():
+        raise TimeoutError("the host name lookup did not finish in time")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["infos"]  # type: ignore[return-value]
+
+
+def _connector(deadline: float):
+    """``socket.create_connection`` for http.client, with the lookup and every attempt within the deadline."""
+
+    def create(address: tuple[str, int], timeout: float, source_address=None) -> socket.socket:
+        error: OSError = OSError("the host name has no address")
+        for family, kind, proto, _, sockaddr in _lookup(address[0], address[1], deadline):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the deadline has passed")
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(min(timeout, left))
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as e:
+                sock.close()
+                error = e
+        raise error
+
+    return create
 
 
 def _connection(settings: LLMSettings, deadline: float) -> tuple[http.client.HTTPConnection, str]:
@@ -229,6 +262,7 @@ def _connection(settings: LLMSettings, deadline: float) -> tuple[http.client.HTT
     else:
         conn = _HTTP(p.hostname or "", p.port, timeout=connect)
     conn.deadline = deadline
+    setattr(conn, "_create_connection", _connector(deadline))  # noqa: B010 (http.client's hook for connecting)
     return conn, p.path.rstrip("/") + "/chat/completions" + (f"?{p.query}" if p.query else "")
 
 

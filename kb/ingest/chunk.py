@@ -116,6 +116,13 @@ def _split_large(text: str, start: int, end: int, max_chars: int, by_lines: bool
     return out
 
 
+def block_pieces(text: str, b: Block, config: ChunkConfig) -> list[tuple[int, int]]:
+    """A block as one piece, or cut into pieces of about the target size when it is too large."""
+    if b.end - b.start > config.max_chars:
+        return _split_large(text, b.start, b.end, config.target_chars, by_lines=b.kind == "table")
+    return [(b.start, b.end)]
+
+
 def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[Chunk]:
     """Passages of one document, in document order."""
     text = doc.text
@@ -153,12 +160,7 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
                 inner_heads.append((b.start, section))
                 cur_end = b.end
             continue
-        size = b.end - b.start
-        if size > config.max_chars:
-            pieces = _split_large(text, b.start, b.end, config.target_chars, by_lines=b.kind == "table")
-        else:
-            pieces = [(b.start, b.end)]
-        for ps, pe in pieces:
+        for ps, pe in block_pieces(text, b, config):
             if cur_start is None:
                 cur_start, cur_end, cur_table, cur_section = ps, pe, b.kind == "table", section
             elif pe - cur_start <= config.target_chars or (
