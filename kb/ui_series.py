@@ -109,8 +109,8 @@ def series_view(entries: Sequence[SeriesEntry], hits: Sequence[Hit]) -> SeriesVi
     for e in entries:
         quote_no.setdefault(e.quote, len(quote_no) + 1)
     quotes = "".join(
-        f"<div class='kb-series-quote' id='citat-{n}'><p class='kb-meta'>({n}) {escape_text(src)}</p>{quote_html(q)}</div>"
-        for q, n, src in ((q, n, _source_of(entries, q)) for q, n in quote_no.items()))
+        f"<div class='kb-series-quote' id='citat-{n}'><p class='kb-meta'>({n}) {escape_text(_source_of(entries, q))}"
+        f"</p>{quote_html(q)}</div>" for q, n in quote_no.items())
     points = chart_points(entries)
     html = table_rows_html(entries, hits, quote_no) + quotes
     return SeriesView(chart_spec(points), html, tuple(points))

@@ -48,7 +48,7 @@ LAYERS = {
     "search": 4, "series": 4, "series_scope": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,
     "contract": 4,
-    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "__init__": 5,
+    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "ui_series": 5, "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
