@@ -26,3 +26,20 @@ def test_sample_is_deterministic_and_precision_is_computed():
     p, n, missing = sections.precision([("a", "X"), ("a", "Y"), ("a", "Z")], {("a", "X"): ("rubrik", ""),
                                                                            ("a", "Y"): ("fel", "namn")})
     assert (p, n, missing) == (0.5, 2, [("a", "Z")])
+
+
+def test_second_sample_parses_and_is_disjoint_from_the_first():
+    first, second = sections.read_labels(), sections.read_labels(sections.LABELS_2)
+    assert len(second) >= sections.SAMPLE
+    assert not set(first) & set(second)
+    assert all(note for lab, note in second.values() if lab == "fel")
+    names = [("a", f"Rubrik {i}") for i in range(200)]
+    one = sections.sample(names)
+    two = sections.sample(names, seed="2", exclude=set(one))
+    assert len(two) == sections.SAMPLE and not set(one) & set(two)
+
+
+def test_fixed_scores_removed_names_and_lost_headings():
+    labels = {("a", "X"): ("rubrik", ""), ("a", "Y"): ("fel", "rad"), ("a", "Z"): ("rubrik", "")}
+    prec, kept, recall, lost = sections.fixed([("a", "X"), ("a", "Q")], labels)
+    assert (prec, kept, recall, lost) == (1.0, 1, 0.5, 1)

@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 LABELS = HERE / "labels.tsv"
+LABELS_2 = HERE / "labels-2.tsv"
 SAMPLE = 60
 KINDS = ("rubrik", "fel")
 
@@ -56,9 +57,25 @@ def section_names(corpus: Path = ROOT / "corpus") -> list[tuple[str, str]]:
     return sorted(names)
 
 
-def sample(names: list[tuple[str, str]], n: int = SAMPLE) -> list[tuple[str, str]]:
-    """The n names with the smallest SHA-1 of "doc_id\\theading" (deterministic)."""
-    return sorted(names, key=lambda x: hashlib.sha1(f"{x[0]}\t{x[1]}".encode()).hexdigest())[:n]
+def sample(names: list[tuple[str, str]], n: int = SAMPLE, seed: str = "",
+           exclude: frozenset | set = frozenset()) -> list[tuple[str, str]]:
+    """The n names with the smallest SHA-1 of "doc_id\\theading" (deterministic); a non-empty
+    seed prefixes the hashed text ("seed\\tdoc_id\\theading") and ``exclude`` leaves names out, so a
+    second sample is independent of the first."""
+    pre = f"{seed}\t" if seed else ""
+    pool = [x for x in names if x not in exclude]
+    return sorted(pool, key=lambda x: hashlib.sha1(f"{pre}{x[0]}\t{x[1]}".encode()).hexdigest())[:n]
+
+
+def fixed(names: list[tuple[str, str]], labels: dict) -> tuple[float, int, float, int]:
+    """For a frozen labelled set: precision over the labelled names the rule still produces,
+    how many it still produces, recall of the labelled real headings, and how many it lost."""
+    have = set(names)
+    kept = [lab for key, (lab, _) in labels.items() if key in have]
+    true = [key for key, (lab, _) in labels.items() if lab == "rubrik"]
+    lost = sum(1 for key in true if key not in have)
+    prec = kept.count("rubrik") / len(kept) if kept else 0.0
+    return prec, len(kept), (len(true) - lost) / len(true) if true else 0.0, lost
 
 
 def precision(picked: list[tuple[str, str]], labels: dict) -> tuple[float, int, list[tuple[str, str]]]:
@@ -71,10 +88,19 @@ def precision(picked: list[tuple[str, str]], labels: dict) -> tuple[float, int, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--list", action="store_true", help="print the sample with its labels")
+    ap.add_argument("--second", action="store_true",
+                    help="the second, independent sample (seed 2, first sample's names excluded; labels-2.tsv)")
+    ap.add_argument("--fixed", action="store_true",
+                    help="score the labelled names as frozen sets: precision of those still produced, recall")
     a = ap.parse_args()
     names = section_names()
-    picked = sample(names)
-    labels = read_labels()
+    if a.fixed:
+        for path in (LABELS, LABELS_2):
+            p, k, r, lost = fixed(names, read_labels(path))
+            print(f"{path.name}: still produced {k}; precision {p:.3f}; recall of real headings {r:.3f} (lost {lost})")
+        return 0
+    labels = read_labels(LABELS_2 if a.second else LABELS)
+    picked = sample(names, seed="2", exclude=set(read_labels())) if a.second else sample(names)
     if a.list:
         for doc_id, heading in picked:
             label, note = labels.get((doc_id, heading), ("?", ""))
