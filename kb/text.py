@@ -216,7 +216,7 @@ def _list_item(s: str, nxt: str) -> bool:
     """A numbered line followed directly by the next number of the same list ("1.  Har nämnden
     …?" then "2.  Har nämnden …"): an item of a numbered list, not a numbered heading."""
     a, b = _LIST_NUMBER.match(s), _LIST_NUMBER.match(nxt)
-    return bool(a and b) and int(b.group(1)) == int(a.group(1)) + 1
+    return a is not None and b is not None and int(b.group(1)) == int(a.group(1)) + 1
 
 
 def _completed_by_next(words: list[str], nxt: str) -> bool:
