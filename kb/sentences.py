@@ -42,14 +42,16 @@ from dataclasses import dataclass
 
 from .ingest.chunk import SECTION_SEP
 from .records import Chunk, Document, Sentence
-from .text import OPEN_WORDS, dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
+from .text import dehyphenate, is_heading, is_numeric_line, is_prose_line, line_starts, sentence_breaks
 
 KINDS = ("text", "bullet", "row", "heading")
 SENTENCE_VERSION = 6  # recorded in the build config: a change rebuilds the sentences
 BULLET = re.compile(r"^[ \t]*(?:[\u2022\u25cf\u25aa\u2013\u2014\uf0b7\uf0a7*·-]|\d{1,2}[.)])[ \t]+")
 _OPEN_ENDINGS = (",", "-", "–", ":", ";")
 # words a wrapped line can end with but a sentence or a heading cannot (rule 4)
-_OPEN_WORDS = OPEN_WORDS
+_OPEN_WORDS = frozenset(
+    "och samt eller men att som om i på av för med till från vid under över inom mot efter genom hos utan "
+    "enligt mellan bland kring inför per via trots en ett den det de dess deras sin sitt sina".split())
 
 
 @dataclass(frozen=True)

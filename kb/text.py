@@ -202,55 +202,6 @@ def is_name_or_label(line: str, prev_line: str | None, next_line: str | None) ->
     return any(len(x.split()) <= 4 and _ROLE.search(x) for x in near)
 
 
-# words a wrapped line can end with but a sentence or a heading cannot (kb.sentences rule 4)
-OPEN_WORDS = frozenset(
-    "och samt eller men att som om i på av för med till från vid under över inom mot efter genom hos utan "
-    "enligt mellan bland kring inför per via trots en ett den det de dess deras sin sitt sina".split())
-_ASSESSMENT = re.compile(r"\b(uppnått|uppnås|ej uppnått|ej uppfyllt|uppfyllt)\b", re.IGNORECASE)
-_INNER_STOP = re.compile(r"[a-zåäöéü]{3,}[.?]\s*[A-ZÅÄÖÉ]")  # a sentence ends inside the line
-_NUMBER_PREFIX = re.compile(r"^\d+(\.\d+)*\.?\s+")
-_LIST_NUMBER = re.compile(r"^(\d+)[.)]\s")
-
-
-def _list_item(s: str, nxt: str) -> bool:
-    """A numbered line followed directly by the next number of the same list ("1.  Har nämnden
-    …?" then "2.  Har nämnden …"): an item of a numbered list, not a numbered heading."""
-    a, b = _LIST_NUMBER.match(s), _LIST_NUMBER.match(nxt)
-    return a is not None and b is not None and int(b.group(1)) == int(a.group(1)) + 1
-
-
-def _completed_by_next(words: list[str], nxt: str) -> bool:
-    """A line of six words or more that a shorter next line completes as one sentence ("Vi har på
-    uppdrag av de förtroendevalda revisorerna grundläggande granskat" / "Kommunstyrelsens
-    verksamhet.")."""
-    return len(words) >= 6 and nxt.endswith(".") and len(nxt.split()) < len(words) and ". " not in nxt
-
-
-def reads_as_text(s: str, next_line: str | None) -> bool:
-    """A short capitalised line that is still no heading because it reads as running text or a
-    table row (issue 26): it goes on as a sentence on the next line (no closing punctuation and
-    the next line starts in lower case), ends with a word that leaves a sentence open ("vid",
-    "till", "av"), holds a run of two spaces or more inside (table cells: "Revisionsfråga
-    Iakttagelse", "Goda arbetsplatser  Uppnått  Uppnått"), an assessment word beside other words
-    ("Kostnadseffektiv verksamhet Uppnås"), a sentence end inside the line, or is a lead-in
-    sentence of four words or more ending in a colon ("Bedömningen grundar sig på följande:"), an
-    item of a numbered list, or a long line a shorter next line completes as a sentence."""
-    body = _NUMBER_PREFIX.sub("", s)
-    words = body.split()
-    nxt = (next_line or "").strip()
-    if nxt[:1].islower() and not s.endswith((".", "!", "?", ":", ";")):
-        return True
-    if words and words[-1].lower() in OPEN_WORDS:
-        return True
-    if "  " in body or _INNER_STOP.search(body):
-        return True
-    if len(words) > 1 and _ASSESSMENT.search(body):
-        return True
-    if _list_item(s, nxt) or _completed_by_next(words, nxt):
-        return True
-    return s.endswith(":") and len(words) >= 4
-
-
 def is_heading(line: str, prev_blank: bool, next_line: str | None, prev_line: str | None = None) -> bool:
     """A heading: a short line (≤ 80 characters, ≤ 12 words) that starts with a capital letter
     (or a section number), does not end a sentence or a hyphenated word, holds at most one
@@ -267,7 +218,7 @@ def is_heading(line: str, prev_blank: bool, next_line: str | None, prev_line: st
         return False
     if len(_SINGLE_NUM.findall(s)) > 1 or s.startswith(("•", "●", "-", "–", "*")):
         return False
-    if is_name_or_label(s, prev_line, next_line) or reads_as_text(s, next_line):
+    if is_name_or_label(s, prev_line, next_line):
         return False
     marked = line.startswith(HEADING_MARK)
     if next_line is None or not next_line.strip():

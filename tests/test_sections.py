@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from kb.ingest.chunk import SECTION_SEP
-from kb.text import is_heading, is_name_or_label, reads_as_text
+from kb.text import is_heading, is_name_or_label
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 PERSON = re.compile(r"^[A-ZÅÄÖÉ][a-zåäöéü]+(?:\s+[A-ZÅÄÖÉ][a-zåäöéü]+){1,2}$")
@@ -47,32 +47,3 @@ def test_no_section_of_the_bundled_index_is_a_persons_name(real_index):
     common = lower_case_words(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt"))
     people = [n for n in names if PERSON.match(n) and not any(is_common(w, common) for w in n.split())]
     assert people == []
-
-
-def test_lines_that_go_on_as_a_sentence_are_no_headings():
-    # the next line starts in lower case: the first line of a wrapped sentence or cell
-    assert reads_as_text("Har nämnden vidtagit åtgärder", "avvikelser mot budget?")
-    assert not is_heading(" Har nämnden vidtagit åtgärder", True, " avvikelser mot budget?", "")
-    # an ending that leaves the sentence open
-    assert reads_as_text("Uppdraget ska återrapporteras till", "Kommunstyrelsen senast i juni.")
-    # a long line that a shorter next line completes as one sentence
-    assert reads_as_text("Vi har på uppdrag av revisorerna grundläggande granskat", "Nämndens verksamhet.")
-    # a lead-in sentence ending in a colon; a short label with a colon stays a heading
-    assert reads_as_text("Bedömningen grundar sig på följande:", "Nämnden har följt målen.")
-    assert not reads_as_text("Kommentar:", "Särskild återrapportering avseende uppdraget.")
-
-
-def test_table_rows_and_assessment_rows_are_no_headings():
-    assert reads_as_text("Goda arbetsplatser  Uppnått  Delvis uppnått", "God service  Uppnått")
-    assert reads_as_text("Revisionsfråga  Iakttagelse", "Är målen uppföljningsbara?")
-    assert reads_as_text("Kostnadseffektiv verksamhet Uppnås", None)
-    assert reads_as_text("Granskningen är en dokumentstudie.Rapporten är sakgranskad", None)
-    # a numbered heading keeps its double space after the number
-    assert not reads_as_text("3.  Ekonomisk analys", "Resultatet för året blev 12 mnkr.")
-
-
-def test_numbered_list_items_are_no_headings():
-    assert reads_as_text("1.  Har nämnden genomfört sitt uppdrag?", "2.  Har nämnden en styrning?")
-    assert not reads_as_text("1.  Har nämnden genomfört sitt uppdrag?", "Vår bedömning är att nämnden har det.")
-    assert is_heading(" Leanlinks arbete med intern styrning och kontroll", True,
-                      " Leanlink har en plan för intern kontroll som följs upp.", "")

@@ -12,9 +12,7 @@ from .chunk import ChunkConfig
 
 # Bump when reading, cleaning, metadata inference or chunking change in a way that alters
 # documents or passages: a new version makes the next `kb ingest` re-read every file.
-# 3: sidecars validated, inferred titles one line (issue 12); 4: no names as headings (issue 24);
-# 5: lines that read as running text or table rows are no headings (issue 26)
-PIPELINE_VERSION = 5
+PIPELINE_VERSION = 4  # 3: sidecars validated, inferred titles one line (issue 12); 4: no names as headings (issue 24)
 
 
 @dataclass(frozen=True)
