@@ -16,30 +16,12 @@ import pytest
 from conftest import DEV, DEV_UNANSWERABLE, EVAL
 
 import kb
-from kb.answer.extract import (
-    Answer,
-    AnswerParams,
-    AnswerSentence,
-    Candidate,
-    QuestionError,
-    answer,
-    ask,
-    check_question,
-    choose,
-    coverage,
-    explained,
-    fitting_first,
-    lead_in,
-    leans_back,
-    list_after,
-    question_terms,
-    quotable,
-    quote,
-    reach_back,
-    unknown_note,
-    without_held_items,
-    without_repeats,
-)
+from kb.answer.candidates import Candidate, lead_in, list_after, quotable
+from kb.answer.choose import choose, explained, fitting_first, without_held_items
+from kb.answer.extract import Answer, QuestionError, answer, ask, unknown_note
+from kb.answer.params import AnswerParams
+from kb.answer.question import check_question, coverage, question_terms
+from kb.answer.quote import AnswerSentence, leans_back, quote, reach_back, without_repeats
 from kb.cli import main as kb_main
 from kb.evaluate import evaluate_answers, load_jsonl, score_answers
 from kb.records import Chunk, Hit, Sentence

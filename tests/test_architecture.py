@@ -12,7 +12,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
                                     file formats; Swedish analysis; PDF worker;
                                     the Milvus layout and connection; the language-model client;
                                     finding and opening source files safely
-2. ingest.read, ingest.chunk, sentences, answer.forms, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
+2. ingest.read, ingest.chunk, sentences, answer.forms, answer.params, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
    rowstore, ingest.guard, ingest.config, ingest.plan, ingest.prepare, ingest.embedding, ingest.pdf, ingest.meta,
    milvus.terms
                                     the stages of a build (shared by the folder and the Milvus writer), the pure ranking/citation/answer rules and
@@ -20,7 +20,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 3. ingest.build, backend, local, milvus.index, milvus.ingest
                                     building an index; the index interface, the folder index and
                                     the Milvus index with its ingest
-4. search, answer.extract, evaluate, location, answer.generate, answer.stream, contract
+4. search, answer.question, answer.candidates, answer.choose, answer.quote, answer.extract, evaluate, location, answer.generate, answer.stream, contract
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked; the JSON contract (CLI and API)
 5. cli, ui_helpers, __init__ (+ app.py), serve.*
@@ -44,8 +44,9 @@ LAYERS = {
     "ingest.config": 2, "ingest.plan": 2, "ingest.prepare": 2, "ingest.embedding": 2, "ingest.pdf": 2,
     "ingest.meta": 2, "milvus.terms": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3, "milvus.writer": 3,
-    "answer.asked": 2,
-    "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
+    "answer.asked": 2, "answer.params": 2,
+    "search": 4, "series": 4, "answer.extract": 4, "answer.question": 4, "answer.candidates": 4,
+    "answer.choose": 4, "answer.quote": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,
     "contract": 4,
     "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "__init__": 5,
