@@ -582,7 +582,7 @@ def test_real_unanswerable_questions_name_the_words_no_report_uses(real_index):
 
 
 def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_passages(small_index, capsys):
-    from kb.cli import print_answer
+    from kb.cli.ask import print_answer
 
     k = kb.open_index(small_index)
     res, ans = ask(k, "simhallens öppettider på lördagar", params=AnswerParams(threshold=0.99))
@@ -597,7 +597,7 @@ def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_pa
 
 
 def test_cli_marks_an_uncertain_answer_and_still_quotes_it(small_index, capsys):
-    from kb.cli import print_answer
+    from kb.cli.ask import print_answer
 
     k = kb.open_index(small_index)
     res, ans = ask(k, "varför underskott inom LSS", params=AnswerParams(threshold=5.0, uncertain_threshold=-5.0))

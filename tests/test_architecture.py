@@ -23,7 +23,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 4. search, answer.question, answer.candidates, answer.choose, answer.quote, answer.extract, evaluate, location, answer.generate, answer.stream, contract
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked; the JSON contract (CLI and API)
-5. cli, ui_helpers, __init__ (+ app.py), serve.*
+5. cli (cli.args, cli.ingest, cli.search, cli.ask, cli.evaluate, cli.info, cli.__main__), ui_helpers, __init__ (+ app.py), serve.*
                                     the command line, the UI and the HTTP API on top
 """
 from __future__ import annotations
@@ -49,7 +49,8 @@ LAYERS = {
     "answer.choose": 4, "answer.quote": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,
     "contract": 4,
-    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "__init__": 5,
+    "cli": 5, "cli.args": 5, "cli.ingest": 5, "cli.search": 5, "cli.ask": 5, "cli.evaluate": 5,
+    "cli.info": 5, "cli.__main__": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
@@ -78,7 +79,7 @@ def package_of(name: str) -> list[str]:
     if name in ("app", "__init__"):
         return []
     parts = name.split(".")
-    return parts if name in ("ingest", "answer", "milvus", "serve") else parts[:-1]
+    return parts if name in ("ingest", "answer", "milvus", "serve", "cli") else parts[:-1]
 
 
 def kb_imports(name: str, tree: ast.Module) -> list[tuple[str, list[str]]]:
