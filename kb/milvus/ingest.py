@@ -52,7 +52,7 @@ from ..analyze import Analyzer
 from ..embed import get_embedder
 from ..ingest import guard
 from ..ingest.config import BuildConfig
-from ..ingest.plan import Planned, scan
+from ..ingest.plan import Planned, real_path, scan
 from ..ingest.prepare import corpus_lexicon, read_planned
 from ..ingest.report import BuildReport
 from ..manifest import EmbedderInfo, Manifest
@@ -197,9 +197,8 @@ def ingest_milvus(
     stored, failures = plan.stored, list(plan.failures)
     if plan.is_noop(config):
         return _report(location, False, plan, [], [], failures, t0)
-    guard.check_removals([stored[i]["path"] for i in plan.removed],
-                         {stored[i]["path"]: {"doc_id": i} for i in plan.removed},
-                         [Path(p) for p in paths], location, replace)  # type: ignore[arg-type]
+    guard.check_removals({stored[i].get("real") or real_path(stored[i]["path"]): stored[i]["path"]
+                          for i in plan.removed}, [Path(p) for p in paths], location, replace)
     version = uuid.uuid4().hex[:16]
     # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
     interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0

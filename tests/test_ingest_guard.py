@@ -1,0 +1,58 @@
+"""The ingest guard and what a build may publish (issue 25): the same files under another spelling
+are the same documents, a build that indexes nothing never publishes, and a plain ingest keeps the
+index's embedder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_DOCS
+
+from kb import store
+from kb.ingest.build import BuildConfig, build_index
+
+HASH = BuildConfig(embedder="hash:64")
+
+
+def make_corpus(base: Path) -> Path:
+    corpus = base / "corpus"
+    corpus.mkdir()
+    for name, text in SMALL_DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return corpus
+
+
+def live_documents(root: Path) -> list[str]:
+    _, manifest = store.open_generation(root)
+    return sorted(d["doc_id"] for d in manifest.document_entries)
+
+
+def test_another_working_folder_or_spelling_is_the_same_documents(tmp_path, monkeypatch):
+    """Built with `kb ingest corpus` from one folder, then `cd corpus && kb ingest . --index ../idx`:
+    the same files, so nothing is removed and nothing needs --replace (it once removed them all)."""
+    corpus = make_corpus(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    build_index([Path("corpus")], Path("idx"), HASH)
+    before = live_documents(tmp_path / "idx")
+    assert len(before) == 2
+    monkeypatch.chdir(corpus)
+    report = build_index([Path(".")], Path("../idx"), HASH)
+    assert report.removed == () and not report.refused
+    assert live_documents(tmp_path / "idx") == before
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("./corpus", "corpus/", str(corpus), str(tmp_path / "." / "corpus")):
+        report = build_index([Path(spelling)], Path("idx"), HASH)
+        assert report.removed == () and report.added == () and not report.refused, spelling
+        assert live_documents(tmp_path / "idx") == before
+
+
+def test_the_guard_compares_real_paths_not_the_spelling(tmp_path, monkeypatch):
+    """One file of the corpus given from inside the corpus folder: the other document is outside
+    the given paths, so the build is refused without --replace (whatever the working folder)."""
+    corpus = make_corpus(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    build_index([Path("corpus")], Path("idx"), HASH)
+    monkeypatch.chdir(corpus)
+    with pytest.raises(Exception, match="not under the given paths"):
+        build_index([Path("leanlink-verksamhetsberattelse-2019.txt")], Path("../idx"), HASH)
+    assert len(live_documents(tmp_path / "idx")) == 2
