@@ -9,6 +9,7 @@ import pytest
 from conftest import SMALL_DOCS
 
 from kb import store
+from kb.cli import main
 from kb.ingest.build import BuildConfig, build_index
 
 HASH = BuildConfig(embedder="hash:64")
@@ -56,3 +57,24 @@ def test_the_guard_compares_real_paths_not_the_spelling(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="not under the given paths"):
         build_index([Path("leanlink-verksamhetsberattelse-2019.txt")], Path("../idx"), HASH)
     assert len(live_documents(tmp_path / "idx")) == 2
+
+
+def test_replace_with_every_file_failing_publishes_nothing(tmp_path, capsys):
+    """`kb ingest folder --replace` where every file fails once published an empty index."""
+    corpus = make_corpus(tmp_path)
+    root = tmp_path / "idx"
+    build_index([corpus], root, HASH)
+    before = (live_documents(root), store.current_generation(root))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "tom.txt").write_bytes(b"")
+    (bad / "trasig.pdf").write_bytes(b"%PDF-1.4 trasig")
+    report = build_index([bad], root, HASH, replace=True)
+    assert report.refused and "every file failed (2)" in report.refused and len(report.failed) == 2
+    assert (live_documents(root), store.current_generation(root)) == before
+    assert main(["ingest", str(bad), "--index", str(root), "--embedder", "hash:64", "--replace", "--quiet"]) == 1
+    assert "index" in capsys.readouterr().err
+    assert (live_documents(root), store.current_generation(root)) == before
+    empty = tmp_path / "empty"
+    empty.mkdir()  # an empty folder with --replace still empties the index, as asked
+    assert build_index([empty], root, HASH, replace=True).documents == 0

@@ -315,7 +315,7 @@ def build_index(
         t = time.perf_counter()
         read = read_sources(plan, reader, progress)
         timings["read"] = time.perf_counter() - t
-        refusal = guard.publish_refusal(len(read.docs), plan.prev_documents, root, replace)
+        refusal = guard.publish_refusal(len(read.docs), plan.prev_documents, root, replace, len(read.failures))
         if refusal:
             return plan.refused(root, read.failures, refusal, time.perf_counter() - t0, timings)
         t = time.perf_counter()

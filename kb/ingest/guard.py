@@ -43,12 +43,19 @@ def check_removals(removed: Mapping[str, str], paths: list[Path], root: Path | s
         )
 
 
-def publish_refusal(new_documents: int, previous_documents: int, root: Path | str, replace: bool) -> str | None:
+def publish_refusal(new_documents: int, previous_documents: int, root: Path | str, replace: bool,
+                    failed: int = 0) -> str | None:
     """Why a build that read its files must not publish (None: publish). A build that leaves no
-    document is refused unless ``replace``; with a previous index, the message says so."""
-    if new_documents > 0 or (replace and previous_documents > 0):
+    document is refused unless ``replace`` empties an index on purpose (an empty folder); one
+    whose every file failed never publishes, ``replace`` or not."""
+    if new_documents > 0:
         return None
     if previous_documents == 0:
         return "nothing could be indexed; no index was written"
-    return (f"this ingest would remove every document ({previous_documents}) from the index; the index at "
-            f"{root} is unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
+    if not replace:
+        return (f"this ingest would remove every document ({previous_documents}) from the index; the index at "
+                f"{root} is unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
+    if failed:
+        return (f"every file failed ({failed}), so --replace would empty the index; the index at {root} is "
+                f"unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
+    return None

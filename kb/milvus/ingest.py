@@ -204,7 +204,8 @@ def ingest_milvus(
     interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_todo(plan.todo, progress)
     failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace)
+    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
+                                    len(failures))
     if refusal:
         return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
                               documents=len(stored), passages=sum(d["n"] for d in stored.values()))
