@@ -78,3 +78,22 @@ def test_replace_with_every_file_failing_publishes_nothing(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()  # an empty folder with --replace still empties the index, as asked
     assert build_index([empty], root, HASH, replace=True).documents == 0
+
+
+def test_a_plain_ingest_keeps_the_index_embedder_and_a_change_is_said(tmp_path, capsys):
+    """A plain `kb ingest` into an index built with another embedder once re-embedded everything
+    with the default and called the documents unchanged."""
+    corpus = make_corpus(tmp_path)
+    root = tmp_path / "idx"
+    assert main(["ingest", str(corpus), "--index", str(root), "--embedder", "hash:64", "--quiet"]) == 0
+    gen = store.current_generation(root)
+    capsys.readouterr()
+    assert main(["ingest", str(corpus), "--index", str(root), "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "up to date" in out.out and "embedder" not in out.err
+    assert store.current_generation(root) == gen
+    assert store.open_generation(root)[1].embedder.spec == "hash:64"
+    assert main(["ingest", str(corpus), "--index", str(root), "--embedder", "hash:32", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert len([ln for ln in err.splitlines() if "embedder" in ln]) == 1 and "hash:64" in err and "hash:32" in err
+    assert store.open_generation(root)[1].embedder.spec == "hash:32"

@@ -143,6 +143,12 @@ def _previous(root: Path) -> tuple[Path | None, Manifest | None]:
         return None, None
 
 
+def index_embedder(root: Path) -> str | None:
+    """The embedder spec the live index at ``root`` was built with (None: no readable index)."""
+    _, manifest = _previous(root)
+    return manifest.embedder.spec or None if manifest is not None else None
+
+
 def noop_report(plan: BuildPlan, root: Path, seconds: float, timings: dict[str, float]) -> BuildReport:
     """The report of a build that found nothing to do (finishing a prune a killed build left)."""
     if plan.prev_gen is not None and len(list(root.glob("gen-*"))) > store.KEEP_GENERATIONS:

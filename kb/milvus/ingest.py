@@ -134,6 +134,16 @@ def open_for_ingest(conn: Connection, model_id: str) -> Manifest | None:
     return prev
 
 
+def stored_embedder(location: str) -> str | None:
+    """The embedder spec the collection was built with (None: no collection or no manifest)."""
+    conn = Connection(parse_location(location))
+    try:
+        data = meta_get(conn, "manifest") if exists(conn) else None
+    finally:
+        conn.close()
+    return Manifest.from_json(data).embedder.spec or None if isinstance(data, dict) else None
+
+
 def create_for(conn: Connection, dim: int, passages: int) -> None:
     """Create the collections for an expected number of passages (which picks the dense index)."""
     create_collections(conn, dim, dense_index(passages))
