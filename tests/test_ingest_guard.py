@@ -10,7 +10,9 @@ from conftest import SMALL_DOCS
 
 from kb import store
 from kb.cli import main
+from kb.errors import IngestError
 from kb.ingest.build import BuildConfig, build_index
+from kb.ingest.read import read_document
 
 HASH = BuildConfig(embedder="hash:64")
 
@@ -97,3 +99,22 @@ def test_a_plain_ingest_keeps_the_index_embedder_and_a_change_is_said(tmp_path, 
     err = capsys.readouterr().err
     assert len([ln for ln in err.splitlines() if "embedder" in ln]) == 1 and "hash:64" in err and "hash:32" in err
     assert store.open_generation(root)[1].embedder.spec == "hash:32"
+
+
+def test_a_sidecar_named_as_the_readme_says_is_read_and_two_that_differ_are_refused(tmp_path):
+    """The README names the sidecar NAME.meta.json; kb once read only NAME.txt.meta.json."""
+    corpus = make_corpus(tmp_path)
+    report = corpus / "leanlink-verksamhetsberattelse-2019.txt"
+    short = corpus / "leanlink-verksamhetsberattelse-2019.meta.json"
+    long = corpus / "leanlink-verksamhetsberattelse-2019.txt.meta.json"
+    short.write_text('{"title": "Rapport enligt README"}', encoding="utf-8")
+    assert read_document(report, "r").meta.title == "Rapport enligt README"
+    long.write_text('{"title": "Rapport enligt README"}', encoding="utf-8")  # both, the same: fine
+    assert read_document(report, "r").meta.title == "Rapport enligt README"
+    long.write_text('{"title": "En annan titel"}', encoding="utf-8")
+    with pytest.raises(IngestError, match="differ"):
+        read_document(report, "r")
+    result = build_index([corpus], tmp_path / "idx", HASH)
+    assert result.documents == 1 and "differ" in result.failed[0].reason
+    short.unlink()
+    assert read_document(report, "r").meta.title == "En annan titel"
