@@ -138,7 +138,10 @@ def stored_embedder(location: str) -> str | None:
     """The embedder spec the collection was built with (None: no collection or no manifest)."""
     conn = Connection(parse_location(location))
     try:
-        data = meta_get(conn, "manifest") if exists(conn) else None
+        data = None
+        if exists(conn):
+            load(conn)  # a restarted server brings collections back released
+            data = meta_get(conn, "manifest")
     finally:
         conn.close()
     return Manifest.from_json(data).embedder.spec or None if isinstance(data, dict) else None
