@@ -122,7 +122,7 @@ def _progress_factory(quiet: bool):
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
-    labels = {"read": "Läser filer", "embed": "Bäddar in passager", "write": "Skriver passager"}
+    labels = {"read": "Läser filer", "embed": "Bäddar in passager och evidensmeningar", "write": "Skriver passager"}
 
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)

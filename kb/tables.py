@@ -43,19 +43,21 @@ Rules:
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
-from itertools import combinations
 
+from .tablecells import (
+    parse_number,
+    unique_grouping,
+    unit_of,
+    value_items,
+    value_tokens,
+)
 from .text import YEAR_PATTERN, is_prose_line, is_year
 
 KIND_WORDS = {"utfall": "utfall", "bokslut": "utfall", "budget": "budget", "plan": "plan",
               "prognos": "prognos", "målvärde": "mål", "avvikelse": "avvikelse"}
-UNITS = ("mnkr", "tkr", "kr", "%", "st", "år", "timmar")
-_VALUE = re.compile(r"^(?P<cmp>[≤≥<>])?(?P<sign>[-−–+])?(?P<num>\d+(?:[.,]\d+)?)(?P<unit>%)?(?P<star>\*\)?)?$")
-_PLACEHOLDERS = frozenset({"-", "–", "−", "i.u.", "i.u", "iu", "*)", "*", "x", ".."})
-_UNIT_TOKENS = frozenset({"%", "mnkr", "tkr", "kr"})
-_DIRECTIONS = frozenset({"minska", "öka", "bibehålla", "oförändrat", "behålla"})
 _NUM = re.compile(r"\d")
 MAX_NON_ROWS = 15
 
@@ -157,6 +159,8 @@ def parse_columns(text: str) -> tuple[Column, ...]:
 def is_header_line(line: str) -> bool:
     """Rule 1: two or more years, or a kind word and a year, and no other number."""
     s = line.strip()
+    if "19" not in s and "20" not in s:  # no year can be in it (fast path: most lines)
+        return False
     years = YEAR_PATTERN.findall(s)
     if not years or len(_NUM.findall(YEAR_PATTERN.sub("", s))) > 0:
         return False
@@ -168,109 +172,6 @@ def is_header_line(line: str) -> bool:
 def _kinds_only(line: str) -> bool:
     s = line.strip()
     return bool(s) and not _NUM.search(s) and sum(1 for t in s.split() if _kind_of(t)) >= 2
-
-
-# -- values ---------------------------------------------------------------------------------
-
-
-def value_tokens(tokens: list[str]) -> int:
-    """How many tokens at the end of a row are values (rule 3); the rest is the label."""
-    n = len(tokens)
-    i = n
-    if i and tokens[i - 1].lower() in _DIRECTIONS:
-        i -= 1
-    while i > 0:
-        t = tokens[i - 1]
-        if _VALUE.match(t) or t.lower() in _PLACEHOLDERS or t.lower() in _UNIT_TOKENS:
-            i -= 1
-        else:
-            break
-    while i < n and tokens[i].lower() in _UNIT_TOKENS:  # a unit cannot open the values
-        i += 1
-    return n - i
-
-
-def _items(tokens: list[str]) -> list[str]:
-    """Value tokens with unit words joined to the number before them ("8,0 %" → one item)."""
-    out: list[str] = []
-    for t in tokens:
-        if t.lower() in _UNIT_TOKENS and out and _VALUE.match(out[-1].split()[0]):
-            out[-1] = f"{out[-1]} {t}"
-        else:
-            out.append(t)
-    return out
-
-
-def _is_group(item: str) -> bool:
-    return len(item) == 3 and item.isdigit()
-
-
-def _can_lead(item: str) -> bool:
-    return item.isdigit() and 1 <= len(item) <= 3 and item != "0" or bool(re.fullmatch(r"[-−–]\d{1,3}", item))
-
-
-def groupings(items: list[str], n: int) -> list[list[str]]:
-    """Every way to read ``items`` as exactly ``n`` values, where a value is one item or a number
-    of one to three digits followed by three-digit groups ("206 583")."""
-    m = len(items)
-    if n > m or n < 1:
-        return []
-    joinable = [i for i in range(1, m) if _is_group(items[i]) and (_can_lead(items[i - 1]) or _is_group(items[i - 1]))]
-    out = []
-    for joins in combinations(joinable, m - n):
-        js = set(joins)
-        vals: list[list[str]] = []
-        for i, it in enumerate(items):
-            if i in js:
-                vals[-1].append(it)
-            else:
-                vals.append([it])
-        if all(_can_lead(v[0]) for v in vals if len(v) > 1):
-            out.append([" ".join(v) for v in vals])
-        if len(out) > 50:
-            break
-    return out
-
-
-def _same_size(values: list[str]) -> bool:
-    sizes = {len(v.split()) for v in values if re.fullmatch(r"[-−–]?\d+(?: \d{3})*", v)}
-    return len(sizes) <= 1
-
-
-def unique_grouping(items: list[str], n: int) -> list[str] | None:
-    """The one reading of ``items`` as ``n`` values, by rule 4, or None."""
-    if len(items) > 24:
-        return None
-    found = groupings(items, n)
-    if len(found) > 1:
-        found = [g for g in found if _same_size(g)]
-    return found[0] if len(found) == 1 else None
-
-
-def parse_number(text: str) -> float | None:
-    """A written value as a number ("8,0 %" → 8.0, "-25 157" → -25157, "≤6,0" → 6.0); None for a placeholder."""
-    s = text.replace("%", "").replace("*)", "").replace("*", "").strip()
-    for u in ("mnkr", "tkr", "kr"):
-        s = s.replace(u, "").strip()
-    s = s.lstrip("≤≥<>")
-    m = re.fullmatch(r"([-−–+])?(\d{1,3}(?: \d{3})+|\d+)(?:[.,](\d+))?", s)
-    if not m:
-        return None
-    digits = m.group(2).replace(" ", "")
-    value = float(f"{digits}.{m.group(3)}" if m.group(3) else digits)
-    return -value if m.group(1) in ("-", "−", "–") else value
-
-
-def unit_of(value: str, label: str, header: str) -> str | None:
-    """The unit of a value: written with it, else in the row's label, else in the header."""
-    for src in (value, label, header):
-        low = src.lower()
-        if "%" in low:
-            return "%"
-        for u in ("mnkr", "tkr", "timmar", "kwh"):
-            if re.search(rf"\b{u}\b", low):
-                return u
-    return None
 
 
 # -- rows -----------------------------------------------------------------------------------
@@ -305,7 +206,7 @@ def parse_row(line: str, header: TableHeader) -> tuple[str, tuple[Cell, ...], bo
     tokens = line.split()
     n = value_tokens(tokens)
     label = " ".join(tokens[: len(tokens) - n])
-    items = _items(tokens[len(tokens) - n :])
+    items = value_items(tokens[len(tokens) - n :])
     if not items or not any(parse_number(x) is not None for x in items):
         return None
     if (label and not re.search(r"[^\W\d_]", label)) or len(label.split()) > 16:
@@ -475,7 +376,7 @@ def find_tables(text: str) -> list[Table]:
         rows = read_rows(lines, offs, header, j)
         if rows:
             out.append(Table(header, tuple(rows), header.start, rows[-1].end))
-            i = next(k for k in range(len(lines)) if offs[k] + len(lines[k]) >= rows[-1].end) + 1
+            i = bisect.bisect_right(offs, rows[-1].end)  # the line after the table's last row
         else:
             i += 1
     return out

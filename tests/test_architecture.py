@@ -8,7 +8,7 @@ Layers, low to high (a module may import only from its own layer or lower ones):
                                     typed records, errors, shared text rules, safe output of untrusted text,
                                     scoring of figure series against eval/series; file safety (atomic
                                     writes, safe opening); the typed manifest; a build's report
-1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables, ingest.discover
+1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables (tablecells: 0), ingest.discover
                                     file formats; Swedish analysis; PDF worker;
                                     the Milvus layout and connection; the language-model client;
                                     finding and opening source files safely
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0, "files": 0, "manifest": 0,
-    "ingest.report": 0, "ingest.decode": 0,
+    "ingest.report": 0, "ingest.decode": 0, "tablecells": 0,
     "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1, "ingest.discover": 1,
     "milvus.store": 1, "answer.client": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
@@ -48,7 +48,7 @@ LAYERS = {
     "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,
     "contract": 4,
-    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "__init__": 5,
+    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing

@@ -154,7 +154,7 @@ def test_question_answer_citation_and_export(page: Page, real_server: str):
     page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=False)
 
     # context of the first hit
-    page.get_by_text("Visa sammanhang").first.click()
+    page.get_by_text("Visa hela passagen och sammanhanget").first.click()
     expect(page.get_by_text("Denna träff").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "context.png"), full_page=False)
 
@@ -163,7 +163,7 @@ def test_question_answer_citation_and_export(page: Page, real_server: str):
     boxes.nth(0).click()
     boxes.nth(1).click()
     page.get_by_role("tab", name="Exportera underlag").click()
-    expect(page.get_by_text("2 valda träffar exporteras")).to_be_visible()
+    expect(page.get_by_text("2 träffar är valda och exporteras")).to_be_visible()
     with page.expect_download() as dl:
         page.get_by_role("button", name="Ladda ner CSV").click()
     assert dl.value.suggested_filename == "underlag.csv"

@@ -389,7 +389,7 @@ def test_a_request_over_the_time_limit_is_504(folder_index, tmp_path):
 
 def test_access_filter_in_passes_filter_expr_and_the_sidecar(tmp_path):
     from kb.errors import IngestError
-    from kb.ingest.read import check_sidecar
+    from kb.ingest.meta import check_sidecar
     from kb.local import passes
     from kb.milvus.store import filter_expr
     from kb.records import DocHead, DocMeta, Filters

@@ -1,5 +1,6 @@
 """kb.tables: headers, rows and the certain mapping of values to years and kinds (no index)."""
-from kb.tables import find_tables, groupings, parse_columns, row_quote, unique_grouping
+from kb.tablecells import groupings, unique_grouping
+from kb.tables import find_tables, parse_columns, row_quote
 
 
 def cols(text):

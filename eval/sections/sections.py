@@ -44,10 +44,10 @@ def section_names(corpus: Path = ROOT / "corpus") -> list[tuple[str, str]]:
     """Every distinct (doc_id, heading) in the passages' section paths, for the current chunker."""
     sys.path.insert(0, str(ROOT))
     from kb.ingest.chunk import SECTION_SEP, chunk_document
-    from kb.ingest.read import discover, read_document
+    from kb.ingest.read import read_document
 
     names: set[tuple[str, str]] = set()
-    for path in discover([corpus]):
+    for path in sorted(p for p in corpus.iterdir() if p.suffix.lower() in (".txt", ".md", ".pdf")):
         doc = read_document(path, path.stem)
         for c in chunk_document(doc):
             for part in (c.section or "").split(SECTION_SEP):

@@ -78,10 +78,13 @@ class ServerState:
         return Reader(key.name, key.role, key.groups)
 
     async def run(self, fn, *args, **kwargs) -> Any:
-        """Run blocking work in the thread pool within the time limit (504 past it)."""
+        """Run blocking work in the thread pool within the time limit (504 past it). A thread cannot
+        be stopped: past the limit the answer is 504 at once and the work finishes unseen."""
+        task = asyncio.ensure_future(run_in_threadpool(fn, *args, **kwargs))
         try:
-            return await asyncio.wait_for(run_in_threadpool(fn, *args, **kwargs), self.limits.timeout)
+            return await asyncio.wait_for(asyncio.shield(task), self.limits.timeout)
         except TimeoutError:
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # its outcome is not wanted
             raise ApiError(504, f"the request took longer than {self.limits.timeout:g} s") from None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -87,6 +88,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
         print(f"kb: serving without keys, on {a.host} only (give --keys FILE to open it to others)", file=sys.stderr)
     print(f"kb: http://{a.host}:{a.port}/docs  (index {safe_terminal(location)}, {a.workers} worker(s))",
           file=sys.stderr)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python so the state folder goes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run("kb.serve.app:app_from_env", factory=True, host=a.host, port=a.port, workers=a.workers,
                     access_log=False, log_level="warning", timeout_graceful_shutdown=5)
