@@ -45,10 +45,10 @@ LAYERS = {
     "ingest.meta": 2, "milvus.terms": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3, "milvus.writer": 3,
     "answer.asked": 2,
-    "search": 4, "series": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
+    "search": 4, "series": 4, "series_scope": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,
     "contract": 4,
-    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "__init__": 5,
+    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "ui_series": 5, "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
