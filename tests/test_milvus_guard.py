@@ -54,3 +54,21 @@ def test_a_half_made_collection_is_reported_and_the_next_ingest_completes_it(mil
     assert open_index(uri).search("underskott LSS").hits
     again = ingest_milvus([corpus], uri, HASH)
     assert not again.rebuilt and again.documents == 2
+
+
+def test_a_collection_made_by_another_tool_is_refused_before_anything_is_created(milvus, corpus):  # noqa: F811
+    from pymilvus import DataType, MilvusClient
+
+    uri = new_uri(milvus)
+    loc = parse_location(uri)
+    client = MilvusClient(uri=loc.uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=4)
+    client.create_collection(loc.collection, schema=schema)
+    before = set(client.list_collections())
+    with pytest.raises(KBError, match="not made by kb") as e:
+        ingest_milvus([corpus], uri, HASH)
+    assert "check that the server is running" not in str(e.value) and loc.collection in str(e.value)
+    assert set(client.list_collections()) == before  # no side collection left behind
+    client.close()

@@ -50,6 +50,7 @@ from typing import Any
 from .. import sparse, store
 from ..analyze import Analyzer
 from ..embed import get_embedder
+from ..errors import KBError
 from ..ingest import guard
 from ..ingest.config import BuildConfig
 from ..ingest.plan import Planned, real_path, scan
@@ -60,6 +61,7 @@ from ..records import Document, Failure
 from .index import check_format
 from .store import (
     LAYOUT,
+    SENTENCE_FIELDS,
     SENTENCES,
     Connection,
     create_collections,
@@ -147,6 +149,29 @@ def stored_embedder(location: str) -> str | None:
     return Manifest.from_json(data).embedder.spec or None if isinstance(data, dict) else None
 
 
+PASSAGE_FIELDS = frozenset({"chunk_id", "doc_id", "version", "ordinal", "year", "organisation", "doc_type", "record",
+                            "dlen", "avgdl", "dense", "sparse"})
+SIDE_FIELDS = {"docs": frozenset({"key", "doc_id", "version", "value", "v"}),
+               "text": frozenset({"key", "doc_id", "version", "value", "v"}),
+               "meta": frozenset({"key", "doc_id", "version", "value", "v"}),
+               "terms": frozenset({"key", "term_id", "df", "v"}),
+               SENTENCES: frozenset({*SENTENCE_FIELDS, "doc_id"})}
+
+
+def refuse_foreign(conn: Connection) -> None:
+    """Refuse, before anything is created, a collection of this name (or of one of its side
+    names) whose fields are not the ones kb makes: another tool's collection."""
+    wanted = {conn.loc.collection: PASSAGE_FIELDS, **{conn.loc.side(k): f for k, f in SIDE_FIELDS.items()}}
+    for name, fields in wanted.items():
+        if not conn.has_collection(name):
+            continue
+        found = {f["name"] for f in conn.describe_collection(name).get("fields", [])}
+        if found != fields:
+            raise KBError(f"the collection {name!r} at {conn.loc.address} was not made by kb (its fields: "
+                          f"{', '.join(sorted(found))[:200]}); nothing was changed. Choose another collection "
+                          "name in the milvus:// address")
+
+
 def create_for(conn: Connection, dim: int, passages: int) -> None:
     """Create the collections for an expected number of passages (which picks the dense index)."""
     create_collections(conn, dim, dense_index(passages))
@@ -205,6 +230,7 @@ def ingest_milvus(
     t0 = time.perf_counter()
     sparse.check_params(config.bm25)
     conn = Connection(parse_location(location))
+    refuse_foreign(conn)
     embedder = get_embedder(config.embedder)
     plan = plan_milvus(conn, paths, config, embedder.model_id, corpus_root, follow_symlinks)
     stored, failures = plan.stored, list(plan.failures)
