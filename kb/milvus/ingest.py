@@ -59,6 +59,7 @@ from ..ingest.report import BuildReport
 from ..manifest import EmbedderInfo, Manifest
 from ..records import Document, Failure
 from .index import check_format
+from .lock import LockKeeper, release_lock, take_lock
 from .store import (
     LAYOUT,
     SENTENCE_FIELDS,
@@ -209,7 +210,9 @@ def plan_milvus(conn: Connection, paths: Sequence[Path], config: BuildConfig, mo
     existed = exists(conn)
     state = (meta_get(conn, "ingest") or {}) if existed else {}
     stored = stored_docs(conn) if existed else {}
-    same = prev is not None and prev.config == config.to_json() and prev.layout == LAYOUT
+    # a collection whose sentences were dropped is rewritten completely (its sentences rebuilt)
+    same = (prev is not None and prev.config == config.to_json() and prev.layout == LAYOUT
+            and conn.has_collection(conn.loc.side(SENTENCES)))
     ww = written_with(config)
     unchanged = tuple(p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
                       and stored[p.doc_id]["path"] == p.path and stored[p.doc_id].get("written_with") == ww)
@@ -239,15 +242,31 @@ def ingest_milvus(
     guard.check_removals({stored[i].get("real") or real_path(stored[i]["path"]): stored[i]["path"]
                           for i in plan.removed}, [Path(p) for p in paths], location, replace)
     version = uuid.uuid4().hex[:16]
+    if plan.existed:
+        take_lock(conn, version)
+    try:
+        docs, bad = read_todo(plan.todo, progress)
+        failures += bad
+        refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
+                                        len(failures))
+        if refusal:
+            return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
+                                  documents=len(stored), passages=sum(d["n"] for d in stored.values()))
+        w, removed, stats = write_all(conn, plan, docs, config, embedder, cache_dir, version, progress,
+                                      reweight_tolerance)
+    finally:
+        release_lock(conn, version)
+    return replace_report(_report(location, True, plan, docs, removed, failures, t0, w, passages=stats.n_docs),
+                          embedded_sentences=w.embedded_sentences)
+
+
+def write_all(conn: Connection, plan: MilvusPlan, docs: Sequence[Document], config: BuildConfig, embedder,
+              cache_dir: Path | None, version: str, progress: Progress,
+              tolerance: float) -> tuple[Writer, list[str], sparse.CorpusStats]:
+    """Write the read documents, remove the others, commit the statistics and the manifest."""
+    stored = plan.stored
     # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
     interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
-    docs, bad = read_todo(plan.todo, progress)
-    failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
-                                    len(failures))
-    if refusal:
-        return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
-                              documents=len(stored), passages=sum(d["n"] for d in stored.values()))
     read_ids = {d.doc_id for d in docs}
     removed = [*plan.removed, *(p.doc_id for p in plan.todo if p.doc_id in stored and p.doc_id not in read_ids)]
     lexicon = corpus_lexicon([stored_text(conn, p.doc_id, stored[p.doc_id]["version"]) for p in plan.unchanged])
@@ -256,17 +275,18 @@ def ingest_milvus(
     w = Writer(conn, config, Analyzer(config.analyzer, lexicon), cache_dir, version, interrupted, progress, embedder)
     final = predict_stats(w, docs, [stored[p.doc_id] for p in plan.unchanged])
     manifest = open_collection(conn, plan, config, w.model, final.n_docs, version)
+    keeper = LockKeeper(conn, version)
     for d in docs:  # a document never stored, after a completed ingest, is inserted
         w.write(d, final.avgdl, fresh=not interrupted and d.doc_id not in stored)
+        keeper.refresh()
     for doc_id in removed:
         w.remove(doc_id)
     w.save_cache()
-    stats = commit(w, conn, final, lexicon, reweight_tolerance)
+    stats = commit(w, conn, final, lexicon, tolerance)
     done = replace_report(manifest, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), build=version)
     meta_put(conn, {"manifest": done.to_json(), "ingest": {"state": "done", "build": version, "stats": asdict(stats)}})
     conn.flush(conn.loc.collection)
-    return replace_report(_report(location, True, plan, docs, removed, failures, t0, w, passages=stats.n_docs),
-                          embedded_sentences=w.embedded_sentences)
+    return w, removed, stats
 
 
 def predict_stats(w: Writer, docs: Sequence[Document], kept: Sequence[dict[str, Any]]) -> sparse.CorpusStats:
@@ -284,6 +304,7 @@ def open_collection(conn: Connection, plan: MilvusPlan, config: BuildConfig, mod
     ``writing`` and store the manifest; returns it."""
     if not plan.existed:
         create_for(conn, model.dim, passages)
+        take_lock(conn, version)
     else:  # a collection of layout 1 gets its sentences
         create_sentences(conn, model.dim)
         load(conn)
