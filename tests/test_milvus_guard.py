@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_DOCS
 from milvus_server import LiteServer, milvus  # noqa: F401 (fixture)
 
 from kb import open_index
@@ -24,12 +23,8 @@ def new_uri(server: LiteServer) -> str:
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for name, text in SMALL_DOCS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+def corpus(small_corpus: Path) -> Path:
+    return small_corpus
 
 
 def half_made(uri: str) -> None:
