@@ -52,7 +52,7 @@ from ..analyze import Analyzer
 from ..embed import get_embedder
 from ..ingest import guard
 from ..ingest.config import BuildConfig
-from ..ingest.plan import Planned, scan
+from ..ingest.plan import Planned, real_path, scan
 from ..ingest.prepare import corpus_lexicon, read_planned
 from ..ingest.report import BuildReport
 from ..manifest import EmbedderInfo, Manifest
@@ -134,6 +134,19 @@ def open_for_ingest(conn: Connection, model_id: str) -> Manifest | None:
     return prev
 
 
+def stored_embedder(location: str) -> str | None:
+    """The embedder spec the collection was built with (None: no collection or no manifest)."""
+    conn = Connection(parse_location(location))
+    try:
+        data = None
+        if exists(conn):
+            load(conn)  # a restarted server brings collections back released
+            data = meta_get(conn, "manifest")
+    finally:
+        conn.close()
+    return Manifest.from_json(data).embedder.spec or None if isinstance(data, dict) else None
+
+
 def create_for(conn: Connection, dim: int, passages: int) -> None:
     """Create the collections for an expected number of passages (which picks the dense index)."""
     create_collections(conn, dim, dense_index(passages))
@@ -197,15 +210,15 @@ def ingest_milvus(
     stored, failures = plan.stored, list(plan.failures)
     if plan.is_noop(config):
         return _report(location, False, plan, [], [], failures, t0)
-    guard.check_removals([stored[i]["path"] for i in plan.removed],
-                         {stored[i]["path"]: {"doc_id": i} for i in plan.removed},
-                         [Path(p) for p in paths], location, replace)  # type: ignore[arg-type]
+    guard.check_removals({stored[i].get("real") or real_path(stored[i]["path"]): stored[i]["path"]
+                          for i in plan.removed}, [Path(p) for p in paths], location, replace)
     version = uuid.uuid4().hex[:16]
     # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
     interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_todo(plan.todo, progress)
     failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace)
+    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
+                                    len(failures))
     if refusal:
         return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
                               documents=len(stored), passages=sum(d["n"] for d in stored.values()))
