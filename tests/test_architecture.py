@@ -42,7 +42,7 @@ LAYERS = {
     "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
     "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2, "reflow": 2,
     "ingest.config": 2, "ingest.plan": 2, "ingest.prepare": 2, "ingest.embedding": 2, "ingest.pdf": 2,
-    "ingest.meta": 2, "milvus.terms": 2, "milvus.lock": 2,
+    "ingest.meta": 2, "milvus.terms": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3, "milvus.writer": 3,
     "answer.asked": 2,
     "search": 4, "series": 4, "series_scope": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,

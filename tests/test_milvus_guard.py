@@ -13,7 +13,7 @@ from kb.cli import main
 from kb.errors import KBError
 from kb.ingest.build import BuildConfig
 from kb.milvus.ingest import create_for, ingest_milvus
-from kb.milvus.store import Connection, meta_get, meta_put, parse_location
+from kb.milvus.store import Connection, meta_put, parse_location
 
 HASH = BuildConfig(embedder="hash:64")
 
@@ -79,20 +79,3 @@ def test_a_dropped_sentence_collection_is_rebuilt_by_the_next_ingest(milvus, cor
     assert report.rebuilt and report.documents == 2
     kb = open_index(uri)
     assert kb.manifest.counts.sentences and kb.index.has_sentences
-
-
-def test_a_second_writer_is_refused_while_the_lock_is_held_and_not_after_it_expired(milvus, corpus):  # noqa: F811
-    import time
-
-    uri = new_uri(milvus)
-    ingest_milvus([corpus], uri, HASH)
-    conn = Connection(parse_location(uri))
-    meta_put(conn, {"lock": {"owner": "another-run", "host": "elsewhere", "expires": time.time() + 600}})
-    (corpus / "ny.txt").write_text("Hemtjänsten växer 2024.\n", encoding="utf-8")
-    with pytest.raises(KBError, match="another `kb ingest`"):
-        ingest_milvus([corpus], uri, HASH)
-    meta_put(conn, {"lock": {"owner": "another-run", "host": "elsewhere", "expires": time.time() - 1}})
-    report = ingest_milvus([corpus], uri, HASH)  # a lock whose owner died long ago is taken over
-    assert report.rebuilt and report.documents == 3
-    assert meta_get(conn, "lock") is None  # released
-    conn.close()

@@ -59,7 +59,6 @@ from ..ingest.report import BuildReport
 from ..manifest import EmbedderInfo, Manifest
 from ..records import Document, Failure
 from .index import check_format
-from .lock import LockKeeper, release_lock, take_lock
 from .store import (
     LAYOUT,
     SENTENCE_FIELDS,
@@ -242,20 +241,15 @@ def ingest_milvus(
     guard.check_removals({stored[i].get("real") or real_path(stored[i]["path"]): stored[i]["path"]
                           for i in plan.removed}, [Path(p) for p in paths], location, replace)
     version = uuid.uuid4().hex[:16]
-    if plan.existed:
-        take_lock(conn, version)
-    try:
-        docs, bad = read_todo(plan.todo, progress)
-        failures += bad
-        refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
-                                        len(failures))
-        if refusal:
-            return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
-                                  documents=len(stored), passages=sum(d["n"] for d in stored.values()))
-        w, removed, stats = write_all(conn, plan, docs, config, embedder, cache_dir, version, progress,
-                                      reweight_tolerance)
-    finally:
-        release_lock(conn, version)
+    docs, bad = read_todo(plan.todo, progress)
+    failures += bad
+    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
+                                    len(failures))
+    if refusal:
+        return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
+                              documents=len(stored), passages=sum(d["n"] for d in stored.values()))
+    w, removed, stats = write_all(conn, plan, docs, config, embedder, cache_dir, version, progress,
+                                  reweight_tolerance)
     return replace_report(_report(location, True, plan, docs, removed, failures, t0, w, passages=stats.n_docs),
                           embedded_sentences=w.embedded_sentences)
 
@@ -275,10 +269,8 @@ def write_all(conn: Connection, plan: MilvusPlan, docs: Sequence[Document], conf
     w = Writer(conn, config, Analyzer(config.analyzer, lexicon), cache_dir, version, interrupted, progress, embedder)
     final = predict_stats(w, docs, [stored[p.doc_id] for p in plan.unchanged])
     manifest = open_collection(conn, plan, config, w.model, final.n_docs, version)
-    keeper = LockKeeper(conn, version)
     for d in docs:  # a document never stored, after a completed ingest, is inserted
         w.write(d, final.avgdl, fresh=not interrupted and d.doc_id not in stored)
-        keeper.refresh()
     for doc_id in removed:
         w.remove(doc_id)
     w.save_cache()
@@ -304,7 +296,6 @@ def open_collection(conn: Connection, plan: MilvusPlan, config: BuildConfig, mod
     ``writing`` and store the manifest; returns it."""
     if not plan.existed:
         create_for(conn, model.dim, passages)
-        take_lock(conn, version)
     else:  # a collection of layout 1 gets its sentences
         create_sentences(conn, model.dim)
         load(conn)
