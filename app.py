@@ -57,6 +57,7 @@ from kb.ui_helpers import (  # noqa: E402
     verdict_badge,
 )
 from kb.ui_page import HitView, PageData, page_data  # noqa: E402
+from kb.ui_series import series_view  # noqa: E402
 
 EXAMPLES = (
     "varför underskott inom LSS 2023",
@@ -366,7 +367,19 @@ def render_hits(data: PageData) -> None:
         render_hit(view, data, top)
 
 
+def render_series(data: PageData) -> None:
+    """The figure the question asks about, year by year: a chart and its values with sources (kb.ui_series)."""
+    view = series_view(data.series, [v.hit for v in data.hits])
+    st.markdown("**Siffran år för år**")
+    st.vega_lite_chart(view.chart, width="stretch")
+    st.html(view.table_html)
+    st.caption("Värdena är avlästa ur rapporternas tabeller; citaten visar raden under sin rubrik. "
+               "Rapporter kan ange olika värden för samma år (utfall, budget, plan).")
+
+
 def render_years(data: PageData) -> None:
+    if data.series:
+        render_series(data)
     if not data.years:
         st.write("Inga träffar att visa per år.")
         return

@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--index", default="index")
     a = ap.parse_args()
     k = kb.open_index(a.index)
-    model = k.manifest["embedder"]["id"]
+    model = k.manifest.embedder.id
     print(f"Shipped for {model}: answered from {THRESHOLDS.get(model)}, none below {UNCERTAIN_THRESHOLDS.get(model)}\n")
     head = ["| set | answered | support@1 | support@3 | precision@1 | abstain | uncertain | none |",
             "|---|---|---|---|---|---|---|---|"]

@@ -29,12 +29,17 @@ from kb.series_score import evaluate_series  # noqa: E402
 
 SERIES = ROOT / "eval" / "series" / "questions.jsonl"
 STEPS = [
-    ("tables, the best-matching label only", SeriesParams(family_share=1.0)),
-    ("+ other wordings of the metric (3/4 of the best label's weight) [default]", SeriesParams()),
-    ("+ figures stated in sentences", SeriesParams(sentences=True)),
-    ("+ per report, only tables in the best passages", SeriesParams(hit_tables=True)),
-    ("+ per report, tables whose surroundings name the organisation (0.5)", SeriesParams(org_share=0.5)),
-    ("depth 10 (reports of the 10 best passages)", SeriesParams(depth=10)),
+    ("tables, the best-matching label only", SeriesParams(family_share=1.0, scope_share=0)),
+    ("+ other wordings of the metric (3/4 of the best label's weight)", SeriesParams(scope_share=0)),
+    ("+ figures stated in sentences", SeriesParams(sentences=True, scope_share=0)),
+    ("+ per report, only tables in the best passages", SeriesParams(hit_tables=True, scope_share=0)),
+    ("+ per report, tables whose surroundings name the organisation (0.5)", SeriesParams(org_share=0.5, scope_share=0)),
+    ("depth 10 (reports of the 10 best passages)", SeriesParams(depth=10, scope_share=0)),
+    ("+ the report part naming the question's organisation most densely (no floor)",
+     SeriesParams(scope_floor=0.0)),
+    ("+ that, and other organisations' reports only when naming it 1/4 as densely [default]", SeriesParams()),
+    ("+ that, floor 1/2", SeriesParams(scope_floor=0.5)),
+    ("+ that, parts within 1/2 of their report's best part", SeriesParams(scope_share=0.5)),
 ]
 
 

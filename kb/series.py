@@ -14,7 +14,9 @@ not about a figure over years, :func:`is_series_question`):
    best-matching label terms set the metric, and every figure whose label holds them is kept. A
    report holding the metric in several tables is read from the tables that stand in its best
    passages, when some do.
-4. **Years**: when the question names years, figures outside the first to the last named year are
+4. **Organisation**: of a report compiled from several boards' reports, the part naming the
+   question's organisation the most densely (:mod:`kb.series_scope`).
+5. **Years**: when the question names years, figures outside the first to the last named year are
    left out. Two reports giving different values for one year are both shown.
 
 Nothing here reads a gold file; everything but :func:`series` is a pure function.
@@ -31,6 +33,7 @@ from .answer.forms import question_form
 from .cite import location
 from .figures import Figure
 from .records import Chunk
+from .series_scope import in_scope
 from .tables import Table, find_tables
 from .text import query_years, tokenize
 
@@ -61,6 +64,8 @@ class SeriesParams:
     org_window: int = 12000  # (at least this share of the best such table's weight; 0 = off)
     sentences: bool = False  # figures stated in sentences too (measured: no gain on eval/series)
     family_share: float = 0.75  # labels holding this share of the best label's question weight are kept
+    scope_share: float = 1.0  # keep the report parts naming the question's organisation (kb.series_scope; 0 = off)
+    scope_floor: float = 0.25  # … and in other organisations' reports only parts naming it this densely
 _WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -291,6 +296,9 @@ def series(kb: KnowledgeBase, question: str, params: SeriesParams = SeriesParams
         chosen = prefer_hit_tables(chosen, [(h.doc_id, h.start, h.end) for h in result.hits])
     if params.org_share > 0:
         chosen = about_the_rest(kb, question, chosen, qterms, idf, params)
+    if params.scope_share > 0 and chosen:
+        chosen = in_scope(kb, chosen, rest_terms(kb, question, chosen, qterms, idf), params.scope_share,
+                          lambda d: _offsets_of(kb, d), params.scope_floor)
     chosen = distinct(in_years(chosen, query_years(question)))
     return [entry(kb, f) for f in chosen]
 
@@ -329,16 +337,28 @@ def about_the_rest(kb: KnowledgeBase, question: str, chosen: list[Figure], qterm
                    params: SeriesParams) -> list[Figure]:
     """The step ``org_share``: figures whose surroundings name the question's words that their
     label does not hold (:func:`closest_to_topic`)."""
-    matched: set[str] = set()
-    for f in chosen:
-        lm = label_match(kb.analyzer, qterms, f.label)
-        matched |= set(lm[0]) if lm else set()
-    rest = {t: idf.get(t, 0.0) for t in whole_terms(kb.analyzer, question, CUE_WORDS) if t not in matched}
+    rest = rest_terms(kb, question, chosen, qterms, idf)
     if not rest:
         return chosen
     offsets = {d: _offsets_of(kb, d) for d in {f.doc_id for f in chosen}}
     return closest_to_topic(chosen, lambda f: nearby(offsets[f.doc_id], rest, f.start, f.end, params.org_window),
                             params.org_share)
+
+
+def rest_terms(kb: KnowledgeBase, question: str, chosen: Sequence[Figure], qterms: set[str],
+               idf: dict[str, float]) -> dict[str, float]:
+    """The question's own words (terms, with their IDF) that the labels of most chosen figures do
+    not match: the organisation or unit it names, when it names one (a word matched by a few labels
+    only, "Verksamhetsstöd och service" as a row of a cost table, still counts)."""
+    counts: dict[str, int] = {}
+    for f in chosen:
+        lm = label_match(kb.analyzer, qterms, f.label)
+        for t in lm[0] if lm else ():
+            counts[t] = counts.get(t, 0) + 1
+    matched = {t for t, n in counts.items() if 2 * n >= len(chosen)}
+    terms = whole_terms(kb.analyzer, question, CUE_WORDS) - matched
+    weights = dict(zip(sorted(terms), kb.index.idf(sorted(terms))))
+    return {t: weights.get(t, idf.get(t, 0.0)) for t in terms}
 
 
 def entry(kb: KnowledgeBase, f: Figure) -> SeriesEntry:

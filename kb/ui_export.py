@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,9 @@ from .records import Hit
 from .reflow import reflow
 from .sanitize import csv_cell, md_inline, md_quote_line
 from .tables import Table, find_tables
+
+# PDF conversions write list bullets as private-use characters that fonts show as boxes (as on screen)
+PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 # -- evidence export ------------------------------------------------------------------------
 
@@ -132,7 +136,7 @@ def passage_markdown(text: str) -> list[str]:
     out: list[str] = []
 
     def prose(a: int, b: int) -> None:
-        body = reflow(text[a:b]).text
+        body = PRIVATE_USE.sub("•", reflow(text[a:b]).text)
         if body.strip():
             out.extend([*(md_quote_line(x) for x in body.split("\n")), ""])
 

@@ -14,6 +14,7 @@ from typing import Any
 from .answer.extract import Answer, QuestionError, ask
 from .records import Chunk, Filters, Hit, QueryInfo
 from .search import KnowledgeBase
+from .series import SeriesEntry, series
 from .ui_helpers import matching_terms
 
 YEARS_K = 30  # passages of the cross-year view
@@ -45,6 +46,7 @@ class PageData:
     answer: Answer | None = None
     hits: tuple[HitView, ...] = ()
     years: tuple[Hit, ...] = ()  # the cross-year view's passages (no year preferred)
+    series: tuple[SeriesEntry, ...] = ()  # a figure over the years, when the question asks for one (kb.series)
     terms: frozenset[str] = frozenset()
     seconds: float = 0.0  # search and answer
     analyzer: Any = field(default=None, repr=False, compare=False)  # the index's analyzer, to mark query words
@@ -80,5 +82,6 @@ def page_data(kbase: KnowledgeBase, query: str, filters: Filters, k: int, use_qu
     seconds = time.perf_counter() - t0
     hits = tuple(hit_view(kbase, h, ans) for h in result.hits)
     wide = kbase.search(query, k=YEARS_K, filters=filters, use_query_years=False).hits if hits else ()
+    figures = tuple(series(kbase, query, filters=filters)) if hits else ()
     return replace(base, answer=ans, hits=hits, years=tuple(wide), terms=matching_terms(kbase.analyzer, query),
-                   seconds=seconds)
+                   seconds=seconds, series=figures)

@@ -285,7 +285,7 @@ def test_export_json_round_trips():
 
 
 def test_export_markdown_quotes_passages_with_citations():
-    text = "Leanlink re-\ndovisar ett underskott inom\nLSS.\n\n• Översyn\n• Fler heltider"
+    text = "Leanlink re-\ndovisar ett underskott inom\nLSS.\n\n\uf0b7 Översyn\n• Fler heltider"
     md = export_markdown(META, [_hit(1, text=text)], [{"sentence": "En mening.", "hit_rank": 1}])
     assert f"**Fråga:** {LSS}" in md and "**Indexversion:** gen-x" in md and META.exported_at in md
     assert "### [1] Kommunstyrelsen verksamhetsberattelse 2023, rad 10–12, avsnitt ”LSS”" in md

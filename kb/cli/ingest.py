@@ -34,13 +34,18 @@ def progress_factory(quiet: bool):
 
 def cmd_ingest(a: argparse.Namespace) -> int:
     from ..ingest.build import BuildConfig
-    from ..location import ingest_any
+    from ..location import embedder_of, ingest_any
 
     root = root_of(a)
     spec = a.embedder
     if spec and spec.startswith("sentence-transformers:"):
         # record an absolute model path so the index opens from any working directory
         spec = "sentence-transformers:" + str(Path(spec.partition(":")[2]).expanduser().resolve())
+    built = embedder_of(root)  # a plain ingest keeps the index's embedder; a change is said
+    if spec is not None and built is not None and spec != built:
+        print(f"kb: note: the index was built with embedder {safe_terminal(built)}; this ingest embeds "
+              f"everything again with {safe_terminal(spec)}", file=sys.stderr)
+    spec = spec or built
     config = BuildConfig() if spec is None else BuildConfig(embedder=spec)
     report = ingest_any(a.paths, root, config, progress=progress_factory(a.quiet or a.json),
                         follow_symlinks=a.follow_symlinks, replace=a.replace)
