@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_DOCS
 
 from kb import store
 from kb.cli import main
@@ -17,23 +16,15 @@ from kb.ingest.read import read_document
 HASH = BuildConfig(embedder="hash:64")
 
 
-def make_corpus(base: Path) -> Path:
-    corpus = base / "corpus"
-    corpus.mkdir()
-    for name, text in SMALL_DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    return corpus
-
-
 def live_documents(root: Path) -> list[str]:
     _, manifest = store.open_generation(root)
     return sorted(d["doc_id"] for d in manifest.document_entries)
 
 
-def test_another_working_folder_or_spelling_is_the_same_documents(tmp_path, monkeypatch):
+def test_another_working_folder_or_spelling_is_the_same_documents(small_corpus, tmp_path, monkeypatch):
     """Built with `kb ingest corpus` from one folder, then `cd corpus && kb ingest . --index ../idx`:
     the same files, so nothing is removed and nothing needs --replace (it once removed them all)."""
-    corpus = make_corpus(tmp_path)
+    corpus = small_corpus
     monkeypatch.chdir(tmp_path)
     build_index([Path("corpus")], Path("idx"), HASH)
     before = live_documents(tmp_path / "idx")
@@ -49,10 +40,10 @@ def test_another_working_folder_or_spelling_is_the_same_documents(tmp_path, monk
         assert live_documents(tmp_path / "idx") == before
 
 
-def test_the_guard_compares_real_paths_not_the_spelling(tmp_path, monkeypatch):
+def test_the_guard_compares_real_paths_not_the_spelling(small_corpus, tmp_path, monkeypatch):
     """One file of the corpus given from inside the corpus folder: the other document is outside
     the given paths, so the build is refused without --replace (whatever the working folder)."""
-    corpus = make_corpus(tmp_path)
+    corpus = small_corpus
     monkeypatch.chdir(tmp_path)
     build_index([Path("corpus")], Path("idx"), HASH)
     monkeypatch.chdir(corpus)
@@ -61,9 +52,9 @@ def test_the_guard_compares_real_paths_not_the_spelling(tmp_path, monkeypatch):
     assert len(live_documents(tmp_path / "idx")) == 2
 
 
-def test_replace_with_every_file_failing_publishes_nothing(tmp_path, capsys):
+def test_replace_with_every_file_failing_publishes_nothing(small_corpus, tmp_path, capsys):
     """`kb ingest folder --replace` where every file fails once published an empty index."""
-    corpus = make_corpus(tmp_path)
+    corpus = small_corpus
     root = tmp_path / "idx"
     build_index([corpus], root, HASH)
     before = (live_documents(root), store.current_generation(root))
@@ -82,10 +73,10 @@ def test_replace_with_every_file_failing_publishes_nothing(tmp_path, capsys):
     assert build_index([empty], root, HASH, replace=True).documents == 0
 
 
-def test_a_plain_ingest_keeps_the_index_embedder_and_a_change_is_said(tmp_path, capsys):
+def test_a_plain_ingest_keeps_the_index_embedder_and_a_change_is_said(small_corpus, tmp_path, capsys):
     """A plain `kb ingest` into an index built with another embedder once re-embedded everything
     with the default and called the documents unchanged."""
-    corpus = make_corpus(tmp_path)
+    corpus = small_corpus
     root = tmp_path / "idx"
     assert main(["ingest", str(corpus), "--index", str(root), "--embedder", "hash:64", "--quiet"]) == 0
     gen = store.current_generation(root)
@@ -101,9 +92,9 @@ def test_a_plain_ingest_keeps_the_index_embedder_and_a_change_is_said(tmp_path, 
     assert store.open_generation(root)[1].embedder.spec == "hash:32"
 
 
-def test_a_sidecar_named_as_the_readme_says_is_read_and_two_that_differ_are_refused(tmp_path):
+def test_a_sidecar_named_as_the_readme_says_is_read_and_two_that_differ_are_refused(small_corpus, tmp_path):
     """The README names the sidecar NAME.meta.json; kb once read only NAME.txt.meta.json."""
-    corpus = make_corpus(tmp_path)
+    corpus = small_corpus
     report = corpus / "leanlink-verksamhetsberattelse-2019.txt"
     short = corpus / "leanlink-verksamhetsberattelse-2019.meta.json"
     long = corpus / "leanlink-verksamhetsberattelse-2019.txt.meta.json"

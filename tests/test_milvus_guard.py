@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_DOCS
 from milvus_server import LiteServer, milvus  # noqa: F401 (fixture)
 
 from kb import open_index
@@ -24,12 +23,8 @@ def new_uri(server: LiteServer) -> str:
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for name, text in SMALL_DOCS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+def corpus(small_corpus: Path) -> Path:
+    return small_corpus
 
 
 def half_made(uri: str) -> None:
@@ -54,3 +49,33 @@ def test_a_half_made_collection_is_reported_and_the_next_ingest_completes_it(mil
     assert open_index(uri).search("underskott LSS").hits
     again = ingest_milvus([corpus], uri, HASH)
     assert not again.rebuilt and again.documents == 2
+
+
+def test_a_collection_made_by_another_tool_is_refused_before_anything_is_created(milvus, corpus):  # noqa: F811
+    from pymilvus import DataType, MilvusClient
+
+    uri = new_uri(milvus)
+    loc = parse_location(uri)
+    client = MilvusClient(uri=loc.uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=4)
+    client.create_collection(loc.collection, schema=schema)
+    before = set(client.list_collections())
+    with pytest.raises(KBError, match="not made by kb") as e:
+        ingest_milvus([corpus], uri, HASH)
+    assert "check that the server is running" not in str(e.value) and loc.collection in str(e.value)
+    assert set(client.list_collections()) == before  # no side collection left behind
+    client.close()
+
+
+def test_a_dropped_sentence_collection_is_rebuilt_by_the_next_ingest(milvus, corpus):  # noqa: F811
+    uri = new_uri(milvus)
+    ingest_milvus([corpus], uri, HASH)
+    conn = Connection(parse_location(uri))
+    conn.drop_collection(conn.loc.side("sentences"))
+    conn.close()
+    report = ingest_milvus([corpus], uri, HASH)
+    assert report.rebuilt and report.documents == 2
+    kb = open_index(uri)
+    assert kb.manifest.counts.sentences and kb.index.has_sentences
