@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import kb  # noqa: E402
-from kb.answer.extract import THRESHOLDS, UNCERTAIN_THRESHOLDS, AnswerParams, ask  # noqa: E402
+from kb.answer.extract import THRESHOLDS, UNCERTAIN_THRESHOLDS, ask  # noqa: E402
+from kb.answer.params import AnswerParams  # noqa: E402
 from kb.evaluate import ANSWER_METRICS, load_jsonl, score_answers  # noqa: E402
 
 EVAL = ROOT / "eval"
@@ -121,7 +122,7 @@ def main() -> None:
     ap.add_argument("--index", default="index")
     a = ap.parse_args()
     k = kb.open_index(a.index)
-    model = k.manifest["embedder"]["id"]
+    model = k.manifest.embedder.id
     print(f"Shipped for {model}: answered from {THRESHOLDS.get(model)}, none below {UNCERTAIN_THRESHOLDS.get(model)}\n")
     head = ["| set | answered | support@1 | support@3 | precision@1 | abstain | uncertain | none |",
             "|---|---|---|---|---|---|---|---|"]

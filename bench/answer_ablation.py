@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import kb  # noqa: E402
-from kb.answer.extract import THRESHOLDS, AnswerParams, answer, ask  # noqa: E402
+from kb.answer.extract import THRESHOLDS, answer, ask  # noqa: E402
+from kb.answer.params import AnswerParams  # noqa: E402
 from kb.evaluate import ANSWER_METRICS, load_jsonl, score_answers  # noqa: E402
 
 NEVER = float("-inf")

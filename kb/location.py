@@ -103,6 +103,18 @@ def ingest_any(paths: Sequence[Path], location: Location | str | Path | None, co
     return build_index(list(paths), loc.path, config, progress=progress, **kwargs)
 
 
+def embedder_of(location: Location | str | Path | None) -> str | None:
+    """The embedder spec the index at ``location`` was built with (None: there is no index yet)."""
+    loc = as_location(location)
+    if isinstance(loc, MilvusLocation):
+        from .milvus.ingest import stored_embedder
+
+        return stored_embedder(str(loc))
+    from .ingest.build import index_embedder
+
+    return index_embedder(loc.path)
+
+
 def generation_of(location: Location | str | Path | None) -> str:
     """The live version of the index: the folder's generation or the collection's build id."""
     loc = as_location(location)

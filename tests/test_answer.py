@@ -16,30 +16,12 @@ import pytest
 from conftest import DEV, DEV_UNANSWERABLE, EVAL
 
 import kb
-from kb.answer.extract import (
-    Answer,
-    AnswerParams,
-    AnswerSentence,
-    Candidate,
-    QuestionError,
-    answer,
-    ask,
-    check_question,
-    choose,
-    coverage,
-    explained,
-    fitting_first,
-    lead_in,
-    leans_back,
-    list_after,
-    question_terms,
-    quotable,
-    quote,
-    reach_back,
-    unknown_note,
-    without_held_items,
-    without_repeats,
-)
+from kb.answer.candidates import Candidate, lead_in, list_after, quotable
+from kb.answer.choose import choose, explained, fitting_first, without_held_items
+from kb.answer.extract import Answer, QuestionError, answer, ask, unknown_note
+from kb.answer.params import AnswerParams
+from kb.answer.question import check_question, coverage, question_terms
+from kb.answer.quote import AnswerSentence, leans_back, quote, reach_back, without_repeats
 from kb.cli import main as kb_main
 from kb.evaluate import evaluate_answers, load_jsonl, score_answers
 from kb.records import Chunk, Hit, Sentence
@@ -600,7 +582,7 @@ def test_real_unanswerable_questions_name_the_words_no_report_uses(real_index):
 
 
 def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_passages(small_index, capsys):
-    from kb.cli import print_answer
+    from kb.cli.ask import print_answer
 
     k = kb.open_index(small_index)
     res, ans = ask(k, "simhallens öppettider på lördagar", params=AnswerParams(threshold=0.99))
@@ -615,7 +597,7 @@ def test_cli_says_plainly_when_the_reports_do_not_state_it_and_shows_the_best_pa
 
 
 def test_cli_marks_an_uncertain_answer_and_still_quotes_it(small_index, capsys):
-    from kb.cli import print_answer
+    from kb.cli.ask import print_answer
 
     k = kb.open_index(small_index)
     res, ans = ask(k, "varför underskott inom LSS", params=AnswerParams(threshold=5.0, uncertain_threshold=-5.0))

@@ -8,11 +8,11 @@ Layers, low to high (a module may import only from its own layer or lower ones):
                                     typed records, errors, shared text rules, safe output of untrusted text,
                                     scoring of figure series against eval/series; file safety (atomic
                                     writes, safe opening); the typed manifest; a build's report
-1. store, analyze, ingest.pdfworker, milvus.store, answer.client, tables (tablecells: 0), ingest.discover
+1. store, analyze, ingest.pdfworker, milvus.connection, milvus.store, answer.client, tables (tablecells: 0), ingest.discover
                                     file formats; Swedish analysis; PDF worker;
                                     the Milvus layout and connection; the language-model client;
                                     finding and opening source files safely
-2. ingest.read, ingest.chunk, sentences, answer.forms, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
+2. ingest.read, ingest.chunk, sentences, answer.forms, answer.params, answer.prompt, answer.check, embed, bm25, sparse, vectors, fuse, rules, cite,
    rowstore, ingest.guard, ingest.config, ingest.plan, ingest.prepare, ingest.embedding, ingest.pdf, ingest.meta,
    milvus.terms
                                     the stages of a build (shared by the folder and the Milvus writer), the pure ranking/citation/answer rules and
@@ -20,10 +20,10 @@ Layers, low to high (a module may import only from its own layer or lower ones):
 3. ingest.build, backend, local, milvus.index, milvus.ingest
                                     building an index; the index interface, the folder index and
                                     the Milvus index with its ingest
-4. search, answer.extract, evaluate, location, answer.generate, answer.stream, contract
+4. search, answer.question, answer.candidates, answer.choose, answer.quote, answer.extract, evaluate, location, answer.generate, answer.stream, contract
                                     answering a question, scoring runs; opening any index;
                                     generated answers, checked; the JSON contract (CLI and API)
-5. cli, ui_helpers, __init__ (+ app.py), serve.*
+5. cli (cli.args, cli.ingest, cli.search, cli.ask, cli.evaluate, cli.info, cli.__main__), ui_helpers, __init__ (+ app.py), serve.*
                                     the command line, the UI and the HTTP API on top
 """
 from __future__ import annotations
@@ -37,24 +37,28 @@ LAYERS = {
     "records": 0, "errors": 0, "text": 0, "sanitize": 0, "series_score": 0, "files": 0, "manifest": 0,
     "ingest.report": 0, "ingest.decode": 0, "tablecells": 0,
     "store": 1, "analyze": 1, "ingest.pdfworker": 1, "tables": 1, "ingest.discover": 1,
-    "milvus.store": 1, "answer.client": 1,
+    "milvus.store": 1, "milvus.connection": 1, "answer.client": 1,
     "ingest.read": 2, "ingest.chunk": 2, "sentences": 2, "answer.forms": 2, "embed": 2, "bm25": 2, "vectors": 2,
     "answer.prompt": 2, "answer.check": 2, "answer.facts": 2,
     "fuse": 2, "figures": 2, "rules": 2, "cite": 2, "rowstore": 2, "sparse": 2, "ingest.guard": 2, "reflow": 2,
     "ingest.config": 2, "ingest.plan": 2, "ingest.prepare": 2, "ingest.embedding": 2, "ingest.pdf": 2,
     "ingest.meta": 2, "milvus.terms": 2,
     "ingest.build": 3, "backend": 3, "local": 3, "milvus.index": 3, "milvus.ingest": 3, "milvus.writer": 3,
-    "answer.asked": 2,
-    "search": 4, "series": 4, "series_scope": 4, "answer.extract": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
+    "answer.asked": 2, "answer.params": 2,
+    "search": 4, "series": 4, "series_scope": 4, "answer.extract": 4, "answer.question": 4, "answer.candidates": 4,
+    "answer.choose": 4, "answer.quote": 4, "evaluate": 4, "location": 4, "answer.generate": 4,
     "answer.stream": 4,
     "contract": 4,
-    "cli": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "ui_series": 5, "__init__": 5,
+    "cli": 5, "cli.args": 5, "cli.ingest": 5, "cli.search": 5, "cli.ask": 5, "cli.evaluate": 5,
+    "cli.info": 5, "cli.__main__": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "ui_series": 5,
+    "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
     # the sub-packages' own __init__ modules: docstrings only, they import nothing
     "ingest": 0, "answer": 0, "milvus": 0, "data": 0,
 }
 MAX_FUNCTION_LINES = 60
+MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 150
 
 
@@ -77,7 +81,7 @@ def package_of(name: str) -> list[str]:
     if name in ("app", "__init__"):
         return []
     parts = name.split(".")
-    return parts if name in ("ingest", "answer", "milvus", "serve") else parts[:-1]
+    return parts if name in ("ingest", "answer", "milvus", "serve", "cli") else parts[:-1]
 
 
 def kb_imports(name: str, tree: ast.Module) -> list[tuple[str, list[str]]]:
@@ -115,6 +119,14 @@ def test_functions_and_classes_are_small():
                 too_long.append(f"{name}.{node.name}: {n} lines")
             if isinstance(node, ast.ClassDef) and n > MAX_CLASS_LINES:
                 too_long.append(f"{name}.{node.name} (class): {n} lines")
+    assert not too_long, too_long
+
+
+def test_modules_are_small():
+    """No module of kb (nor app.py) is over MAX_MODULE_LINES lines: split one by job when it grows."""
+    files = sorted((ROOT / "kb").rglob("*.py")) + [ROOT / "app.py"]
+    too_long = {str(p.relative_to(ROOT)): n for p in files
+                if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert not too_long, too_long
 
 

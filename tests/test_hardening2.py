@@ -264,7 +264,7 @@ def test_ui_shows_server_errors_as_text_without_the_key(small_index, monkeypatch
 
 def test_every_kb_error_line_is_redacted(small_index, capsys, monkeypatch):
     """The CLI's one error boundary: a library error quoting a configured secret prints it masked."""
-    import kb.cli
+    import kb.cli.args
     from kb.cli import main
 
     def fails(*a, **kw):
@@ -272,7 +272,7 @@ def test_every_kb_error_line_is_redacted(small_index, capsys, monkeypatch):
 
     token = "root:Milvus-pw-123"
     monkeypatch.setenv("KB_MILVUS_TOKEN", token)
-    monkeypatch.setattr(kb.cli, "open_index", fails)
+    monkeypatch.setattr(kb.cli.args, "open_index", fails)  # every command opens its index there
     assert main(["search", "x", "--index", str(small_index)]) == 2
     err = capsys.readouterr().err
     assert "Milvus-pw-123" not in err and KEY not in err and "refused" in err

@@ -87,7 +87,7 @@ def test_cli_capital_milvus_is_a_milvus_address_not_a_folder(capsys, tmp_path, m
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    monkeypatch.setattr("kb.milvus.store.CONNECT_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("kb.milvus.connection.CONNECT_RETRY_SECONDS", 0.0)
     err = one_error_line(capsys, ["ingest", str(small_corpus), "--index", "Milvus://127.0.0.1:9/kb",
                                   "--embedder", "hash:64", "--quiet"])
     assert "127.0.0.1:9" in err

@@ -38,7 +38,7 @@ from . import guard
 from .config import PIPELINE_VERSION, BuildConfig
 from .discover import discover_files
 from .embedding import embed_texts, prune_cache, save_cache
-from .plan import Found, Planned, scan
+from .plan import Found, Planned, real_path, scan
 from .prepare import Passages, Reader, prepare_passages, read_planned, retrieval_text
 from .read import read_document
 from .report import BuildReport
@@ -58,7 +58,9 @@ def _noop(stage: str, done: int, total: int) -> None:
 @dataclass(frozen=True)
 class BuildPlan:
     """The documents to index (:func:`kb.ingest.plan.scan`) and how their files differ from the
-    live index (by path: added, updated, unchanged, removed)."""
+    live index: added, updated, unchanged (paths as given now) and removed (paths as stored).
+    Files are compared by their real path, so another spelling of the same file (``./corpus``,
+    ``corpus/``, absolute, from another working folder) is the same file."""
 
     documents: tuple[Planned, ...]
     shas: dict[str, str]
@@ -90,6 +92,22 @@ class BuildPlan:
     def is_noop(self) -> bool:
         return self.same_config and not (self.added or self.updated or self.removed)
 
+    def removed_documents(self) -> dict[str, str]:
+        """The removed files that held a document: real path -> path as stored."""
+        return {r: p for r, (p, info) in stored_by_real(self.prev_sources).items()
+                if p in self.removed and info.get("doc_id")}
+
+    def refused(self, root: Path, failures: tuple[Failure, ...], refusal: str, seconds: float,
+                timings: dict[str, float]) -> BuildReport:
+        """The report of a build that must not publish: the live index as it was."""
+        return BuildReport(index=str(root), rebuilt=False, failed=failures, refused=refusal,
+                           documents=self.prev_documents, passages=self.prev_passages, seconds=seconds,
+                           timings=timings)
+
+    def prev_source(self, path: str) -> Mapping[str, Any]:
+        """The live manifest's entry of a file found now (by its real path)."""
+        return stored_by_real(self.prev_sources).get(real_path(path), ("", {}))[1]
+
 
 def plan_build(
     paths: list[Path], root: Path, config: BuildConfig, found: Found | None = None, corpus_root: Path | None = None
@@ -97,17 +115,24 @@ def plan_build(
     """Scan ``paths`` (or take ``found``, the result of :func:`kb.ingest.discover.discover_files`), hash
     every supported file and compare with the live generation of ``root``."""
     prev_gen, prev = _previous(root)
-    prev_files = dict(prev.source_entries) if prev is not None else {}
+    stored = stored_by_real(prev.source_entries if prev is not None else {})
     found_ = scan(paths, corpus_root, found=found)
     shas = found_.shas
-    unchanged = tuple(p for p, s in shas.items() if prev_files.get(p, {}).get("sha256") == s)
+    real = {p: real_path(p) for p in shas}
+    unchanged = tuple(p for p, s in shas.items() if stored.get(real[p], ("", {}))[1].get("sha256") == s)
     return BuildPlan(
         documents=found_.documents, shas=shas, bad=found_.bad, prev_gen=prev_gen, prev=prev,
         same_config=prev is not None and prev.config == config.to_json(),
-        added=tuple(p for p in shas if p not in prev_files), unchanged=unchanged,
-        updated=tuple(p for p in shas if p in prev_files and p not in unchanged),
-        removed=tuple(p for p in prev_files if p not in shas),
+        added=tuple(p for p in shas if real[p] not in stored), unchanged=unchanged,
+        updated=tuple(p for p in shas if real[p] in stored and p not in unchanged),
+        removed=tuple(key for r, (key, _) in stored.items() if r not in set(real.values())),
     )
+
+
+def stored_by_real(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """The manifest's sources by real path: (the path as stored, its entry). A manifest written
+    before kb stored real paths gives its paths resolved against the working folder."""
+    return {str(info.get("real") or real_path(p)): (p, info) for p, info in sources.items()}
 
 
 def _previous(root: Path) -> tuple[Path | None, Manifest | None]:
@@ -116,6 +141,12 @@ def _previous(root: Path) -> tuple[Path | None, Manifest | None]:
         return store.open_generation(root, verify=True)
     except (IndexCorruptError, IndexIncompatibleError, KBError):
         return None, None
+
+
+def index_embedder(root: Path) -> str | None:
+    """The embedder spec the live index at ``root`` was built with (None: no readable index)."""
+    _, manifest = _previous(root)
+    return manifest.embedder.spec or None if manifest is not None else None
 
 
 def noop_report(plan: BuildPlan, root: Path, seconds: float, timings: dict[str, float]) -> BuildReport:
@@ -144,27 +175,28 @@ def read_sources(plan: BuildPlan, reader: Reader = read_document, progress: Prog
     """Read every planned document (reusing unchanged documents of the live generation); one
     file's failure is recorded and the others go on. A file that failed before and is unchanged
     is not read again."""
-    old_docs: dict[str, Document] = {}
+    old_docs: dict[str, Document] = {}  # by real path
     if plan.prev_gen is not None and plan.same_pipeline:
-        for d in store.load_documents(plan.prev_gen):
-            for p in (d.path, *d.aliases):
-                old_docs[p] = d
+        by_id = {d.doc_id: d for d in store.load_documents(plan.prev_gen)}
+        for r, (_, info) in stored_by_real(plan.prev_sources).items():
+            if info.get("doc_id") in by_id:
+                old_docs[r] = by_id[info["doc_id"]]
     docs: list[Document] = []
     failures: list[Failure] = list(plan.bad)
     sources: dict[str, dict[str, Any]] = {}
     for i, planned in enumerate(plan.documents):
         progress("read", i, len(plan.documents))
-        known_failure = plan.prev_sources.get(planned.path, {}).get("failure")
+        known_failure = plan.prev_source(planned.path).get("failure")
         if plan.same_pipeline and planned.path in plan.unchanged and known_failure:
             doc: Document | Failure = Failure(planned.path, known_failure)
         else:
-            doc = read_planned(planned, reader, old_docs.get(planned.path))
+            doc = read_planned(planned, reader, old_docs.get(real_path(planned.path)))
         for p in planned.paths:
             if isinstance(doc, Failure):
                 failures.append(Failure(p, doc.reason))
-                sources[p] = {"sha256": planned.sha256, "failure": doc.reason}
+                sources[p] = {"sha256": planned.sha256, "failure": doc.reason, "real": real_path(p)}
             else:
-                sources[p] = {"sha256": planned.sha256, "doc_id": doc.doc_id}
+                sources[p] = {"sha256": planned.sha256, "doc_id": doc.doc_id, "real": real_path(p)}
         if not isinstance(doc, Failure):
             docs.append(doc)
     progress("read", len(plan.documents), len(plan.documents))
@@ -285,15 +317,13 @@ def build_index(
         timings["scan"] = time.perf_counter() - t0
         if plan.is_noop():
             return noop_report(plan, root, time.perf_counter() - t0, timings)
-        guard.check_removals(plan.removed, plan.prev_sources, [Path(p) for p in paths], root, replace)
+        guard.check_removals(plan.removed_documents(), [Path(p) for p in paths], root, replace)
         t = time.perf_counter()
         read = read_sources(plan, reader, progress)
         timings["read"] = time.perf_counter() - t
-        refusal = guard.publish_refusal(len(read.docs), plan.prev_documents, root, replace)
+        refusal = guard.publish_refusal(len(read.docs), plan.prev_documents, root, replace, len(read.failures))
         if refusal:
-            return BuildReport(index=str(root), rebuilt=False, failed=read.failures, refused=refusal,
-                               documents=plan.prev_documents, passages=plan.prev_passages,
-                               seconds=time.perf_counter() - t0, timings=timings)
+            return plan.refused(root, read.failures, refusal, time.perf_counter() - t0, timings)
         t = time.perf_counter()
         passages = prepare_passages(read.docs, config)
         timings["chunk+analyze"] = time.perf_counter() - t

@@ -155,24 +155,44 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
-def has_sidecar(path: Path) -> bool:
-    sc = sidecar_path(path)
+def sidecar_paths(path: Path) -> tuple[Path, Path]:
+    """Where a report's sidecar may be: ``NAME.meta.json`` (as the README says) and
+    ``NAME.EXT.meta.json`` (``rapport.meta.json``, ``rapport.txt.meta.json``)."""
+    return path.with_name(path.stem + SIDECAR_SUFFIX), path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def _present(sc: Path) -> bool:
     return sc.is_symlink() or sc.exists()
 
 
-def read_sidecar_bytes(path: Path) -> bytes | None:
-    """The raw sidecar of ``path`` (None when there is none); a sidecar that is not a small
-    regular file, or a symlink to a file outside the report's own folder, is an IngestError
-    naming the sidecar."""
-    if not has_sidecar(path):
-        return None
-    sc = sidecar_path(path)
+def has_sidecar(path: Path) -> bool:
+    return any(_present(sc) for sc in sidecar_paths(path))
+
+
+def sidecar_path(path: Path) -> Path:
+    """The report's sidecar: the README form when it exists, else the other form."""
+    short, long = sidecar_paths(path)
+    return long if _present(long) and not _present(short) else short
+
+
+def _sidecar_bytes(path: Path, sc: Path) -> bytes:
     if sc.is_symlink() and not inside(os.path.realpath(sc), os.path.realpath(path.parent)):
         raise IngestError(f"sidecar {sc.name}: symlink to outside the report's folder; copy the file instead")
     try:
         return read_regular(sc, MAX_SIDECAR_BYTES)
     except IngestError as e:
         raise IngestError(f"sidecar {sc.name}: {e}") from None
+
+
+def read_sidecar_bytes(path: Path) -> bytes | None:
+    """The raw sidecar of ``path`` (None when there is none); a sidecar that is not a small
+    regular file, or a symlink to a file outside the report's own folder, is an IngestError
+    naming the sidecar, and so are two sidecars (both forms of :func:`sidecar_paths`) that differ."""
+    found = [sc for sc in sidecar_paths(path) if _present(sc)]
+    data = [_sidecar_bytes(path, sc) for sc in found]
+    if len(set(data)) > 1:
+        raise IngestError(f"two sidecars {found[0].name} and {found[1].name} differ; keep one of them")
+    return data[0] if data else None
 
 
 def file_sha256(path: Path) -> str:
@@ -189,5 +209,3 @@ def file_sha256(path: Path) -> str:
         raise IngestError(e.strerror) from None
 
 
-def sidecar_path(path: Path) -> Path:
-    return path.with_name(path.name + SIDECAR_SUFFIX)

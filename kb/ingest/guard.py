@@ -16,27 +16,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from ..errors import KBError
 
 
-def _under(path: str, given: Iterable[str]) -> bool:
-    p = os.path.abspath(path)
-    return any(p == g or p.startswith(g.rstrip(os.sep) + os.sep) for g in given)
+def _under(real: str, given: Iterable[str]) -> bool:
+    return any(real == g or real.startswith(g.rstrip(os.sep) + os.sep) for g in given)
 
 
-def outside_removals(removed: Iterable[str], prev_sources: Mapping[str, Mapping[str, Any]],
-                     paths: Iterable[Path]) -> list[str]:
-    """The removed source paths that held a document and lie outside every given path."""
-    given = [os.path.abspath(p) for p in paths]
-    return sorted(p for p in removed if prev_sources.get(p, {}).get("doc_id") and not _under(p, given))
+def outside_removals(removed: Mapping[str, str], paths: Iterable[Path]) -> list[str]:
+    """The removed documents (real path -> path as stored) that lie outside every given path;
+    both sides are compared as real paths, so the working folder and the spelling do not matter."""
+    given = [os.path.realpath(p) for p in paths]
+    return sorted(shown for real, shown in removed.items() if not _under(real, given))
 
 
-def check_removals(removed: Iterable[str], prev_sources: Mapping[str, Mapping[str, Any]], paths: list[Path],
-                   root: Path, replace: bool) -> None:
-    """Raise KBError when the build would drop documents from outside the given paths."""
-    outside = outside_removals(removed, prev_sources, paths)
+def check_removals(removed: Mapping[str, str], paths: list[Path], root: Path | str, replace: bool) -> None:
+    """Raise KBError when the build would drop documents (real path -> path as stored) from
+    outside the given paths."""
+    outside = outside_removals(removed, paths)
     if outside and not replace:
         raise KBError(
             f"this ingest would remove {len(outside)} document(s) that are not under the given paths "
@@ -45,12 +43,19 @@ def check_removals(removed: Iterable[str], prev_sources: Mapping[str, Mapping[st
         )
 
 
-def publish_refusal(new_documents: int, previous_documents: int, root: Path | str, replace: bool) -> str | None:
+def publish_refusal(new_documents: int, previous_documents: int, root: Path | str, replace: bool,
+                    failed: int = 0) -> str | None:
     """Why a build that read its files must not publish (None: publish). A build that leaves no
-    document is refused unless ``replace``; with a previous index, the message says so."""
-    if new_documents > 0 or (replace and previous_documents > 0):
+    document is refused unless ``replace`` empties an index on purpose (an empty folder); one
+    whose every file failed never publishes, ``replace`` or not."""
+    if new_documents > 0:
         return None
     if previous_documents == 0:
         return "nothing could be indexed; no index was written"
-    return (f"this ingest would remove every document ({previous_documents}) from the index; the index at "
-            f"{root} is unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
+    if not replace:
+        return (f"this ingest would remove every document ({previous_documents}) from the index; the index at "
+                f"{root} is unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
+    if failed:
+        return (f"every file failed ({failed}), so --replace would empty the index; the index at {root} is "
+                f"unchanged. To really empty it, run `kb ingest EMPTY_FOLDER --index {root} --replace`")
+    return None

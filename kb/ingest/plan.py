@@ -16,6 +16,7 @@ own business; reading a planned document is :func:`kb.ingest.prepare.read_planne
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,12 @@ def corpus_root_of(paths: Sequence[Path], corpus_root: Path | None) -> Path | No
     if corpus_root is None and len(paths) == 1 and Path(paths[0]).is_dir():
         return Path(paths[0])
     return corpus_root
+
+
+def real_path(path: str | Path) -> str:
+    """A file's real path (absolute, symlinks resolved): one name for the same file however it
+    was spelled (``./corpus``, ``corpus/``, from another working folder)."""
+    return os.path.realpath(path)
 
 
 def printable(path: Path) -> str:

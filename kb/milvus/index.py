@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import sparse, store
 from ..analyze import Analyzer, AnalyzerConfig
-from ..errors import IndexIncompatibleError, IndexMissingError, KBError
+from ..errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError, KBError
 from ..manifest import Counts, Manifest
 from ..records import Chunk, DocHead, DocMeta, Document, Filters, Sentence, chunk_order
 from .store import (
@@ -55,8 +55,9 @@ HIT_FIELDS = ["record", "doc_id"]  # what a search returns per passage
 
 def check_format(data: dict[str, Any] | None, location: str) -> Manifest:
     """The collection's manifest if this kb reads its format (the folder index's message otherwise)."""
-    if data is None:
-        raise IndexMissingError(f"no index at {location}; build one with `kb ingest corpus/ --index {location}`")
+    if data is None:  # the collections exist (the callers checked): a first ingest stopped before its end
+        raise IndexCorruptError(f"the index at {location} is incomplete (its first `kb ingest` stopped before it "
+                                f"finished); run `kb ingest corpus/ --index {location}` again to complete it")
     manifest = Manifest.from_json(data)
     store.check_format_version(manifest, location)
     return manifest

@@ -50,9 +50,10 @@ from typing import Any
 from .. import sparse, store
 from ..analyze import Analyzer
 from ..embed import get_embedder
+from ..errors import KBError
 from ..ingest import guard
 from ..ingest.config import BuildConfig
-from ..ingest.plan import Planned, scan
+from ..ingest.plan import Planned, real_path, scan
 from ..ingest.prepare import corpus_lexicon, read_planned
 from ..ingest.report import BuildReport
 from ..manifest import EmbedderInfo, Manifest
@@ -60,6 +61,7 @@ from ..records import Document, Failure
 from .index import check_format
 from .store import (
     LAYOUT,
+    SENTENCE_FIELDS,
     SENTENCES,
     Connection,
     create_collections,
@@ -134,6 +136,42 @@ def open_for_ingest(conn: Connection, model_id: str) -> Manifest | None:
     return prev
 
 
+def stored_embedder(location: str) -> str | None:
+    """The embedder spec the collection was built with (None: no collection or no manifest)."""
+    conn = Connection(parse_location(location))
+    try:
+        data = None
+        if exists(conn):
+            load(conn)  # a restarted server brings collections back released
+            data = meta_get(conn, "manifest")
+    finally:
+        conn.close()
+    return Manifest.from_json(data).embedder.spec or None if isinstance(data, dict) else None
+
+
+PASSAGE_FIELDS = frozenset({"chunk_id", "doc_id", "version", "ordinal", "year", "organisation", "doc_type", "record",
+                            "dlen", "avgdl", "dense", "sparse"})
+SIDE_FIELDS = {"docs": frozenset({"key", "doc_id", "version", "value", "v"}),
+               "text": frozenset({"key", "doc_id", "version", "value", "v"}),
+               "meta": frozenset({"key", "doc_id", "version", "value", "v"}),
+               "terms": frozenset({"key", "term_id", "df", "v"}),
+               SENTENCES: frozenset({*SENTENCE_FIELDS, "doc_id"})}
+
+
+def refuse_foreign(conn: Connection) -> None:
+    """Refuse, before anything is created, a collection of this name (or of one of its side
+    names) whose fields are not the ones kb makes: another tool's collection."""
+    wanted = {conn.loc.collection: PASSAGE_FIELDS, **{conn.loc.side(k): f for k, f in SIDE_FIELDS.items()}}
+    for name, fields in wanted.items():
+        if not conn.has_collection(name):
+            continue
+        found = {f["name"] for f in conn.describe_collection(name).get("fields", [])}
+        if found != fields:
+            raise KBError(f"the collection {name!r} at {conn.loc.address} was not made by kb (its fields: "
+                          f"{', '.join(sorted(found))[:200]}); nothing was changed. Choose another collection "
+                          "name in the milvus:// address")
+
+
 def create_for(conn: Connection, dim: int, passages: int) -> None:
     """Create the collections for an expected number of passages (which picks the dense index)."""
     create_collections(conn, dim, dense_index(passages))
@@ -171,7 +209,9 @@ def plan_milvus(conn: Connection, paths: Sequence[Path], config: BuildConfig, mo
     existed = exists(conn)
     state = (meta_get(conn, "ingest") or {}) if existed else {}
     stored = stored_docs(conn) if existed else {}
-    same = prev is not None and prev.config == config.to_json() and prev.layout == LAYOUT
+    # a collection whose sentences were dropped is rewritten completely (its sentences rebuilt)
+    same = (prev is not None and prev.config == config.to_json() and prev.layout == LAYOUT
+            and conn.has_collection(conn.loc.side(SENTENCES)))
     ww = written_with(config)
     unchanged = tuple(p for p in planned if same and stored.get(p.doc_id, {}).get("sha256") == p.sha256
                       and stored[p.doc_id]["path"] == p.path and stored[p.doc_id].get("written_with") == ww)
@@ -192,23 +232,35 @@ def ingest_milvus(
     t0 = time.perf_counter()
     sparse.check_params(config.bm25)
     conn = Connection(parse_location(location))
+    refuse_foreign(conn)
     embedder = get_embedder(config.embedder)
     plan = plan_milvus(conn, paths, config, embedder.model_id, corpus_root, follow_symlinks)
     stored, failures = plan.stored, list(plan.failures)
     if plan.is_noop(config):
         return _report(location, False, plan, [], [], failures, t0)
-    guard.check_removals([stored[i]["path"] for i in plan.removed],
-                         {stored[i]["path"]: {"doc_id": i} for i in plan.removed},
-                         [Path(p) for p in paths], location, replace)  # type: ignore[arg-type]
+    guard.check_removals({stored[i].get("real") or real_path(stored[i]["path"]): stored[i]["path"]
+                          for i in plan.removed}, [Path(p) for p in paths], location, replace)
     version = uuid.uuid4().hex[:16]
-    # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
-    interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
     docs, bad = read_todo(plan.todo, progress)
     failures += bad
-    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace)
+    refusal = guard.publish_refusal(len(docs) + len(plan.unchanged), len(stored), location, replace,
+                                    len(failures))
     if refusal:
         return replace_report(_report(location, False, plan, [], [], failures, t0), refused=refusal,
                               documents=len(stored), passages=sum(d["n"] for d in stored.values()))
+    w, removed, stats = write_all(conn, plan, docs, config, embedder, cache_dir, version, progress,
+                                  reweight_tolerance)
+    return replace_report(_report(location, True, plan, docs, removed, failures, t0, w, passages=stats.n_docs),
+                          embedded_sentences=w.embedded_sentences)
+
+
+def write_all(conn: Connection, plan: MilvusPlan, docs: Sequence[Document], config: BuildConfig, embedder,
+              cache_dir: Path | None, version: str, progress: Progress,
+              tolerance: float) -> tuple[Writer, list[str], sparse.CorpusStats]:
+    """Write the read documents, remove the others, commit the statistics and the manifest."""
+    stored = plan.stored
+    # not marked done but holding passages: the last run was interrupted (or lost writes in a crash)
+    interrupted = plan.existed and plan.state.get("state") != "done" and passage_count(conn) > 0
     read_ids = {d.doc_id for d in docs}
     removed = [*plan.removed, *(p.doc_id for p in plan.todo if p.doc_id in stored and p.doc_id not in read_ids)]
     lexicon = corpus_lexicon([stored_text(conn, p.doc_id, stored[p.doc_id]["version"]) for p in plan.unchanged])
@@ -222,12 +274,11 @@ def ingest_milvus(
     for doc_id in removed:
         w.remove(doc_id)
     w.save_cache()
-    stats = commit(w, conn, final, lexicon, reweight_tolerance)
+    stats = commit(w, conn, final, lexicon, tolerance)
     done = replace_report(manifest, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), build=version)
     meta_put(conn, {"manifest": done.to_json(), "ingest": {"state": "done", "build": version, "stats": asdict(stats)}})
     conn.flush(conn.loc.collection)
-    return replace_report(_report(location, True, plan, docs, removed, failures, t0, w, passages=stats.n_docs),
-                          embedded_sentences=w.embedded_sentences)
+    return w, removed, stats
 
 
 def predict_stats(w: Writer, docs: Sequence[Document], kept: Sequence[dict[str, Any]]) -> sparse.CorpusStats:

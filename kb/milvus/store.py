@@ -1,5 +1,5 @@
-"""How kb lays out an index in Milvus: the address, the connection, six collections and the
-conversion between kb's records and Milvus rows.
+"""How kb lays out an index in Milvus: six collections and the conversion between kb's records and
+Milvus rows (the address and the connection: :mod:`kb.milvus.connection`).
 
 A ``milvus://HOST:PORT/NAME`` index is six collections (every Milvus collection needs a vector
 field; the four small ones carry a 2-dimensional dummy vector that is never searched):
@@ -28,136 +28,25 @@ sentences) still searches, cannot answer, and is rewritten completely by the nex
 """
 from __future__ import annotations
 
-import ipaddress
 import json
-import logging
-import os
-import re
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import KBError
 from ..records import Chunk, DocHead, Filters, Sentence, may_read
-from ..sanitize import one_line, redact
+from .connection import SCHEME as SCHEME
+from .connection import Connection as Connection
+from .connection import MilvusError as MilvusError
+from .connection import MilvusLocation as MilvusLocation
+from .connection import parse_location as parse_location
 
-SCHEME = "milvus://"
-MAX_NAME = 244  # Milvus allows 255; the side collections append up to 11 characters
 TEXT_PIECE = 16_000  # characters: at most 64 000 UTF-8 bytes, under VARCHAR's 65 535
 SIDE = ("docs", "text", "terms", "meta")
 SENTENCES = "sentences"  # the side collection of evidence sentences (layout 2)
 LAYOUT = 2  # 1: no evidence sentences; 2: NAME__sentences
 SENTENCE_FIELDS = ["key", "chunk_id", "version", "start", "end", "kind", "page", "page_end", "line_start",
                    "line_end", "vector"]
-CONNECT_RETRY_SECONDS = 3.0
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ADDR = re.compile(r"milvus://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})/(?P<name>[^/?#]*)")
-_USERINFO = re.compile(r"milvus://[^/]*@", re.IGNORECASE)
-
-
-class MilvusError(KBError):
-    """The Milvus server could not be reached or refused a request."""
-
-
-@dataclass(frozen=True)
-class MilvusLocation:
-    host: str
-    port: int
-    collection: str
-
-    @property
-    def address(self) -> str:
-        """``host:port``, an IPv6 literal in brackets (``[::1]:19530``)."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def uri(self) -> str:
-        return f"http://{self.address}"
-
-    def __str__(self) -> str:
-        return f"{SCHEME}{self.address}/{self.collection}"
-
-    def side(self, kind: str) -> str:
-        return f"{self.collection}__{kind}"
-
-
-def parse_location(text: str) -> MilvusLocation:
-    """``milvus://HOST:PORT/COLLECTION`` -> its parts (HOST a name, an IPv4 or a bracketed IPv6 address);
-    KBError saying what is wrong otherwise. A user name or password in the address is refused without
-    being echoed: the credentials belong in ``KB_MILVUS_TOKEN``."""
-    text = text.strip()
-    if _USERINFO.match(text):
-        raise KBError(f"a Milvus address may not hold a user name or password ({redact(text)}); write "
-                      "milvus://HOST:PORT/COLLECTION and put the credentials in KB_MILVUS_TOKEN (user:password)")
-    m = _ADDR.fullmatch(text)
-    if m is None:
-        raise KBError(f"malformed Milvus address {redact(text)!r}; write milvus://HOST:PORT/COLLECTION, "
-                      "e.g. milvus://127.0.0.1:19530/kb or milvus://[::1]:19530/kb")
-    port, host = int(m["port"]), m["host"]
-    if not 0 < port < 65536:
-        raise KBError(f"malformed Milvus address {redact(text)!r}: port {port} is not between 1 and 65535")
-    if host.startswith("["):
-        host = host[1:-1]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise KBError(f"malformed Milvus address {redact(text)!r}: [{host}] is not an IPv6 address") from None
-    name = m["name"]
-    if not _NAME.fullmatch(name) or len(name) > MAX_NAME or "__" in name:
-        raise KBError(
-            f"Milvus cannot use the collection name {name!r} (in {redact(text)!r}): use letters, digits and single "
-            f"underscores, starting with a letter or underscore, at most {MAX_NAME} characters"
-        )
-    return MilvusLocation(host, port, name)
-
-
-class Connection:
-    """A MilvusClient whose failures become one-line :class:`MilvusError` naming the address."""
-
-    def __init__(self, loc: MilvusLocation, timeout: float = 10.0) -> None:
-        try:
-            from pymilvus import MilvusClient
-            logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # errors become one MilvusError line
-        except ImportError:
-            raise KBError("Milvus support is not installed; run: pip install 'kb[milvus]'") from None
-        self.loc = loc
-        self.timeout = timeout
-        token = os.environ.get("KB_MILVUS_TOKEN", "")
-        # a dedicated channel: a shared one that saw the server die stays broken for later clients;
-        # a few quick retries ride out gRPC's reconnect back-off after a server restart
-        deadline = time.monotonic() + CONNECT_RETRY_SECONDS
-        while True:
-            try:
-                self.client = self._guard("connect", MilvusClient, uri=loc.uri, token=token, timeout=timeout,
-                                          dedicated=True)
-                return
-            except MilvusError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def _guard(self, what: str, fn, *args, **kwargs):
-        from pymilvus import MilvusException
-
-        try:
-            return fn(*args, **kwargs)
-        except MilvusException as e:
-            msg = one_line(redact(getattr(e, "message", "") or e))[:300]
-            hint = (" (pymilvus cannot connect to an IPv6 address literal: use a host name that resolves to it)"
-                    if what == "connect" and ":" in self.loc.host else "")
-            raise MilvusError(
-                f"Milvus at {self.loc.address} failed ({what}): {msg}{hint}; check that the server is running "
-                f"and reachable, then retry") from None
-
-    def __getattr__(self, name: str):
-        fn = getattr(self.client, name)
-        return lambda *a, **kw: self._guard(name, fn, *a, **kw)
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def quote(value: str) -> str:

@@ -18,6 +18,7 @@ from ..analyze import Analyzer
 from ..embed import EmbeddingCache, get_embedder
 from ..ingest.config import BuildConfig
 from ..ingest.embedding import embed_texts, save_cache
+from ..ingest.plan import real_path
 from ..ingest.prepare import dense_texts, document_passages, retrieval_text
 from ..manifest import EmbedderInfo
 from ..records import Chunk, DocMeta, Document
@@ -42,7 +43,8 @@ BATCH = 256
 
 
 def doc_value(doc: Document, n: int, total_len: int, pieces: int, written_with: str) -> dict[str, Any]:
-    return {"path": doc.path, "aliases": list(doc.aliases), "sha256": doc.sha256, "meta": asdict(doc.meta),
+    return {"path": doc.path, "real": real_path(doc.path), "aliases": list(doc.aliases), "sha256": doc.sha256,
+            "meta": asdict(doc.meta),
             "page_starts": list(doc.page_starts), "n": n, "total_len": total_len, "pieces": pieces,
             "written_with": written_with}
 
