@@ -50,7 +50,7 @@ LAYERS = {
     "answer.stream": 4,
     "contract": 4,
     "cli": 5, "cli.args": 5, "cli.ingest": 5, "cli.search": 5, "cli.ask": 5, "cli.evaluate": 5,
-    "cli.info": 5, "cli.__main__": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "ui_series": 5,
+    "cli.info": 5, "cli.__main__": 5, "ui_helpers": 5, "ui_page": 5, "ui_export": 5, "ui_build": 5, "ui_series": 5, "ui_tabs": 5,
     "__init__": 5,
     "serve": 5, "serve.keys": 5, "serve.access": 5, "serve.limits": 5, "serve.holder": 5, "serve.errors": 5,
     "serve.app": 5, "serve.routes": 5, "serve.stream": 5, "serve.run": 5,
